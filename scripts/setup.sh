@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# One idempotent set-up for a fresh machine: npm packages, a Vulkan driver Dawn accepts, the Fashion-MNIST data.
+# .ci/run calls this same script, so what CI proves is what a user runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/saln-runtime}"
+mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR" 2>/dev/null || true
+
+say() { printf '[setup] %s\n' "$*"; }
+
+if [ -f package-lock.json ] && [ ! -d node_modules/webgpu ] || [ "${SALN_SETUP_FORCE_NPM:-}" = 1 ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund
+fi
+
+adapter_ok() { node scripts/probe-adapter.mjs >/dev/null 2>&1; }
+
+need_apt=()
+if adapter_ok; then
+  say "a WebGPU adapter is available: $(node scripts/probe-adapter.mjs 2>/dev/null)"
+else
+  need_apt+=(vulkan)
+fi
+[ -d /usr/share/datasets/fashion-mnist ] || need_apt+=(fashion-mnist)
+
+if [ ${#need_apt[@]} -eq 0 ]; then say "nothing to install"; exit 0; fi
+
+manual_help() {
+  cat >&2 <<TXT
+[setup] cannot install system packages here ($1). Install by hand, then rerun 'npm run setup':
+  - a Vulkan driver that Dawn accepts: on Debian bookworm, add the bookworm-backports suite and run
+      apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1
+    (bookworm's own Mesa 22 is refused by Dawn); on a distro with Mesa >= 24, its mesa-vulkan-drivers + libvulkan1.
+    A machine with a real GPU needs only its vendor's Vulkan driver and libvulkan1.
+  - optional data: Debian's dataset-fashion-mnist (IDX files under /usr/share/datasets/fashion-mnist).
+TXT
+  exit 1
+}
+
+command -v apt-get >/dev/null 2>&1 || manual_help "no apt-get"
+[ "$(id -u)" = 0 ] || manual_help "not root"
+
+. /etc/os-release
+codename="${VERSION_CODENAME:-}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+if [[ " ${need_apt[*]} " == *" vulkan "* ]]; then
+  mesa_version=$(apt-cache policy mesa-vulkan-drivers | awk '/Candidate:/ {print $2}')
+  mesa_major=${mesa_version%%.*}; mesa_major=${mesa_major#*:}
+  if [ "${codename}" = bookworm ] && { [ -z "$mesa_major" ] || [ "$mesa_major" -lt 24 ] 2>/dev/null; }; then
+    if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+      say "adding the bookworm-backports suite (Mesa 22 lavapipe is refused by Dawn)"
+      cat > /etc/apt/sources.list.d/saln-backports.sources <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+      apt-get update -qq
+    fi
+    say "installing mesa-vulkan-drivers libvulkan1 from bookworm-backports"
+    apt-get install -y -qq -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
+  else
+    say "installing mesa-vulkan-drivers libvulkan1 (${mesa_version:-unknown})"
+    apt-get install -y -qq mesa-vulkan-drivers libvulkan1 >/dev/null
+  fi
+fi
+if [[ " ${need_apt[*]} " == *" fashion-mnist "* ]]; then
+  say "installing dataset-fashion-mnist"
+  apt-get install -y -qq dataset-fashion-mnist >/dev/null || say "dataset-fashion-mnist not available from apt; later 'saln data download fashion-mnist' fetches it"
+fi
+
+if adapter_ok; then
+  say "a WebGPU adapter is available: $(node scripts/probe-adapter.mjs 2>/dev/null)"
+else
+  echo "[setup] still no WebGPU adapter after installing the Vulkan driver: $(node scripts/probe-adapter.mjs 2>&1 | tail -1)" >&2
+  exit 1
+fi

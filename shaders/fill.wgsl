@@ -1,0 +1,21 @@
+// Fill a buffer with a constant, or copy one buffer into another. 1-D grids folded into 2-D by the launcher.
+
+struct Params { n: u32, value: f32, srcOffset: u32, dstOffset: u32 }
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+
+const WG = 256u;
+
+@compute @workgroup_size(256)
+fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = gid.x + gid.y * groups.x * WG;
+  if (i < params.n) { dst[params.dstOffset + i] = params.value; }
+}
+
+@compute @workgroup_size(256)
+fn copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = gid.x + gid.y * groups.x * WG;
+  if (i < params.n) { dst[params.dstOffset + i] = src[params.srcOffset + i]; }
+}

@@ -1,0 +1,566 @@
+// Batched matrix multiply C[b] = A[b] . B[b], A: M x K, B: K x N, C: M x N, all row-major f32.
+// Several designs, because the best one depends on the adapter (src/ops/matmul.ts picks by measuring):
+//  - tiled:   64x64 workgroup tile staged in workgroup memory, 4x4 outputs per invocation. The design for real
+//             GPUs, where workgroup memory and barriers are cheap. Reads the raw operands (transposes and ragged
+//             edges handled by guarded loads into workgroup memory), so it needs no packing pass.
+//  - regtile: 4x8 outputs per invocation straight from storage buffers with vec4 loads; no barriers.
+//  - naive:   1x4 outputs per invocation; the baseline.
+//  - texture: operands read through rgba32f textures. llvmpipe vectorizes texel fetches across lanes while
+//             per-lane buffer loads are gathered one by one, so on lavapipe this is the fastest by 2x.
+// regtile, naive and texture read operands packed by `pack_*` (transposed if asked, zero-padded to the tile):
+// the padding removes every bounds check from the inner loops; only the final stores are guarded.
+
+struct Dims {
+  M: u32, N: u32, K: u32,
+  Kp: u32,        // padded K of packed operands (multiple of 4)
+  Np: u32,        // padded N of packed B (multiple of the tile width)
+  strideA: u32,   // elements between batches of (packed) A; 0 broadcasts A over the batch
+  strideB: u32,
+  strideC: u32,
+  tilesN: u32,    // output tiles along N
+  tilesM: u32,    // output tiles along M
+  transA: u32,    // tiled only: A is stored K x M
+  transB: u32,    // tiled only: B is stored N x K
+}
+
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> a: array<f32>;
+@group(0) @binding(2) var<storage, read> b: array<f32>;
+@group(0) @binding(3) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> c: array<f32>;
+@group(0) @binding(6) var aTex: texture_2d<f32>;
+@group(0) @binding(7) var bTex: texture_2d<f32>;
+
+fn store4(base: u32, row: u32, col: u32, v: vec4<f32>) {
+  if (row >= dims.M) { return; }
+  let at = base + row * dims.N + col;
+  if (col + 3u < dims.N) {
+    c[at] = v.x; c[at + 1u] = v.y; c[at + 2u] = v.z; c[at + 3u] = v.w;
+  } else {
+    if (col < dims.N) { c[at] = v.x; }
+    if (col + 1u < dims.N) { c[at + 1u] = v.y; }
+    if (col + 2u < dims.N) { c[at + 2u] = v.z; }
+  }
+}
+
+// ---- naive: one row, four columns per invocation --------------------------------------------------------------
+@compute @workgroup_size(64)
+fn naive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let np4 = dims.Np / 4u;
+  let index = gid.x + gid.y * groups.x * 64u;   // 1-D grid, folded into 2-D when large
+  let col4 = index % np4;
+  let row = index / np4;
+  if (row >= dims.M) { return; }
+  let batch = gid.z;
+  let k4 = dims.Kp / 4u;
+  let aBase = batch * dims.strideA / 4u + row * k4;
+  let bBase = batch * dims.strideB / 4u + col4;
+  var acc = vec4<f32>(0.0);
+  for (var k = 0u; k < k4; k++) {
+    let av = a4[aBase + k];
+    let bRow = bBase + 4u * k * np4;
+    acc = fma(vec4<f32>(av.x), b4[bRow], acc);
+    acc = fma(vec4<f32>(av.y), b4[bRow + np4], acc);
+    acc = fma(vec4<f32>(av.z), b4[bRow + 2u * np4], acc);
+    acc = fma(vec4<f32>(av.w), b4[bRow + 3u * np4], acc);
+  }
+  store4(batch * dims.strideC, row, col4 * 4u, acc);
+}
+
+// ---- regtile: 4 rows x 8 columns per invocation, vec4 loads, no workgroup memory -----------------------------
+@compute @workgroup_size(16)
+fn regtile(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let tile = gid.x + gid.y * groups.x * 16u;
+  let colTile = tile % dims.tilesN;
+  let rowTile = tile / dims.tilesN;
+  if (rowTile >= dims.tilesM) { return; }
+  let batch = gid.z;
+  let np4 = dims.Np / 4u;
+  let k4 = dims.Kp / 4u;
+  let row0 = rowTile * 4u;
+  // Rows past M read row M-1 (valid memory); their results are never stored.
+  let lastRow = dims.M - 1u;
+  let aBatch = batch * dims.strideA / 4u;
+  let a0 = aBatch + min(row0, lastRow) * k4;
+  let a1 = aBatch + min(row0 + 1u, lastRow) * k4;
+  let a2 = aBatch + min(row0 + 2u, lastRow) * k4;
+  let a3 = aBatch + min(row0 + 3u, lastRow) * k4;
+  let bBase = batch * dims.strideB / 4u + colTile * 2u;
+  var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0);
+  var c10 = vec4<f32>(0.0); var c11 = vec4<f32>(0.0);
+  var c20 = vec4<f32>(0.0); var c21 = vec4<f32>(0.0);
+  var c30 = vec4<f32>(0.0); var c31 = vec4<f32>(0.0);
+  for (var k = 0u; k < k4; k++) {
+    let r = bBase + 4u * k * np4;
+    let b00 = b4[r]; let b01 = b4[r + 1u];
+    let b10 = b4[r + np4]; let b11 = b4[r + np4 + 1u];
+    let b20 = b4[r + 2u * np4]; let b21 = b4[r + 2u * np4 + 1u];
+    let b30 = b4[r + 3u * np4]; let b31 = b4[r + 3u * np4 + 1u];
+    var av = a4[a0 + k];
+    c00 = fma(vec4(av.x), b00, c00); c01 = fma(vec4(av.x), b01, c01);
+    c00 = fma(vec4(av.y), b10, c00); c01 = fma(vec4(av.y), b11, c01);
+    c00 = fma(vec4(av.z), b20, c00); c01 = fma(vec4(av.z), b21, c01);
+    c00 = fma(vec4(av.w), b30, c00); c01 = fma(vec4(av.w), b31, c01);
+    av = a4[a1 + k];
+    c10 = fma(vec4(av.x), b00, c10); c11 = fma(vec4(av.x), b01, c11);
+    c10 = fma(vec4(av.y), b10, c10); c11 = fma(vec4(av.y), b11, c11);
+    c10 = fma(vec4(av.z), b20, c10); c11 = fma(vec4(av.z), b21, c11);
+    c10 = fma(vec4(av.w), b30, c10); c11 = fma(vec4(av.w), b31, c11);
+    av = a4[a2 + k];
+    c20 = fma(vec4(av.x), b00, c20); c21 = fma(vec4(av.x), b01, c21);
+    c20 = fma(vec4(av.y), b10, c20); c21 = fma(vec4(av.y), b11, c21);
+    c20 = fma(vec4(av.z), b20, c20); c21 = fma(vec4(av.z), b21, c21);
+    c20 = fma(vec4(av.w), b30, c20); c21 = fma(vec4(av.w), b31, c21);
+    av = a4[a3 + k];
+    c30 = fma(vec4(av.x), b00, c30); c31 = fma(vec4(av.x), b01, c31);
+    c30 = fma(vec4(av.y), b10, c30); c31 = fma(vec4(av.y), b11, c31);
+    c30 = fma(vec4(av.z), b20, c30); c31 = fma(vec4(av.z), b21, c31);
+    c30 = fma(vec4(av.w), b30, c30); c31 = fma(vec4(av.w), b31, c31);
+  }
+  let cBase = batch * dims.strideC;
+  let col = colTile * 8u;
+  store4(cBase, row0, col, c00); store4(cBase, row0, col + 4u, c01);
+  store4(cBase, row0 + 1u, col, c10); store4(cBase, row0 + 1u, col + 4u, c11);
+  store4(cBase, row0 + 2u, col, c20); store4(cBase, row0 + 2u, col + 4u, c21);
+  store4(cBase, row0 + 3u, col, c30); store4(cBase, row0 + 3u, col + 4u, c31);
+}
+
+// ---- texture: 16 rows x 8 columns per invocation, operands as rgba32f texels --------------------------------
+// A texture: texel (k/4, batch*Mp + row) holds A[row, k..k+3]; B texture: texel (n/4, batch*Kp + k) holds
+// B[k, n..n+3]. Both zero-padded, so no load is guarded.
+@compute @workgroup_size(64)
+fn texture16x8(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let tile = gid.x + gid.y * groups.x * 64u;
+  let colTile = tile % dims.tilesN;
+  let rowTile = tile / dims.tilesN;
+  if (rowTile >= dims.tilesM) { return; }
+  let batch = gid.z;
+  let row0 = rowTile * 16u;
+  let aRow = i32(batch * dims.strideA + row0);
+  let bRow = i32(batch * dims.strideB);
+  let bCol = i32(colTile * 2u);
+  var c0_0 = vec4<f32>(0.0); var c0_1 = vec4<f32>(0.0);
+  var c1_0 = vec4<f32>(0.0); var c1_1 = vec4<f32>(0.0);
+  var c2_0 = vec4<f32>(0.0); var c2_1 = vec4<f32>(0.0);
+  var c3_0 = vec4<f32>(0.0); var c3_1 = vec4<f32>(0.0);
+  var c4_0 = vec4<f32>(0.0); var c4_1 = vec4<f32>(0.0);
+  var c5_0 = vec4<f32>(0.0); var c5_1 = vec4<f32>(0.0);
+  var c6_0 = vec4<f32>(0.0); var c6_1 = vec4<f32>(0.0);
+  var c7_0 = vec4<f32>(0.0); var c7_1 = vec4<f32>(0.0);
+  var c8_0 = vec4<f32>(0.0); var c8_1 = vec4<f32>(0.0);
+  var c9_0 = vec4<f32>(0.0); var c9_1 = vec4<f32>(0.0);
+  var c10_0 = vec4<f32>(0.0); var c10_1 = vec4<f32>(0.0);
+  var c11_0 = vec4<f32>(0.0); var c11_1 = vec4<f32>(0.0);
+  var c12_0 = vec4<f32>(0.0); var c12_1 = vec4<f32>(0.0);
+  var c13_0 = vec4<f32>(0.0); var c13_1 = vec4<f32>(0.0);
+  var c14_0 = vec4<f32>(0.0); var c14_1 = vec4<f32>(0.0);
+  var c15_0 = vec4<f32>(0.0); var c15_1 = vec4<f32>(0.0);
+  let k4 = i32(dims.Kp / 4u);
+  for (var k = 0; k < k4; k++) {
+    let kr = bRow + 4 * k;
+    let b0_0 = textureLoad(bTex, vec2<i32>(bCol + 0, kr + 0), 0); let b0_1 = textureLoad(bTex, vec2<i32>(bCol + 1, kr + 0), 0);
+    let b1_0 = textureLoad(bTex, vec2<i32>(bCol + 0, kr + 1), 0); let b1_1 = textureLoad(bTex, vec2<i32>(bCol + 1, kr + 1), 0);
+    let b2_0 = textureLoad(bTex, vec2<i32>(bCol + 0, kr + 2), 0); let b2_1 = textureLoad(bTex, vec2<i32>(bCol + 1, kr + 2), 0);
+    let b3_0 = textureLoad(bTex, vec2<i32>(bCol + 0, kr + 3), 0); let b3_1 = textureLoad(bTex, vec2<i32>(bCol + 1, kr + 3), 0);
+    let a0 = textureLoad(aTex, vec2<i32>(k, aRow + 0), 0);
+    c0_0 = fma(vec4(a0.x), b0_0, c0_0); c0_1 = fma(vec4(a0.x), b0_1, c0_1);
+    c0_0 = fma(vec4(a0.y), b1_0, c0_0); c0_1 = fma(vec4(a0.y), b1_1, c0_1);
+    c0_0 = fma(vec4(a0.z), b2_0, c0_0); c0_1 = fma(vec4(a0.z), b2_1, c0_1);
+    c0_0 = fma(vec4(a0.w), b3_0, c0_0); c0_1 = fma(vec4(a0.w), b3_1, c0_1);
+    let a1 = textureLoad(aTex, vec2<i32>(k, aRow + 1), 0);
+    c1_0 = fma(vec4(a1.x), b0_0, c1_0); c1_1 = fma(vec4(a1.x), b0_1, c1_1);
+    c1_0 = fma(vec4(a1.y), b1_0, c1_0); c1_1 = fma(vec4(a1.y), b1_1, c1_1);
+    c1_0 = fma(vec4(a1.z), b2_0, c1_0); c1_1 = fma(vec4(a1.z), b2_1, c1_1);
+    c1_0 = fma(vec4(a1.w), b3_0, c1_0); c1_1 = fma(vec4(a1.w), b3_1, c1_1);
+    let a2 = textureLoad(aTex, vec2<i32>(k, aRow + 2), 0);
+    c2_0 = fma(vec4(a2.x), b0_0, c2_0); c2_1 = fma(vec4(a2.x), b0_1, c2_1);
+    c2_0 = fma(vec4(a2.y), b1_0, c2_0); c2_1 = fma(vec4(a2.y), b1_1, c2_1);
+    c2_0 = fma(vec4(a2.z), b2_0, c2_0); c2_1 = fma(vec4(a2.z), b2_1, c2_1);
+    c2_0 = fma(vec4(a2.w), b3_0, c2_0); c2_1 = fma(vec4(a2.w), b3_1, c2_1);
+    let a3 = textureLoad(aTex, vec2<i32>(k, aRow + 3), 0);
+    c3_0 = fma(vec4(a3.x), b0_0, c3_0); c3_1 = fma(vec4(a3.x), b0_1, c3_1);
+    c3_0 = fma(vec4(a3.y), b1_0, c3_0); c3_1 = fma(vec4(a3.y), b1_1, c3_1);
+    c3_0 = fma(vec4(a3.z), b2_0, c3_0); c3_1 = fma(vec4(a3.z), b2_1, c3_1);
+    c3_0 = fma(vec4(a3.w), b3_0, c3_0); c3_1 = fma(vec4(a3.w), b3_1, c3_1);
+    let a4 = textureLoad(aTex, vec2<i32>(k, aRow + 4), 0);
+    c4_0 = fma(vec4(a4.x), b0_0, c4_0); c4_1 = fma(vec4(a4.x), b0_1, c4_1);
+    c4_0 = fma(vec4(a4.y), b1_0, c4_0); c4_1 = fma(vec4(a4.y), b1_1, c4_1);
+    c4_0 = fma(vec4(a4.z), b2_0, c4_0); c4_1 = fma(vec4(a4.z), b2_1, c4_1);
+    c4_0 = fma(vec4(a4.w), b3_0, c4_0); c4_1 = fma(vec4(a4.w), b3_1, c4_1);
+    let a5 = textureLoad(aTex, vec2<i32>(k, aRow + 5), 0);
+    c5_0 = fma(vec4(a5.x), b0_0, c5_0); c5_1 = fma(vec4(a5.x), b0_1, c5_1);
+    c5_0 = fma(vec4(a5.y), b1_0, c5_0); c5_1 = fma(vec4(a5.y), b1_1, c5_1);
+    c5_0 = fma(vec4(a5.z), b2_0, c5_0); c5_1 = fma(vec4(a5.z), b2_1, c5_1);
+    c5_0 = fma(vec4(a5.w), b3_0, c5_0); c5_1 = fma(vec4(a5.w), b3_1, c5_1);
+    let a6 = textureLoad(aTex, vec2<i32>(k, aRow + 6), 0);
+    c6_0 = fma(vec4(a6.x), b0_0, c6_0); c6_1 = fma(vec4(a6.x), b0_1, c6_1);
+    c6_0 = fma(vec4(a6.y), b1_0, c6_0); c6_1 = fma(vec4(a6.y), b1_1, c6_1);
+    c6_0 = fma(vec4(a6.z), b2_0, c6_0); c6_1 = fma(vec4(a6.z), b2_1, c6_1);
+    c6_0 = fma(vec4(a6.w), b3_0, c6_0); c6_1 = fma(vec4(a6.w), b3_1, c6_1);
+    let a7 = textureLoad(aTex, vec2<i32>(k, aRow + 7), 0);
+    c7_0 = fma(vec4(a7.x), b0_0, c7_0); c7_1 = fma(vec4(a7.x), b0_1, c7_1);
+    c7_0 = fma(vec4(a7.y), b1_0, c7_0); c7_1 = fma(vec4(a7.y), b1_1, c7_1);
+    c7_0 = fma(vec4(a7.z), b2_0, c7_0); c7_1 = fma(vec4(a7.z), b2_1, c7_1);
+    c7_0 = fma(vec4(a7.w), b3_0, c7_0); c7_1 = fma(vec4(a7.w), b3_1, c7_1);
+    let a8 = textureLoad(aTex, vec2<i32>(k, aRow + 8), 0);
+    c8_0 = fma(vec4(a8.x), b0_0, c8_0); c8_1 = fma(vec4(a8.x), b0_1, c8_1);
+    c8_0 = fma(vec4(a8.y), b1_0, c8_0); c8_1 = fma(vec4(a8.y), b1_1, c8_1);
+    c8_0 = fma(vec4(a8.z), b2_0, c8_0); c8_1 = fma(vec4(a8.z), b2_1, c8_1);
+    c8_0 = fma(vec4(a8.w), b3_0, c8_0); c8_1 = fma(vec4(a8.w), b3_1, c8_1);
+    let a9 = textureLoad(aTex, vec2<i32>(k, aRow + 9), 0);
+    c9_0 = fma(vec4(a9.x), b0_0, c9_0); c9_1 = fma(vec4(a9.x), b0_1, c9_1);
+    c9_0 = fma(vec4(a9.y), b1_0, c9_0); c9_1 = fma(vec4(a9.y), b1_1, c9_1);
+    c9_0 = fma(vec4(a9.z), b2_0, c9_0); c9_1 = fma(vec4(a9.z), b2_1, c9_1);
+    c9_0 = fma(vec4(a9.w), b3_0, c9_0); c9_1 = fma(vec4(a9.w), b3_1, c9_1);
+    let a10 = textureLoad(aTex, vec2<i32>(k, aRow + 10), 0);
+    c10_0 = fma(vec4(a10.x), b0_0, c10_0); c10_1 = fma(vec4(a10.x), b0_1, c10_1);
+    c10_0 = fma(vec4(a10.y), b1_0, c10_0); c10_1 = fma(vec4(a10.y), b1_1, c10_1);
+    c10_0 = fma(vec4(a10.z), b2_0, c10_0); c10_1 = fma(vec4(a10.z), b2_1, c10_1);
+    c10_0 = fma(vec4(a10.w), b3_0, c10_0); c10_1 = fma(vec4(a10.w), b3_1, c10_1);
+    let a11 = textureLoad(aTex, vec2<i32>(k, aRow + 11), 0);
+    c11_0 = fma(vec4(a11.x), b0_0, c11_0); c11_1 = fma(vec4(a11.x), b0_1, c11_1);
+    c11_0 = fma(vec4(a11.y), b1_0, c11_0); c11_1 = fma(vec4(a11.y), b1_1, c11_1);
+    c11_0 = fma(vec4(a11.z), b2_0, c11_0); c11_1 = fma(vec4(a11.z), b2_1, c11_1);
+    c11_0 = fma(vec4(a11.w), b3_0, c11_0); c11_1 = fma(vec4(a11.w), b3_1, c11_1);
+    let a12 = textureLoad(aTex, vec2<i32>(k, aRow + 12), 0);
+    c12_0 = fma(vec4(a12.x), b0_0, c12_0); c12_1 = fma(vec4(a12.x), b0_1, c12_1);
+    c12_0 = fma(vec4(a12.y), b1_0, c12_0); c12_1 = fma(vec4(a12.y), b1_1, c12_1);
+    c12_0 = fma(vec4(a12.z), b2_0, c12_0); c12_1 = fma(vec4(a12.z), b2_1, c12_1);
+    c12_0 = fma(vec4(a12.w), b3_0, c12_0); c12_1 = fma(vec4(a12.w), b3_1, c12_1);
+    let a13 = textureLoad(aTex, vec2<i32>(k, aRow + 13), 0);
+    c13_0 = fma(vec4(a13.x), b0_0, c13_0); c13_1 = fma(vec4(a13.x), b0_1, c13_1);
+    c13_0 = fma(vec4(a13.y), b1_0, c13_0); c13_1 = fma(vec4(a13.y), b1_1, c13_1);
+    c13_0 = fma(vec4(a13.z), b2_0, c13_0); c13_1 = fma(vec4(a13.z), b2_1, c13_1);
+    c13_0 = fma(vec4(a13.w), b3_0, c13_0); c13_1 = fma(vec4(a13.w), b3_1, c13_1);
+    let a14 = textureLoad(aTex, vec2<i32>(k, aRow + 14), 0);
+    c14_0 = fma(vec4(a14.x), b0_0, c14_0); c14_1 = fma(vec4(a14.x), b0_1, c14_1);
+    c14_0 = fma(vec4(a14.y), b1_0, c14_0); c14_1 = fma(vec4(a14.y), b1_1, c14_1);
+    c14_0 = fma(vec4(a14.z), b2_0, c14_0); c14_1 = fma(vec4(a14.z), b2_1, c14_1);
+    c14_0 = fma(vec4(a14.w), b3_0, c14_0); c14_1 = fma(vec4(a14.w), b3_1, c14_1);
+    let a15 = textureLoad(aTex, vec2<i32>(k, aRow + 15), 0);
+    c15_0 = fma(vec4(a15.x), b0_0, c15_0); c15_1 = fma(vec4(a15.x), b0_1, c15_1);
+    c15_0 = fma(vec4(a15.y), b1_0, c15_0); c15_1 = fma(vec4(a15.y), b1_1, c15_1);
+    c15_0 = fma(vec4(a15.z), b2_0, c15_0); c15_1 = fma(vec4(a15.z), b2_1, c15_1);
+    c15_0 = fma(vec4(a15.w), b3_0, c15_0); c15_1 = fma(vec4(a15.w), b3_1, c15_1);
+  }
+  let cBase = batch * dims.strideC;
+  let col = colTile * 8u;
+  store4(cBase, row0 + 0u, col + 0u, c0_0); store4(cBase, row0 + 0u, col + 4u, c0_1);
+  store4(cBase, row0 + 1u, col + 0u, c1_0); store4(cBase, row0 + 1u, col + 4u, c1_1);
+  store4(cBase, row0 + 2u, col + 0u, c2_0); store4(cBase, row0 + 2u, col + 4u, c2_1);
+  store4(cBase, row0 + 3u, col + 0u, c3_0); store4(cBase, row0 + 3u, col + 4u, c3_1);
+  store4(cBase, row0 + 4u, col + 0u, c4_0); store4(cBase, row0 + 4u, col + 4u, c4_1);
+  store4(cBase, row0 + 5u, col + 0u, c5_0); store4(cBase, row0 + 5u, col + 4u, c5_1);
+  store4(cBase, row0 + 6u, col + 0u, c6_0); store4(cBase, row0 + 6u, col + 4u, c6_1);
+  store4(cBase, row0 + 7u, col + 0u, c7_0); store4(cBase, row0 + 7u, col + 4u, c7_1);
+  store4(cBase, row0 + 8u, col + 0u, c8_0); store4(cBase, row0 + 8u, col + 4u, c8_1);
+  store4(cBase, row0 + 9u, col + 0u, c9_0); store4(cBase, row0 + 9u, col + 4u, c9_1);
+  store4(cBase, row0 + 10u, col + 0u, c10_0); store4(cBase, row0 + 10u, col + 4u, c10_1);
+  store4(cBase, row0 + 11u, col + 0u, c11_0); store4(cBase, row0 + 11u, col + 4u, c11_1);
+  store4(cBase, row0 + 12u, col + 0u, c12_0); store4(cBase, row0 + 12u, col + 4u, c12_1);
+  store4(cBase, row0 + 13u, col + 0u, c13_0); store4(cBase, row0 + 13u, col + 4u, c13_1);
+  store4(cBase, row0 + 14u, col + 0u, c14_0); store4(cBase, row0 + 14u, col + 4u, c14_1);
+  store4(cBase, row0 + 15u, col + 0u, c15_0); store4(cBase, row0 + 15u, col + 4u, c15_1);
+}
+
+
+// ---- tiled: workgroup memory tiles for real GPUs ------------------------------------------------------------
+const TILE = 64u;
+const TK = 16u;
+var<workgroup> tileA: array<array<f32, 64>, 16>;        // [k][m]
+var<workgroup> tileB: array<array<vec4<f32>, 16>, 16>;  // [k][n / 4]
+
+fn loadA(batch: u32, row: u32, k: u32) -> f32 {
+  if (row >= dims.M || k >= dims.K) { return 0.0; }
+  let base = batch * dims.strideA;
+  if (dims.transA != 0u) { return a[base + k * dims.M + row]; }
+  return a[base + row * dims.K + k];
+}
+
+fn loadB(batch: u32, k: u32, col: u32) -> f32 {
+  if (k >= dims.K || col >= dims.N) { return 0.0; }
+  let base = batch * dims.strideB;
+  if (dims.transB != 0u) { return b[base + col * dims.K + k]; }
+  return b[base + k * dims.N + col];
+}
+
+@compute @workgroup_size(16, 16)
+fn tiled(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let batch = wid.z;
+  let row0 = wid.y * TILE;
+  let col0 = wid.x * TILE;
+  let flat = lid.y * 16u + lid.x;
+  var acc: array<vec4<f32>, 4>;
+  for (var i = 0u; i < 4u; i++) { acc[i] = vec4<f32>(0.0); }
+  for (var k0 = 0u; k0 < dims.K; k0 += TK) {
+    // 256 invocations stage 64x16 of A and 16x64 of B: four elements each. Loads are guarded, not skipped,
+    // so that every invocation reaches the barriers (uniform control flow).
+    for (var j = 0u; j < 4u; j++) {
+      let e = flat + 256u * j;
+      let am = e % TILE; let ak = e / TILE;
+      tileA[ak][am] = loadA(batch, row0 + am, k0 + ak);
+    }
+    let bk = flat / 16u; let bn4 = flat % 16u;
+    let n = col0 + bn4 * 4u;
+    tileB[bk][bn4] = vec4<f32>(loadB(batch, k0 + bk, n), loadB(batch, k0 + bk, n + 1u),
+                               loadB(batch, k0 + bk, n + 2u), loadB(batch, k0 + bk, n + 3u));
+    workgroupBarrier();
+    for (var kk = 0u; kk < TK; kk++) {
+      let bv = tileB[kk][lid.x];
+      for (var i = 0u; i < 4u; i++) {
+        acc[i] = fma(vec4<f32>(tileA[kk][lid.y * 4u + i]), bv, acc[i]);
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    store4(batch * dims.strideC, row0 + lid.y * 4u + i, col0 + lid.x * 4u, acc[i]);
+  }
+}
+@compute @workgroup_size(64)
+fn texture32x4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let tile = gid.x + gid.y * groups.x * 64u;
+  let colTile = tile % dims.tilesN;
+  let rowTile = tile / dims.tilesN;
+  if (rowTile >= dims.tilesM) { return; }
+  let batch = gid.z;
+  let row0 = rowTile * 32u;
+  let aRow = i32(batch * dims.strideA + row0);
+  let bRow = i32(batch * dims.strideB);
+  let bCol = i32(colTile * 1u);
+  var c0_0 = vec4<f32>(0.0);
+  var c1_0 = vec4<f32>(0.0);
+  var c2_0 = vec4<f32>(0.0);
+  var c3_0 = vec4<f32>(0.0);
+  var c4_0 = vec4<f32>(0.0);
+  var c5_0 = vec4<f32>(0.0);
+  var c6_0 = vec4<f32>(0.0);
+  var c7_0 = vec4<f32>(0.0);
+  var c8_0 = vec4<f32>(0.0);
+  var c9_0 = vec4<f32>(0.0);
+  var c10_0 = vec4<f32>(0.0);
+  var c11_0 = vec4<f32>(0.0);
+  var c12_0 = vec4<f32>(0.0);
+  var c13_0 = vec4<f32>(0.0);
+  var c14_0 = vec4<f32>(0.0);
+  var c15_0 = vec4<f32>(0.0);
+  var c16_0 = vec4<f32>(0.0);
+  var c17_0 = vec4<f32>(0.0);
+  var c18_0 = vec4<f32>(0.0);
+  var c19_0 = vec4<f32>(0.0);
+  var c20_0 = vec4<f32>(0.0);
+  var c21_0 = vec4<f32>(0.0);
+  var c22_0 = vec4<f32>(0.0);
+  var c23_0 = vec4<f32>(0.0);
+  var c24_0 = vec4<f32>(0.0);
+  var c25_0 = vec4<f32>(0.0);
+  var c26_0 = vec4<f32>(0.0);
+  var c27_0 = vec4<f32>(0.0);
+  var c28_0 = vec4<f32>(0.0);
+  var c29_0 = vec4<f32>(0.0);
+  var c30_0 = vec4<f32>(0.0);
+  var c31_0 = vec4<f32>(0.0);
+  let k4 = i32(dims.Kp / 4u);
+  for (var k = 0; k < k4; k++) {
+    let kr = bRow + 4 * k;
+    let b0_0 = textureLoad(bTex, vec2<i32>(bCol + 0, kr + 0), 0);
+    let b1_0 = textureLoad(bTex, vec2<i32>(bCol + 0, kr + 1), 0);
+    let b2_0 = textureLoad(bTex, vec2<i32>(bCol + 0, kr + 2), 0);
+    let b3_0 = textureLoad(bTex, vec2<i32>(bCol + 0, kr + 3), 0);
+    let a0 = textureLoad(aTex, vec2<i32>(k, aRow + 0), 0);
+    c0_0 = fma(vec4(a0.x), b0_0, c0_0);
+    c0_0 = fma(vec4(a0.y), b1_0, c0_0);
+    c0_0 = fma(vec4(a0.z), b2_0, c0_0);
+    c0_0 = fma(vec4(a0.w), b3_0, c0_0);
+    let a1 = textureLoad(aTex, vec2<i32>(k, aRow + 1), 0);
+    c1_0 = fma(vec4(a1.x), b0_0, c1_0);
+    c1_0 = fma(vec4(a1.y), b1_0, c1_0);
+    c1_0 = fma(vec4(a1.z), b2_0, c1_0);
+    c1_0 = fma(vec4(a1.w), b3_0, c1_0);
+    let a2 = textureLoad(aTex, vec2<i32>(k, aRow + 2), 0);
+    c2_0 = fma(vec4(a2.x), b0_0, c2_0);
+    c2_0 = fma(vec4(a2.y), b1_0, c2_0);
+    c2_0 = fma(vec4(a2.z), b2_0, c2_0);
+    c2_0 = fma(vec4(a2.w), b3_0, c2_0);
+    let a3 = textureLoad(aTex, vec2<i32>(k, aRow + 3), 0);
+    c3_0 = fma(vec4(a3.x), b0_0, c3_0);
+    c3_0 = fma(vec4(a3.y), b1_0, c3_0);
+    c3_0 = fma(vec4(a3.z), b2_0, c3_0);
+    c3_0 = fma(vec4(a3.w), b3_0, c3_0);
+    let a4 = textureLoad(aTex, vec2<i32>(k, aRow + 4), 0);
+    c4_0 = fma(vec4(a4.x), b0_0, c4_0);
+    c4_0 = fma(vec4(a4.y), b1_0, c4_0);
+    c4_0 = fma(vec4(a4.z), b2_0, c4_0);
+    c4_0 = fma(vec4(a4.w), b3_0, c4_0);
+    let a5 = textureLoad(aTex, vec2<i32>(k, aRow + 5), 0);
+    c5_0 = fma(vec4(a5.x), b0_0, c5_0);
+    c5_0 = fma(vec4(a5.y), b1_0, c5_0);
+    c5_0 = fma(vec4(a5.z), b2_0, c5_0);
+    c5_0 = fma(vec4(a5.w), b3_0, c5_0);
+    let a6 = textureLoad(aTex, vec2<i32>(k, aRow + 6), 0);
+    c6_0 = fma(vec4(a6.x), b0_0, c6_0);
+    c6_0 = fma(vec4(a6.y), b1_0, c6_0);
+    c6_0 = fma(vec4(a6.z), b2_0, c6_0);
+    c6_0 = fma(vec4(a6.w), b3_0, c6_0);
+    let a7 = textureLoad(aTex, vec2<i32>(k, aRow + 7), 0);
+    c7_0 = fma(vec4(a7.x), b0_0, c7_0);
+    c7_0 = fma(vec4(a7.y), b1_0, c7_0);
+    c7_0 = fma(vec4(a7.z), b2_0, c7_0);
+    c7_0 = fma(vec4(a7.w), b3_0, c7_0);
+    let a8 = textureLoad(aTex, vec2<i32>(k, aRow + 8), 0);
+    c8_0 = fma(vec4(a8.x), b0_0, c8_0);
+    c8_0 = fma(vec4(a8.y), b1_0, c8_0);
+    c8_0 = fma(vec4(a8.z), b2_0, c8_0);
+    c8_0 = fma(vec4(a8.w), b3_0, c8_0);
+    let a9 = textureLoad(aTex, vec2<i32>(k, aRow + 9), 0);
+    c9_0 = fma(vec4(a9.x), b0_0, c9_0);
+    c9_0 = fma(vec4(a9.y), b1_0, c9_0);
+    c9_0 = fma(vec4(a9.z), b2_0, c9_0);
+    c9_0 = fma(vec4(a9.w), b3_0, c9_0);
+    let a10 = textureLoad(aTex, vec2<i32>(k, aRow + 10), 0);
+    c10_0 = fma(vec4(a10.x), b0_0, c10_0);
+    c10_0 = fma(vec4(a10.y), b1_0, c10_0);
+    c10_0 = fma(vec4(a10.z), b2_0, c10_0);
+    c10_0 = fma(vec4(a10.w), b3_0, c10_0);
+    let a11 = textureLoad(aTex, vec2<i32>(k, aRow + 11), 0);
+    c11_0 = fma(vec4(a11.x), b0_0, c11_0);
+    c11_0 = fma(vec4(a11.y), b1_0, c11_0);
+    c11_0 = fma(vec4(a11.z), b2_0, c11_0);
+    c11_0 = fma(vec4(a11.w), b3_0, c11_0);
+    let a12 = textureLoad(aTex, vec2<i32>(k, aRow + 12), 0);
+    c12_0 = fma(vec4(a12.x), b0_0, c12_0);
+    c12_0 = fma(vec4(a12.y), b1_0, c12_0);
+    c12_0 = fma(vec4(a12.z), b2_0, c12_0);
+    c12_0 = fma(vec4(a12.w), b3_0, c12_0);
+    let a13 = textureLoad(aTex, vec2<i32>(k, aRow + 13), 0);
+    c13_0 = fma(vec4(a13.x), b0_0, c13_0);
+    c13_0 = fma(vec4(a13.y), b1_0, c13_0);
+    c13_0 = fma(vec4(a13.z), b2_0, c13_0);
+    c13_0 = fma(vec4(a13.w), b3_0, c13_0);
+    let a14 = textureLoad(aTex, vec2<i32>(k, aRow + 14), 0);
+    c14_0 = fma(vec4(a14.x), b0_0, c14_0);
+    c14_0 = fma(vec4(a14.y), b1_0, c14_0);
+    c14_0 = fma(vec4(a14.z), b2_0, c14_0);
+    c14_0 = fma(vec4(a14.w), b3_0, c14_0);
+    let a15 = textureLoad(aTex, vec2<i32>(k, aRow + 15), 0);
+    c15_0 = fma(vec4(a15.x), b0_0, c15_0);
+    c15_0 = fma(vec4(a15.y), b1_0, c15_0);
+    c15_0 = fma(vec4(a15.z), b2_0, c15_0);
+    c15_0 = fma(vec4(a15.w), b3_0, c15_0);
+    let a16 = textureLoad(aTex, vec2<i32>(k, aRow + 16), 0);
+    c16_0 = fma(vec4(a16.x), b0_0, c16_0);
+    c16_0 = fma(vec4(a16.y), b1_0, c16_0);
+    c16_0 = fma(vec4(a16.z), b2_0, c16_0);
+    c16_0 = fma(vec4(a16.w), b3_0, c16_0);
+    let a17 = textureLoad(aTex, vec2<i32>(k, aRow + 17), 0);
+    c17_0 = fma(vec4(a17.x), b0_0, c17_0);
+    c17_0 = fma(vec4(a17.y), b1_0, c17_0);
+    c17_0 = fma(vec4(a17.z), b2_0, c17_0);
+    c17_0 = fma(vec4(a17.w), b3_0, c17_0);
+    let a18 = textureLoad(aTex, vec2<i32>(k, aRow + 18), 0);
+    c18_0 = fma(vec4(a18.x), b0_0, c18_0);
+    c18_0 = fma(vec4(a18.y), b1_0, c18_0);
+    c18_0 = fma(vec4(a18.z), b2_0, c18_0);
+    c18_0 = fma(vec4(a18.w), b3_0, c18_0);
+    let a19 = textureLoad(aTex, vec2<i32>(k, aRow + 19), 0);
+    c19_0 = fma(vec4(a19.x), b0_0, c19_0);
+    c19_0 = fma(vec4(a19.y), b1_0, c19_0);
+    c19_0 = fma(vec4(a19.z), b2_0, c19_0);
+    c19_0 = fma(vec4(a19.w), b3_0, c19_0);
+    let a20 = textureLoad(aTex, vec2<i32>(k, aRow + 20), 0);
+    c20_0 = fma(vec4(a20.x), b0_0, c20_0);
+    c20_0 = fma(vec4(a20.y), b1_0, c20_0);
+    c20_0 = fma(vec4(a20.z), b2_0, c20_0);
+    c20_0 = fma(vec4(a20.w), b3_0, c20_0);
+    let a21 = textureLoad(aTex, vec2<i32>(k, aRow + 21), 0);
+    c21_0 = fma(vec4(a21.x), b0_0, c21_0);
+    c21_0 = fma(vec4(a21.y), b1_0, c21_0);
+    c21_0 = fma(vec4(a21.z), b2_0, c21_0);
+    c21_0 = fma(vec4(a21.w), b3_0, c21_0);
+    let a22 = textureLoad(aTex, vec2<i32>(k, aRow + 22), 0);
+    c22_0 = fma(vec4(a22.x), b0_0, c22_0);
+    c22_0 = fma(vec4(a22.y), b1_0, c22_0);
+    c22_0 = fma(vec4(a22.z), b2_0, c22_0);
+    c22_0 = fma(vec4(a22.w), b3_0, c22_0);
+    let a23 = textureLoad(aTex, vec2<i32>(k, aRow + 23), 0);
+    c23_0 = fma(vec4(a23.x), b0_0, c23_0);
+    c23_0 = fma(vec4(a23.y), b1_0, c23_0);
+    c23_0 = fma(vec4(a23.z), b2_0, c23_0);
+    c23_0 = fma(vec4(a23.w), b3_0, c23_0);
+    let a24 = textureLoad(aTex, vec2<i32>(k, aRow + 24), 0);
+    c24_0 = fma(vec4(a24.x), b0_0, c24_0);
+    c24_0 = fma(vec4(a24.y), b1_0, c24_0);
+    c24_0 = fma(vec4(a24.z), b2_0, c24_0);
+    c24_0 = fma(vec4(a24.w), b3_0, c24_0);
+    let a25 = textureLoad(aTex, vec2<i32>(k, aRow + 25), 0);
+    c25_0 = fma(vec4(a25.x), b0_0, c25_0);
+    c25_0 = fma(vec4(a25.y), b1_0, c25_0);
+    c25_0 = fma(vec4(a25.z), b2_0, c25_0);
+    c25_0 = fma(vec4(a25.w), b3_0, c25_0);
+    let a26 = textureLoad(aTex, vec2<i32>(k, aRow + 26), 0);
+    c26_0 = fma(vec4(a26.x), b0_0, c26_0);
+    c26_0 = fma(vec4(a26.y), b1_0, c26_0);
+    c26_0 = fma(vec4(a26.z), b2_0, c26_0);
+    c26_0 = fma(vec4(a26.w), b3_0, c26_0);
+    let a27 = textureLoad(aTex, vec2<i32>(k, aRow + 27), 0);
+    c27_0 = fma(vec4(a27.x), b0_0, c27_0);
+    c27_0 = fma(vec4(a27.y), b1_0, c27_0);
+    c27_0 = fma(vec4(a27.z), b2_0, c27_0);
+    c27_0 = fma(vec4(a27.w), b3_0, c27_0);
+    let a28 = textureLoad(aTex, vec2<i32>(k, aRow + 28), 0);
+    c28_0 = fma(vec4(a28.x), b0_0, c28_0);
+    c28_0 = fma(vec4(a28.y), b1_0, c28_0);
+    c28_0 = fma(vec4(a28.z), b2_0, c28_0);
+    c28_0 = fma(vec4(a28.w), b3_0, c28_0);
+    let a29 = textureLoad(aTex, vec2<i32>(k, aRow + 29), 0);
+    c29_0 = fma(vec4(a29.x), b0_0, c29_0);
+    c29_0 = fma(vec4(a29.y), b1_0, c29_0);
+    c29_0 = fma(vec4(a29.z), b2_0, c29_0);
+    c29_0 = fma(vec4(a29.w), b3_0, c29_0);
+    let a30 = textureLoad(aTex, vec2<i32>(k, aRow + 30), 0);
+    c30_0 = fma(vec4(a30.x), b0_0, c30_0);
+    c30_0 = fma(vec4(a30.y), b1_0, c30_0);
+    c30_0 = fma(vec4(a30.z), b2_0, c30_0);
+    c30_0 = fma(vec4(a30.w), b3_0, c30_0);
+    let a31 = textureLoad(aTex, vec2<i32>(k, aRow + 31), 0);
+    c31_0 = fma(vec4(a31.x), b0_0, c31_0);
+    c31_0 = fma(vec4(a31.y), b1_0, c31_0);
+    c31_0 = fma(vec4(a31.z), b2_0, c31_0);
+    c31_0 = fma(vec4(a31.w), b3_0, c31_0);
+  }
+  let cBase = batch * dims.strideC;
+  let col = colTile * 4u;
+  store4(cBase, row0 + 0u, col + 0u, c0_0);
+  store4(cBase, row0 + 1u, col + 0u, c1_0);
+  store4(cBase, row0 + 2u, col + 0u, c2_0);
+  store4(cBase, row0 + 3u, col + 0u, c3_0);
+  store4(cBase, row0 + 4u, col + 0u, c4_0);
+  store4(cBase, row0 + 5u, col + 0u, c5_0);
+  store4(cBase, row0 + 6u, col + 0u, c6_0);
+  store4(cBase, row0 + 7u, col + 0u, c7_0);
+  store4(cBase, row0 + 8u, col + 0u, c8_0);
+  store4(cBase, row0 + 9u, col + 0u, c9_0);
+  store4(cBase, row0 + 10u, col + 0u, c10_0);
+  store4(cBase, row0 + 11u, col + 0u, c11_0);
+  store4(cBase, row0 + 12u, col + 0u, c12_0);
+  store4(cBase, row0 + 13u, col + 0u, c13_0);
+  store4(cBase, row0 + 14u, col + 0u, c14_0);
+  store4(cBase, row0 + 15u, col + 0u, c15_0);
+  store4(cBase, row0 + 16u, col + 0u, c16_0);
+  store4(cBase, row0 + 17u, col + 0u, c17_0);
+  store4(cBase, row0 + 18u, col + 0u, c18_0);
+  store4(cBase, row0 + 19u, col + 0u, c19_0);
+  store4(cBase, row0 + 20u, col + 0u, c20_0);
+  store4(cBase, row0 + 21u, col + 0u, c21_0);
+  store4(cBase, row0 + 22u, col + 0u, c22_0);
+  store4(cBase, row0 + 23u, col + 0u, c23_0);
+  store4(cBase, row0 + 24u, col + 0u, c24_0);
+  store4(cBase, row0 + 25u, col + 0u, c25_0);
+  store4(cBase, row0 + 26u, col + 0u, c26_0);
+  store4(cBase, row0 + 27u, col + 0u, c27_0);
+  store4(cBase, row0 + 28u, col + 0u, c28_0);
+  store4(cBase, row0 + 29u, col + 0u, c29_0);
+  store4(cBase, row0 + 30u, col + 0u, c30_0);
+  store4(cBase, row0 + 31u, col + 0u, c31_0);
+}

@@ -1,0 +1,19 @@
+// Argument parsing for sub-commands on node:util's parseArgs, with errors that say what to type instead.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const GLOBAL_OPTIONS = {
+  adapter: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export function parse<T extends NonNullable<ParseArgsConfig['options']>>(command: string, argv: string[], options: T, allowPositionals = false) {
+  try {
+    return parseArgs({ args: argv, options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals, strict: true });
+  } catch (e) {
+    throw new UsageError(`${command}: ${(e as Error).message.split('\n')[0]}; run 'saln ${command} --help'`);
+  }
+}

@@ -1,0 +1,356 @@
+// The launch path: one function records any kernel into a shared command encoder; dispatches are submitted in
+// batches, and a readback or sync flushes. Bind-group layouts, uniform packing and argument checks all come
+// from the reflected WGSL.
+import { getGpu, type GpuContext, type GpuOptions } from './context.ts';
+import { BufferPool, STORAGE_USAGE, TexturePool } from './pool.ts';
+import { formatCompileMessages, loadShader, type BindingInfo, type EntryInfo, type ShaderSource } from './shaders.ts';
+import { KernelArgumentError, ShaderCompileError } from './errors.ts';
+
+/** Something a storage binding accepts: a buffer, or a buffer range, or anything carrying one (a Tensor). */
+export interface BufferBinding {
+  buffer: GPUBuffer;
+  offset?: number;
+  /** Bytes of the binding; the whole buffer from `offset` when absent. */
+  size?: number;
+}
+export type Bindable = GPUBuffer | BufferBinding | GPUTextureView | { binding(): BufferBinding };
+
+export type UniformValue = number | boolean | readonly number[];
+
+export interface KernelLaunch {
+  /** File in shaders/ (without .wgsl) or a registered shader name. */
+  shader: string;
+  entry?: string;
+  /** Pipeline-overridable constants. */
+  overrides?: Record<string, number | boolean>;
+  /** Storage and texture bindings by their WGSL name; the uniform struct is filled from `uniforms`. */
+  bindings: Record<string, Bindable>;
+  uniforms?: Record<string, UniformValue>;
+  /** Elements each storage binding must hold at least (in its WGSL element type), checked before dispatch. */
+  needs?: Record<string, number>;
+  /** Workgroup counts; a 1-D count above the per-dimension limit is folded into 2-D. */
+  workgroups: number | readonly [number, number?, number?];
+}
+
+interface Pipeline {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  entry: EntryInfo;
+  label: string;
+}
+
+const MAX_DISPATCHES_PER_SUBMIT = 256;
+const UNIFORM_CHUNK_BYTES = 64 * 1024;
+
+export class Runtime {
+  readonly device: GPUDevice;
+  readonly pool: BufferPool;
+  readonly textures: TexturePool;
+  private pipelines = new Map<string, Pipeline>();
+  private compileChecks: Promise<void>[] = [];
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private dispatches = 0;
+  private uniformChunk: GPUBuffer | null = null;
+  private uniformStaging = new ArrayBuffer(UNIFORM_CHUNK_BYTES);
+  private uniformUsed = 0;
+  private readonly uniformAlign: number;
+  private readonly maxPerDim: number;
+  /** Counts for reports and tests. */
+  readonly counters = { dispatches: 0, submits: 0, pipelinesCompiled: 0 };
+
+  constructor(readonly ctx: GpuContext) {
+    this.device = ctx.device;
+    this.pool = new BufferPool(ctx.device);
+    this.textures = new TexturePool(ctx.device);
+    this.uniformAlign = Math.max(16, ctx.limits.minUniformBufferOffsetAlignment ?? 256);
+    this.maxPerDim = ctx.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+  }
+
+  // ---- pipelines -------------------------------------------------------------------------------------------
+
+  private pipelineFor(source: ShaderSource, entryName: string, overrides: Record<string, number | boolean>): Pipeline {
+    const overrideKey = Object.keys(overrides).sort().map((k) => `${k}=${Number(overrides[k])}`).join(',');
+    const key = `${source.text}\u0000${entryName}\u0000${overrideKey}`;
+    const cached = this.pipelines.get(key);
+    if (cached) return cached;
+    const entry = source.entries.get(entryName);
+    const label = `${source.file}:${entryName}`;
+    if (!entry) {
+      throw new KernelArgumentError(`kernel ${label}: no compute entry point '${entryName}'; the file has ${[...source.entries.keys()].join(', ') || 'none'}`);
+    }
+    for (const name of Object.keys(overrides)) {
+      if (!source.overrides.has(name)) {
+        throw new KernelArgumentError(`kernel ${label}: no override constant '${name}'; it declares ${[...source.overrides].join(', ') || 'none'}`);
+      }
+    }
+    const device = this.device;
+    const layout = device.createBindGroupLayout({
+      label,
+      entries: entry.bindings.map((b) => layoutEntry(b)),
+    });
+    device.pushErrorScope('validation');
+    const module = device.createShaderModule({ code: source.text, label });
+    const pipeline = device.createComputePipeline({
+      label,
+      layout: device.createPipelineLayout({ bindGroupLayouts: [layout], label }),
+      compute: { module, entryPoint: entryName, constants: Object.fromEntries(Object.entries(overrides).map(([k, v]) => [k, Number(v)])) },
+    });
+    const scope = device.popErrorScope();
+    this.compileChecks.push((async () => {
+      const [info, error] = await Promise.all([module.getCompilationInfo(), scope]);
+      const formatted = formatCompileMessages(source.file, source.text, info.messages);
+      if (formatted) throw new ShaderCompileError(`kernel ${label} does not compile:\n${formatted}`);
+      if (error) throw new ShaderCompileError(`kernel ${label}: pipeline creation failed: ${error.message.split('\n')[0]}`);
+    })());
+    this.counters.pipelinesCompiled++;
+    const result = { pipeline, layout, entry, label };
+    this.pipelines.set(key, result);
+    return result;
+  }
+
+  /** Compiles a kernel now and throws its compile errors (launch reports them at the next sync instead). */
+  async compile(shader: string, entry = 'main', overrides: Record<string, number | boolean> = {}): Promise<void> {
+    this.pipelineFor(loadShader(shader), entry, overrides);
+    await this.settleCompiles();
+  }
+
+  private async settleCompiles(): Promise<void> {
+    if (this.compileChecks.length === 0) return;
+    const checks = this.compileChecks.splice(0);
+    const results = await Promise.allSettled(checks);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      // Launches of the broken pipeline raised follow-up errors; the compile error is the one that explains them.
+      try { this.ctx.checkErrors('compile'); } catch { /* superseded */ }
+      throw failed.reason;
+    }
+  }
+
+  // ---- launching -------------------------------------------------------------------------------------------
+
+  launch(spec: KernelLaunch): void {
+    const source = loadShader(spec.shader);
+    const entryName = spec.entry ?? 'main';
+    const { pipeline, layout, entry, label } = this.pipelineFor(source, entryName, spec.overrides ?? {});
+    const given = new Set(Object.keys(spec.bindings));
+    const entries: GPUBindGroupEntry[] = [];
+    for (const binding of entry.bindings) {
+      if (binding.kind === 'uniform') {
+        entries.push({ binding: binding.binding, resource: this.packUniforms(label, binding, spec.uniforms ?? {}) });
+        continue;
+      }
+      const value = spec.bindings[binding.name];
+      if (value === undefined) {
+        const names = entry.bindings.filter((b) => b.kind !== 'uniform').map((b) => b.name).join(', ');
+        throw new KernelArgumentError(`kernel ${label}: binding '${binding.name}' is missing (it binds ${names})`);
+      }
+      given.delete(binding.name);
+      entries.push({ binding: binding.binding, resource: this.resource(label, binding, value, spec.needs?.[binding.name]) });
+    }
+    if (given.size > 0) {
+      const names = entry.bindings.filter((b) => b.kind !== 'uniform').map((b) => b.name).join(', ');
+      throw new KernelArgumentError(`kernel ${label}: no binding named '${[...given].join("', '")}' (it binds ${names})`);
+    }
+    checkAliasing(label, entry, entries);
+    const bindGroup = this.device.createBindGroup({ layout, entries, label });
+    const [x, y, z] = this.foldGrid(label, spec.workgroups);
+    const pass = this.computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.ctx.lastKernel = label;
+    this.counters.dispatches++;
+    if (++this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  private foldGrid(label: string, workgroups: KernelLaunch['workgroups']): [number, number, number] {
+    let [x, y = 1, z = 1] = typeof workgroups === 'number' ? [workgroups] : workgroups;
+    if (![x, y, z].every((n) => Number.isInteger(n) && n >= 0)) throw new KernelArgumentError(`kernel ${label}: bad workgroup count ${[x, y, z]}`);
+    if (x > this.maxPerDim && y === 1) {
+      y = Math.ceil(x / this.maxPerDim);
+      x = Math.ceil(x / y);
+    }
+    if (x > this.maxPerDim || y > this.maxPerDim || z > this.maxPerDim) {
+      throw new KernelArgumentError(`kernel ${label}: grid ${[x, y, z].join('x')} exceeds ${this.maxPerDim} workgroups per dimension`);
+    }
+    return [x, y, z];
+  }
+
+  private resource(label: string, binding: BindingInfo, value: Bindable, needElements?: number): GPUBindingResource {
+    if (binding.kind === 'texture' || binding.kind === 'storage-texture') {
+      if (!(value instanceof GPUTextureView)) throw new KernelArgumentError(`kernel ${label}: binding '${binding.name}' is a texture; pass a GPUTextureView`);
+      return value;
+    }
+    const range: BufferBinding = value instanceof GPUBuffer ? { buffer: value }
+      : 'binding' in value && typeof value.binding === 'function' ? value.binding() : value as BufferBinding;
+    if (!(range.buffer instanceof GPUBuffer)) throw new KernelArgumentError(`kernel ${label}: binding '${binding.name}' needs a buffer`);
+    const offset = range.offset ?? 0;
+    const size = range.size ?? range.buffer.size - offset;
+    if (needElements !== undefined) {
+      const needBytes = needElements * binding.elementSize;
+      if (size < needBytes) {
+        throw new KernelArgumentError(`kernel ${label}: buffer for '${binding.name}' holds ${size} bytes but the launch needs ${needBytes} (${needElements} elements of ${binding.elementSize} bytes)`);
+      }
+    }
+    if (size <= 0) throw new KernelArgumentError(`kernel ${label}: buffer for '${binding.name}' is empty`);
+    return { buffer: range.buffer, offset, size: Math.ceil(size / 4) * 4 };
+  }
+
+  private packUniforms(label: string, binding: BindingInfo, values: Record<string, UniformValue>): GPUBufferBinding {
+    const fields = binding.uniformFields ?? [];
+    const bytes = Math.ceil(binding.size / 16) * 16;
+    const slot = Math.ceil(bytes / this.uniformAlign) * this.uniformAlign;
+    if (!this.uniformChunk || this.uniformUsed + slot > UNIFORM_CHUNK_BYTES) {
+      if (this.uniformChunk) this.flush();
+      this.uniformChunk = this.pool.acquire(UNIFORM_CHUNK_BYTES, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'uniforms');
+      this.uniformUsed = 0;
+    }
+    const offset = this.uniformUsed;
+    const view = new DataView(this.uniformStaging, offset, bytes);
+    const known = new Set(fields.map((f) => f.name));
+    for (const name of Object.keys(values)) {
+      if (!known.has(name)) throw new KernelArgumentError(`kernel ${label}: uniform struct has no field '${name}' (fields: ${[...known].join(', ')})`);
+    }
+    for (const field of fields) {
+      const value = values[field.name];
+      if (value === undefined) throw new KernelArgumentError(`kernel ${label}: uniform field '${field.name}' is missing`);
+      const list = typeof value === 'object' ? value : [Number(value)];
+      if (list.length !== field.count) throw new KernelArgumentError(`kernel ${label}: uniform field '${field.name}' takes ${field.count} values, got ${list.length}`);
+      list.forEach((v, i) => {
+        const at = field.offset + 4 * i;
+        if (field.scalar === 'f32') view.setFloat32(at, v, true);
+        else if (field.scalar === 'i32') view.setInt32(at, v, true);
+        else {
+          if (!(v >= 0 && v <= 0xffffffff)) throw new KernelArgumentError(`kernel ${label}: uniform field '${field.name}' = ${v} does not fit u32`);
+          view.setUint32(at, v >>> 0, true);
+        }
+      });
+    }
+    this.uniformUsed += slot;
+    return { buffer: this.uniformChunk, offset, size: bytes };
+  }
+
+  // ---- encoding, submission, readback ----------------------------------------------------------------------
+
+  private computePass(): GPUComputePassEncoder {
+    if (!this.pass) this.pass = this.commandEncoder().beginComputePass();
+    return this.pass;
+  }
+
+  /** The shared encoder, outside any compute pass, for copies. */
+  commandEncoder(): GPUCommandEncoder {
+    if (this.pass) { this.pass.end(); this.pass = null; }
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'saln' });
+    return this.encoder;
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    if (this.pass) { this.pass.end(); this.pass = null; }
+    if (this.uniformChunk) {
+      this.device.queue.writeBuffer(this.uniformChunk, 0, this.uniformStaging, 0, this.uniformUsed);
+      this.pool.release(this.uniformChunk);
+      this.uniformChunk = null;
+      this.uniformUsed = 0;
+    }
+    if (this.encoder) {
+      this.device.queue.submit([this.encoder.finish()]);
+      this.encoder = null;
+      this.counters.submits++;
+    }
+    this.dispatches = 0;
+    this.pool.afterSubmit();
+    this.textures.afterSubmit();
+  }
+
+  /** Waits until the GPU has finished everything submitted, then reports any error it raised. */
+  async sync(context = 'sync'): Promise<void> {
+    this.flush();
+    await this.settleCompiles();
+    await this.device.queue.onSubmittedWorkDone();
+    this.ctx.checkErrors(context);
+  }
+
+  /** Copies `bytes` from a buffer back to the CPU (flushes pending work). */
+  async read(buffer: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.pool.acquire(size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
+    this.commandEncoder().copyBufferToBuffer(buffer, offset, staging, 0, size);
+    this.flush();
+    await this.settleCompiles();
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, size);
+    } catch (e) {
+      this.ctx.checkErrors(`readback after kernel ${this.ctx.lastKernel}`);
+      throw e;
+    }
+    const copy = staging.getMappedRange(0, size).slice(0, bytes);
+    staging.unmap();
+    this.pool.release(staging);
+    this.ctx.checkErrors(`readback after kernel ${this.ctx.lastKernel}`);
+    return copy;
+  }
+
+  /** Uploads data into a buffer (queue-ordered with the work around it). */
+  write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    // Queue writes run before the next submit's commands, so flush what was recorded first to keep order.
+    if (this.encoder) this.flush();
+    const byteLength = Math.ceil(data.byteLength / 4) * 4;
+    if (byteLength === data.byteLength) {
+      this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
+    } else {
+      const padded = new Uint8Array(byteLength);
+      padded.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      this.device.queue.writeBuffer(buffer, offset, padded);
+    }
+  }
+
+  createStorage(bytes: number, label = 'tensor'): GPUBuffer {
+    return this.pool.acquire(bytes, STORAGE_USAGE, label);
+  }
+}
+
+function layoutEntry(b: BindingInfo): GPUBindGroupLayoutEntry {
+  const visibility = GPUShaderStage.COMPUTE;
+  switch (b.kind) {
+    case 'uniform': return { binding: b.binding, visibility, buffer: { type: 'uniform' } };
+    case 'read-only-storage': return { binding: b.binding, visibility, buffer: { type: 'read-only-storage' } };
+    case 'storage': return { binding: b.binding, visibility, buffer: { type: 'storage' } };
+    case 'texture': return { binding: b.binding, visibility, texture: { sampleType: 'unfilterable-float' } };
+    case 'storage-texture': return { binding: b.binding, visibility, storageTexture: { access: 'write-only', format: 'rgba32float' } };
+  }
+}
+
+/** WebGPU rejects a buffer bound twice in one dispatch when one of the bindings is writable; say which. */
+function checkAliasing(label: string, entry: EntryInfo, entries: GPUBindGroupEntry[]): void {
+  const writable = new Set(entry.bindings.filter((b) => b.kind === 'storage').map((b) => b.binding));
+  const seen = new Map<GPUBuffer, number>();
+  for (const e of entries) {
+    const resource = e.resource as GPUBufferBinding;
+    if (!(resource?.buffer instanceof GPUBuffer)) continue;
+    const other = seen.get(resource.buffer);
+    if (other !== undefined && (writable.has(other) || writable.has(e.binding))) {
+      const name = (n: number) => entry.bindings.find((b) => b.binding === n)?.name;
+      throw new KernelArgumentError(`kernel ${label}: the same buffer is bound to '${name(other)}' and '${name(e.binding)}' and one is writable; use separate buffers`);
+    }
+    seen.set(resource.buffer, e.binding);
+  }
+}
+
+let runtime: Promise<Runtime> | null = null;
+
+/** The process-wide runtime on the chosen adapter. */
+export function getRuntime(options: GpuOptions = {}): Promise<Runtime> {
+  if (!runtime) runtime = getGpu(options).then((ctx) => new Runtime(ctx));
+  return runtime;
+}
+
+/** Tears the device down now (it is also released at exit). */
+export async function closeRuntime(): Promise<void> {
+  if (!runtime) return;
+  const rt = await runtime;
+  runtime = null;
+  rt.flush();
+  rt.ctx.destroy();
+}

@@ -1,0 +1,141 @@
+// WGSL sources from shaders/*.wgsl, their reflection, and compiled pipelines cached by text + overrides.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+// The package's 'main' is a CommonJS-style bundle that ESM cannot name-import; its module build can.
+import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
+import { ShaderCompileError } from './errors.ts';
+
+export const SHADER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shaders');
+
+export type BindingKind = 'uniform' | 'read-only-storage' | 'storage' | 'texture' | 'storage-texture';
+
+export interface UniformField {
+  name: string;
+  offset: number;
+  /** Scalar type of the field or of its vector components. */
+  scalar: 'u32' | 'i32' | 'f32';
+  count: number;
+}
+
+export interface BindingInfo {
+  name: string;
+  binding: number;
+  kind: BindingKind;
+  /** Fixed byte size (uniform struct size); 0 for runtime-sized arrays. */
+  size: number;
+  /** Byte size of one element of a runtime-sized array (to name a too-small buffer in elements). */
+  elementSize: number;
+  uniformFields?: UniformField[];
+}
+
+export interface EntryInfo {
+  name: string;
+  workgroupSize: [number, number, number];
+  bindings: BindingInfo[];
+}
+
+export interface ShaderSource {
+  /** Name used in messages: the file name for files in shaders/, or a registered name. */
+  file: string;
+  text: string;
+  entries: Map<string, EntryInfo>;
+  overrides: Set<string>;
+}
+
+const sources = new Map<string, ShaderSource>();
+const inline = new Map<string, string>();
+
+/** Registers WGSL text under a name, for tools and tests that build shaders outside shaders/. */
+export function registerShaderSource(name: string, text: string): void {
+  inline.set(name, text);
+  sources.delete(name);
+}
+
+const SCALARS: Record<string, UniformField['scalar']> = { u32: 'u32', i32: 'i32', f32: 'f32' };
+
+function uniformFields(type: any): UniformField[] {
+  const suffix: Record<string, UniformField['scalar']> = { f: 'f32', u: 'u32', i: 'i32' };
+  return (type?.members ?? []).map((member: any) => {
+    const typeName: string = member.type.name;
+    const vector = /^vec([234])([fiu])?$/.exec(typeName);
+    const scalar = vector ? SCALARS[member.type.format?.name] ?? suffix[vector[2]] : SCALARS[typeName];
+    if (!scalar) throw new Error(`uniform field '${member.name}' has type ${typeName}; only u32, i32, f32 and their vectors are supported`);
+    return { name: member.name, offset: member.offset, scalar, count: vector ? Number(vector[1]) : 1 };
+  });
+}
+
+function reflect(file: string, text: string): ShaderSource {
+  let reflection: WgslReflect;
+  try {
+    reflection = new WgslReflect(text);
+  } catch (e) {
+    const message = String((e as Error).message ?? e);
+    const line = Number(/Line: (\d+)/.exec(message)?.[1] ?? 0);
+    const where = line > 0 ? `${file}:${line}: ` : `${file}: `;
+    const source = line > 0 ? `\n  ${String(line).padStart(4)} | ${text.split('\n')[line - 1] ?? ''}` : '';
+    throw new ShaderCompileError(`${where}WGSL does not parse: ${message.replace(/\.?\s*Line: \d+\s*$/, '')}${source}`);
+  }
+  const all = new Map<string, BindingInfo>();
+  for (const group of reflection.getBindGroups()) {
+    for (const variable of group ?? []) {
+      if (!variable) continue;
+      if (variable.group !== 0) throw new Error(`${file}: binding '${variable.name}' uses @group(${variable.group}); kernels use group 0 only`);
+      const resource = variable.resourceType;
+      const typeName = variable.type?.name ?? '';
+      let kind: BindingKind;
+      if (resource === 0) kind = 'uniform';
+      else if (resource === 1) kind = variable.access === 'read' ? 'read-only-storage' : 'storage';
+      else if (typeName.startsWith('texture_storage')) kind = 'storage-texture';
+      else kind = 'texture';
+      const elementType = (variable.type as any)?.format;
+      all.set(variable.name, {
+        name: variable.name, binding: variable.binding, kind,
+        size: kind === 'uniform' ? variable.size : 0,
+        elementSize: elementType?.size ?? 4,
+        uniformFields: kind === 'uniform' ? uniformFields(variable.type) : undefined,
+      });
+    }
+  }
+  const entries = new Map<string, EntryInfo>();
+  for (const entry of reflection.entry.compute) {
+    const used = new Set((entry.resources ?? []).map((r: any) => r.name));
+    const size = (entry as any).workgroupSize ?? [1, 1, 1];
+    entries.set(entry.name, {
+      name: entry.name,
+      workgroupSize: [Number(size[0]) || 1, Number(size[1]) || 1, Number(size[2]) || 1],
+      bindings: [...all.values()].filter((b) => used.has(b.name)).sort((a, b) => a.binding - b.binding),
+    });
+  }
+  return { file, text, entries, overrides: new Set(reflection.overrides.map((o: any) => o.name)) };
+}
+
+export function loadShader(name: string): ShaderSource {
+  let source = sources.get(name);
+  if (source) return source;
+  const text = inline.get(name);
+  if (text !== undefined) {
+    source = reflect(name, text);
+  } else {
+    const file = name.endsWith('.wgsl') ? name : `${name}.wgsl`;
+    let fileText: string;
+    try {
+      fileText = readFileSync(join(SHADER_DIR, file), 'utf8');
+    } catch {
+      throw new Error(`shader file shaders/${file} not found`);
+    }
+    source = reflect(`shaders/${file}`, fileText);
+  }
+  sources.set(name, source);
+  return source;
+}
+
+/** Formats compilation messages as file:line:column with the offending line and a caret. */
+export function formatCompileMessages(file: string, text: string, messages: readonly GPUCompilationMessage[]): string {
+  const lines = text.split('\n');
+  return messages.filter((m) => m.type === 'error').map((m) => {
+    const source = lines[m.lineNum - 1] ?? '';
+    const caret = ' '.repeat(Math.max(0, m.linePos - 1)) + '^';
+    return `${file}:${m.lineNum}:${m.linePos}: error: ${m.message}\n  ${String(m.lineNum).padStart(4)} | ${source}\n       | ${caret}`;
+  }).join('\n');
+}

@@ -1,0 +1,38 @@
+// Reductions over one axis: sum, mean, max, argmax.
+import { Tensor } from '../tensor.ts';
+
+export type ReduceOp = 'sum' | 'mean' | 'max' | 'argmax';
+
+function normalizeAxis(axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (!(a >= 0 && a < rank)) throw new Error(`axis ${axis} is out of range for rank ${rank}`);
+  return a;
+}
+
+/** Reduces `axis` away (keepDims keeps it as size 1). argmax returns u32 indices. */
+export function reduce(op: ReduceOp, x: Tensor, axis = -1, keepDims = false): Tensor {
+  const ax = normalizeAxis(axis, x.shape.length);
+  const outer = x.shape.slice(0, ax).reduce((p, d) => p * d, 1);
+  const len = x.shape[ax];
+  const inner = x.shape.slice(ax + 1).reduce((p, d) => p * d, 1);
+  if (len === 0 && op !== 'sum') throw new Error(`${op} over an empty axis is undefined`);
+  const outShape = keepDims ? x.shape.map((d, i) => (i === ax ? 1 : d)) : x.shape.filter((_, i) => i !== ax);
+  const out = Tensor.empty(x.rt, outShape, op === 'argmax' ? 'u32' : 'f32');
+  if (out.size === 0) return out;
+  const contiguous = inner === 1;
+  const entry = op === 'argmax' ? (contiguous ? 'argmax_rows' : 'argmax_strided') : contiguous ? 'rows' : 'strided';
+  x.rt.launch({
+    shader: 'reduce', entry,
+    overrides: op === 'argmax' ? {} : { OP: op === 'max' ? 1 : 0 },
+    bindings: op === 'argmax' ? { x, outIndex: out } : { x, out },
+    needs: { x: x.size },
+    uniforms: { outer, len, inner, scale: op === 'mean' ? 1 / len : 1 },
+    workgroups: contiguous ? outer : Math.ceil(outer * inner / 64),
+  });
+  return out;
+}
+
+export const sum = (x: Tensor, axis = -1, keepDims = false) => reduce('sum', x, axis, keepDims);
+export const mean = (x: Tensor, axis = -1, keepDims = false) => reduce('mean', x, axis, keepDims);
+export const max = (x: Tensor, axis = -1, keepDims = false) => reduce('max', x, axis, keepDims);
+export const argmax = (x: Tensor, axis = -1, keepDims = false) => reduce('argmax', x, axis, keepDims);

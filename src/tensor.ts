@@ -1,0 +1,72 @@
+// A GPU tensor: a shape, an element type and a pooled storage buffer. Row-major, contiguous.
+import type { BufferBinding, Runtime } from './gpu/runtime.ts';
+
+export type DType = 'f32' | 'u32' | 'i32';
+export type HostArray = Float32Array | Uint32Array | Int32Array;
+
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new Error(`bad shape [${shape.join(', ')}]: dimensions must be non-negative integers`);
+    n *= d;
+  }
+  return n;
+}
+
+export class Tensor {
+  readonly size: number;
+  private gpuBuffer: GPUBuffer | null;
+
+  private constructor(readonly rt: Runtime, readonly shape: readonly number[], readonly dtype: DType, buffer: GPUBuffer) {
+    this.size = numel(shape);
+    this.gpuBuffer = buffer;
+  }
+
+  /** Uninitialised tensor from the pool. */
+  static empty(rt: Runtime, shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    return new Tensor(rt, [...shape], dtype, rt.createStorage(Math.max(4, numel(shape) * 4)));
+  }
+
+  static upload(rt: Runtime, data: ArrayLike<number> | HostArray, shape: readonly number[] = [data.length], dtype: DType = 'f32'): Tensor {
+    if (numel(shape) !== data.length) throw new Error(`shape [${shape.join(', ')}] holds ${numel(shape)} elements but ${data.length} were given`);
+    const t = Tensor.empty(rt, shape, dtype);
+    const host = data instanceof hostType(dtype) ? data as HostArray : new (hostType(dtype))(data as ArrayLike<number>);
+    if (host.length > 0) rt.write(t.buffer, host);
+    return t;
+  }
+
+  get buffer(): GPUBuffer {
+    if (!this.gpuBuffer) throw new Error(`tensor [${this.shape.join(', ')}] used after dispose()`);
+    return this.gpuBuffer;
+  }
+
+  get disposed(): boolean {
+    return this.gpuBuffer === null;
+  }
+
+  /** The byte range a kernel binds (the pooled buffer may be larger than the tensor). */
+  binding(): BufferBinding {
+    return { buffer: this.buffer, offset: 0, size: Math.max(4, this.size * 4) };
+  }
+
+  async download(): Promise<HostArray> {
+    const bytes = await this.rt.read(this.buffer, this.size * 4);
+    return new (hostType(this.dtype))(bytes);
+  }
+
+  /** Same buffer, new shape (no copy); the view must not outlive the tensor it came from. */
+  reshape(shape: readonly number[]): Tensor {
+    if (numel(shape) !== this.size) throw new Error(`cannot reshape [${this.shape.join(', ')}] to [${shape.join(', ')}]`);
+    return new Tensor(this.rt, [...shape], this.dtype, this.buffer);
+  }
+
+  dispose(): void {
+    if (!this.gpuBuffer) return;
+    this.rt.pool.release(this.gpuBuffer);
+    this.gpuBuffer = null;
+  }
+}
+
+export function hostType(dtype: DType): Float32ArrayConstructor | Uint32ArrayConstructor | Int32ArrayConstructor {
+  return dtype === 'f32' ? Float32Array : dtype === 'u32' ? Uint32Array : Int32Array;
+}
