@@ -133,8 +133,9 @@ async function openGpu(options: GpuOptions): Promise<GpuContext> {
       current = null;
     },
   };
-  // Assigned as the handler property: with only a listener, dawn.node also prints every error to stdout.
   device.onuncapturederror = (event) => {
+    // Without preventDefault dawn.node also prints every error to stdout; ours surfaces at the next sync.
+    event.preventDefault();
     const message = event.error.message.split('\n').filter(Boolean).slice(0, 3).join(' | ');
     uncaptured.push(`in kernel ${ctx.lastKernel}: ${message}`);
   };

@@ -15,7 +15,7 @@ export interface PoolStats {
 export function sizeClass(bytes: number): number {
   const size = Math.max(16, Math.ceil(bytes / 16) * 16);
   if (size <= 1 << 20) return 2 ** Math.ceil(Math.log2(size));
-  const step = 2 ** (Math.ceil(Math.log2(size)) - 3);
+  const step = 2 ** (Math.floor(Math.log2(size)) - 3);
   return Math.ceil(size / step) * step;
 }
 

@@ -125,12 +125,14 @@ function runPacked(rt: Runtime, variant: 'regtile' | 'naive', a: Tensor, b: Tens
   const tilesM = Math.ceil(p.M / rowsPerTile);
   const tilesN = Np / (variant === 'regtile' ? 8 : 4);
   const lanes = variant === 'regtile' ? 16 : 64;
+  // Fault injection for the test that proves `saln validate` catches a wrong kernel: a K extent one step short.
+  const kSteps = process.env.SALN_FAULT === 'matmul-drop-k' ? Kp - 4 : Kp;
   rt.launch({
     shader: 'matmul', entry: variant,
     bindings: { a4, b4, c: out },
     needs: { a4: p.batchA * p.M * Kp / 4, b4: p.batchB * Kp * Np / 4, c: out.size },
     uniforms: {
-      ...baseUniforms(p), Kp, Np, tilesN, tilesM,
+      ...baseUniforms(p), Kp: kSteps, Np, tilesN, tilesM,
       strideA: p.batchA === 1 ? 0 : p.M * Kp, strideB: p.batchB === 1 ? 0 : Kp * Np,
     },
     workgroups: [Math.ceil(tilesM * tilesN / lanes), 1, p.batch],
