@@ -1,0 +1,40 @@
+// The device layer: poll throttling keeps JS timers intact, device loss is reported, the process exits.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { installPollThrottle, pollStats } from '../src/gpu/throttle.ts';
+import { getRuntime } from '../src/gpu/runtime.ts';
+import { Tensor } from '../src/tensor.ts';
+import { matmul } from '../src/ops/matmul.ts';
+
+test('JS callbacks passed to setImmediate still run before timers', async () => {
+  installPollThrottle();
+  const order: string[] = [];
+  await new Promise<void>((resolve) => {
+    setTimeout(() => { order.push('timeout'); resolve(); }, 0);
+    setImmediate(() => order.push('immediate'));
+  });
+  assert.equal(order, ['immediate', 'timeout']);
+});
+
+test("a long GPU wait is served by Dawn's native ticks, most of them sleeping", async () => {
+  const rt = await getRuntime();
+  const a = Tensor.upload(rt, new Float32Array(256 * 256).fill(1), [256, 256]);
+  await rt.sync();
+  const before = pollStats();
+  const c = matmul(a, a);
+  await c.download();
+  const after = pollStats();
+  a.dispose(); c.dispose();
+  assert.ok(after.nativeTicks > before.nativeTicks, 'no native tick went through the throttled setImmediate');
+});
+
+test('a lost device is reported with its reason, and the process still exits', () => {
+  const script = fileURLToPath(new URL('./fixtures/lose-device.ts', import.meta.url));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.is(r.signal, null, 'the process hung after losing the device');
+  assert.match(r.stdout, /DeviceLostError: GPU device lost during .*: destroyed/);
+});
+
+test.run();
