@@ -26,27 +26,24 @@ fn texel(batch: u32, r: u32, c4: u32) -> vec4<f32> {
   return vec4<f32>(element(batch, r, c), element(batch, r, c + 1u), element(batch, r, c + 2u), element(batch, r, c + 3u));
 }
 
-// One invocation per output texel; a 1-D grid folded into 2-D by the launcher.
-@compute @workgroup_size(64)
-fn to_buffer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+// One invocation per output texel; a 1-D grid folded into 2-D by the launcher. Returns (batch, row, texel
+// column, flat texel index), or batch = pack.batch for invocations past the end.
+fn texelOf(gid: vec3<u32>, groups: vec3<u32>) -> vec4<u32> {
   let i = gid.x + gid.y * groups.x * 64u;
   let c4s = pack.colsPadded / 4u;
   let perBatch = pack.rowsPadded * c4s;
-  if (i >= perBatch * pack.batch) { return; }
-  let batch = i / perBatch;
   let rest = i % perBatch;
-  dst[i] = texel(batch, rest / c4s, rest % c4s);
+  return vec4<u32>(min(i / perBatch, pack.batch), rest / c4s, rest % c4s, i);
+}
+
+@compute @workgroup_size(64)
+fn to_buffer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let t = texelOf(gid, groups);
+  if (t.x < pack.batch) { dst[t.w] = texel(t.x, t.y, t.z); }
 }
 
 @compute @workgroup_size(64)
 fn to_texture(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * 64u;
-  let c4s = pack.colsPadded / 4u;
-  let perBatch = pack.rowsPadded * c4s;
-  if (i >= perBatch * pack.batch) { return; }
-  let batch = i / perBatch;
-  let rest = i % perBatch;
-  let r = rest / c4s;
-  let c4 = rest % c4s;
-  textureStore(dstTex, vec2<u32>(c4, batch * pack.rowsPadded + r), texel(batch, r, c4));
+  let t = texelOf(gid, groups);
+  if (t.x < pack.batch) { textureStore(dstTex, vec2<u32>(t.z, t.x * pack.rowsPadded + t.y), texel(t.x, t.y, t.z)); }
 }
