@@ -3,9 +3,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { getRuntime } from '../src/gpu/runtime.ts';
 import { allCases, type ValidationCase } from '../src/validate/cases.ts';
+import { availableMatmulVariants } from '../src/ops/matmul.ts';
 
 const byKernel = new Map<string, ValidationCase[]>();
-for (const c of allCases()) {
+for (const c of allCases({ variants: availableMatmulVariants(await getRuntime()) })) {
   if (!byKernel.has(c.kernel)) byKernel.set(c.kernel, []);
   byKernel.get(c.kernel)!.push(c);
 }

@@ -2,6 +2,7 @@
 import { parse, UsageError } from './args.ts';
 import { getRuntime } from '../gpu/runtime.ts';
 import { allCases, type CaseResult } from '../validate/cases.ts';
+import { availableMatmulVariants } from '../ops/matmul.ts';
 
 const HELP = `usage: saln validate [--json] [--kernel PREFIX] [--verbose] [--adapter NAME]
 
@@ -18,9 +19,9 @@ interface KernelSummary { kernel: string; cases: number; failed: number; maxAbs:
 export async function run(argv: string[]): Promise<number> {
   const { values } = parse('validate', argv, { json: { type: 'boolean' }, kernel: { type: 'string' }, verbose: { type: 'boolean' } });
   if (values.help) { process.stdout.write(HELP); return 0; }
-  const cases = allCases().filter((c) => !values.kernel || c.kernel.startsWith(values.kernel));
-  if (cases.length === 0) throw new UsageError(`validate: no kernel starts with '${values.kernel}'`);
   const rt = await getRuntime({ adapter: values.adapter });
+  const cases = allCases({ variants: availableMatmulVariants(rt) }).filter((c) => !values.kernel || c.kernel.startsWith(values.kernel));
+  if (cases.length === 0) throw new UsageError(`validate: no kernel starts with '${values.kernel}'`);
   const summaries = new Map<string, KernelSummary>();
   const out = (line: string) => process.stdout.write(`${line}\n`);
   if (!values.json) out(`adapter: ${rt.ctx.info.description || rt.ctx.info.device}`);

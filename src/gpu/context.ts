@@ -21,6 +21,8 @@ export interface GpuContext {
   adapterKey: string;
   limits: Record<string, number>;
   features: string[];
+  /** Subgroup sizes the adapter may use ([0, 0] without the 'subgroups' feature). */
+  subgroupSizes: [number, number];
   /** Throws the first uncaptured error or the loss reason, if any happened since the last check. */
   checkErrors(context: string): void;
   /** Label of the last kernel recorded; uncaptured errors are attributed to it when Dawn gives no label. */
@@ -111,6 +113,8 @@ async function openGpu(options: GpuOptions): Promise<GpuContext> {
     adapterKey: [info.vendor, info.architecture, info.device, info.description].join('|'),
     limits: Object.fromEntries(Object.entries(requiredLimits)),
     features,
+    subgroupSizes: wantedFeatures.includes('subgroups' as GPUFeatureName)
+      ? [adapter.info.subgroupMinSize ?? 0, adapter.info.subgroupMaxSize ?? 0] : [0, 0],
     lastKernel: '(none)',
     destroyed: false,
     checkErrors(context: string) {

@@ -102,7 +102,7 @@ export class TexturePool {
     const key = `${width}x${height}`;
     const texture = this.free.get(key)?.pop() ?? this.device.createTexture({
       size: [width, height], format: 'rgba32float', label: `operand ${key}`,
-      usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING,
+      usage: GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.COPY_DST,
     });
     this.liveTextures++;
     return texture;

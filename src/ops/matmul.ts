@@ -2,8 +2,9 @@
 import { Tensor } from '../tensor.ts';
 import type { Runtime } from '../gpu/runtime.ts';
 import { fill } from './fill.ts';
+import { readTuning } from './tuning-cache.ts';
 
-export const MATMUL_VARIANTS = ['tiled', 'regtile', 'naive', 'texture'] as const;
+export const MATMUL_VARIANTS = ['tiled', 'regtile', 'naive', 'texture', 'subgroup'] as const;
 export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
 
 export interface MatmulOptions {
@@ -27,7 +28,26 @@ export function defaultMatmulVariant(rt: Runtime): MatmulVariant {
     if (!MATMUL_VARIANTS.includes(env)) throw new Error(`SALN_MATMUL=${env} is not one of ${MATMUL_VARIANTS.join(', ')}`);
     return env;
   }
-  return chosen.get(rt) ?? (isSoftwareAdapter(rt) ? 'texture' : 'tiled');
+  let variant = chosen.get(rt);
+  if (!variant) {
+    // A design measured on this adapter earlier (`saln tune`, or the first training/bench run) wins.
+    const cached = readTuning()[rt.ctx.adapterKey]?.variant as MatmulVariant | undefined;
+    variant = cached && availableMatmulVariants(rt).includes(cached) ? cached
+      : isSoftwareAdapter(rt) ? (hasSubgroupsOf8(rt) ? 'subgroup' : 'texture') : 'tiled';
+    chosen.set(rt, variant);
+  }
+  return variant;
+}
+
+/** The subgroup design hard-codes 8-lane subgroups (llvmpipe at 256 bits). */
+export function hasSubgroupsOf8(rt: Runtime): boolean {
+  const [min, max] = rt.ctx.subgroupSizes;
+  return min === 8 && max === 8;
+}
+
+/** Designs this adapter can run (the subgroup one needs 8-lane subgroups). */
+export function availableMatmulVariants(rt: Runtime): MatmulVariant[] {
+  return MATMUL_VARIANTS.filter((v) => v !== 'subgroup' || hasSubgroupsOf8(rt));
 }
 
 export function isSoftwareAdapter(rt: Runtime): boolean {
@@ -70,10 +90,11 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   if (out.size === 0) return out;
   if (p.K === 0) { fill(out, 0); return out; }
   let variant = options.variant ?? defaultMatmulVariant(rt);
-  if (variant === 'texture' && !textureFits(rt, p)) variant = 'regtile';
+  if (variant === 'subgroup' && !hasSubgroupsOf8(rt)) variant = 'texture';
+  if ((variant === 'texture' || variant === 'subgroup') && !textureFits(rt, p, TEXTURE_KERNELS[variant])) variant = 'regtile';
   switch (variant) {
     case 'tiled': runTiled(rt, a, b, out, p, transA, transB); break;
-    case 'texture': runTexture(rt, a, b, out, p, transA, transB); break;
+    case 'texture': case 'subgroup': runTexture(rt, TEXTURE_KERNELS[variant], a, b, out, p, transA, transB); break;
     default: runPacked(rt, variant, a, b, out, p, transA, transB);
   }
   return out;
@@ -141,18 +162,52 @@ function runPacked(rt: Runtime, variant: 'regtile' | 'naive', a: Tensor, b: Tens
   if (packB) b4.dispose();
 }
 
-const TEX_TILE_M = Number(process.env.TTM ?? 16);
-const TEX_TILE_N = Number(process.env.TTN ?? 8);
-
-function textureFits(rt: Runtime, p: Problem): boolean {
-  const max = rt.ctx.limits.maxTextureDimension2D ?? 8192;
-  const Kp = roundUp(p.K, 4);
-  return roundUp(p.N, TEX_TILE_N) / 4 <= max && Kp / 4 <= max &&
-    p.batchA * roundUp(p.M, TEX_TILE_M) <= max && p.batchB * Kp <= max;
+interface TextureKernel {
+  shader: string;
+  /** Entry point and rows per tile; the first whose rows fit M without more than 2x padding is used. */
+  entries: { entry: string; tileM: number }[];
+  tileN: number;
+  /** Tiles one workgroup computes (invocations per tile differ by design). */
+  tilesPerWorkgroup: number;
 }
 
-function packToTexture(rt: Runtime, src: Tensor, rows: number, cols: number, rowsPadded: number, colsPadded: number, trans: boolean, batch: number): GPUTexture {
+const TEXTURE_KERNELS: Record<'texture' | 'subgroup', TextureKernel> = {
+  texture: { shader: 'matmul', entries: [{ entry: 'texture16x8', tileM: 16 }], tileN: 8, tilesPerWorkgroup: 64 },
+  subgroup: {
+    shader: 'matmul_subgroup',
+    entries: [{ entry: 'texture_sg64x4', tileM: 64 }, { entry: 'texture_sg32x4', tileM: 32 }],
+    tileN: 32, tilesPerWorkgroup: 8,
+  },
+};
+
+function pickEntry(kernel: TextureKernel, M: number) {
+  return kernel.entries.find((e) => e.tileM <= 2 * M) ?? kernel.entries[kernel.entries.length - 1];
+}
+
+function textureFits(rt: Runtime, p: Problem, kernel: TextureKernel): boolean {
+  const max = rt.ctx.limits.maxTextureDimension2D ?? 8192;
+  const Kp = roundUp(p.K, 4);
+  const { tileM } = pickEntry(kernel, p.M);
+  return roundUp(p.N, kernel.tileN) / 4 <= max && Kp / 4 <= max &&
+    p.batchA * roundUp(p.M, tileM) <= max && p.batchB * Kp <= max;
+}
+
+/**
+ * Brings an operand into an rgba32f texture (batches stacked vertically), transposed and zero-padded by a
+ * pack kernel, or by a plain copy when the layout already matches (rows of 256-byte multiples, no transpose,
+ * no column padding). `spareRowsIgnored`: rows past `rows` only feed outputs that are never stored, so a copy
+ * may leave them stale.
+ */
+function packToTexture(rt: Runtime, src: Tensor, rows: number, cols: number, rowsPadded: number, colsPadded: number, trans: boolean, batch: number, spareRowsIgnored: boolean): GPUTexture {
   const texture = rt.textures.acquire(colsPadded / 4, batch * rowsPadded);
+  const rowsMatch = rows === rowsPadded || (batch === 1 && spareRowsIgnored);
+  if (!trans && cols === colsPadded && (cols * 4) % 256 === 0 && rowsMatch) {
+    rt.commandEncoder().copyBufferToTexture(
+      { buffer: src.buffer, bytesPerRow: cols * 4, rowsPerImage: rows * batch },
+      { texture }, [cols / 4, rows * batch],
+    );
+    return texture;
+  }
   const texels = batch * rowsPadded * colsPadded / 4;
   rt.launch({
     shader: 'matmul_pack', entry: 'to_texture',
@@ -164,16 +219,17 @@ function packToTexture(rt: Runtime, src: Tensor, rows: number, cols: number, row
   return texture;
 }
 
-function runTexture(rt: Runtime, a: Tensor, b: Tensor, out: Tensor, p: Problem, transA: boolean, transB: boolean) {
+function runTexture(rt: Runtime, kernel: TextureKernel, a: Tensor, b: Tensor, out: Tensor, p: Problem, transA: boolean, transB: boolean) {
+  const { entry, tileM } = pickEntry(kernel, p.M);
   const Kp = roundUp(p.K, 4);
-  const Mp = roundUp(p.M, TEX_TILE_M);
-  const Np = roundUp(p.N, TEX_TILE_N);
-  const aTex = packToTexture(rt, a, p.M, p.K, Mp, Kp, transA, p.batchA);
-  const bTex = packToTexture(rt, b, p.K, p.N, Kp, Np, transB, p.batchB);
-  const tilesM = Mp / TEX_TILE_M;
-  const tilesN = Np / TEX_TILE_N;
+  const Mp = roundUp(p.M, tileM);
+  const Np = roundUp(p.N, kernel.tileN);
+  const aTex = packToTexture(rt, a, p.M, p.K, Mp, Kp, transA, p.batchA, true);
+  const bTex = packToTexture(rt, b, p.K, p.N, Kp, Np, transB, p.batchB, false);
+  const tilesM = Mp / tileM;
+  const tilesN = Np / kernel.tileN;
   rt.launch({
-    shader: 'matmul', entry: `texture${TEX_TILE_M}x${TEX_TILE_N}${process.env.TWG ? 'w' + process.env.TWG : ''}`,
+    shader: kernel.shader, entry,
     bindings: { aTex: aTex.createView(), bTex: bTex.createView(), c: out },
     needs: { c: out.size },
     uniforms: {
@@ -181,7 +237,7 @@ function runTexture(rt: Runtime, a: Tensor, b: Tensor, out: Tensor, p: Problem, 
       // Texture rows per batch; 0 reads a broadcast operand's single batch every time.
       strideA: p.batchA === 1 ? 0 : Mp, strideB: p.batchB === 1 ? 0 : Kp,
     },
-    workgroups: [Math.ceil(tilesM * tilesN / Number(process.env.TWG ?? 64)), 1, p.batch],
+    workgroups: [Math.ceil(tilesM * tilesN / kernel.tilesPerWorkgroup), 1, p.batch],
   });
   rt.textures.release(aTex);
   rt.textures.release(bTex);

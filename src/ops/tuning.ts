@@ -1,38 +1,22 @@
 // Picks the matmul design per adapter by measuring, once; the choice is cached on disk by adapter and driver.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
 import type { Runtime } from '../gpu/runtime.ts';
 import { Tensor } from '../tensor.ts';
 import { uniformArray } from '../rng.ts';
-import { matmul, MATMUL_VARIANTS, setMatmulVariant, type MatmulVariant } from './matmul.ts';
+import { availableMatmulVariants, matmul, MATMUL_VARIANTS, setMatmulVariant, type MatmulVariant } from './matmul.ts';
+import { readTuning, tuningFile, writeTuning, type TuningRecord } from './tuning-cache.ts';
 
-export interface MatmulTuning {
+export { tuningFile };
+
+export interface MatmulTuning extends TuningRecord {
   variant: MatmulVariant;
-  /** GFLOP/s of each design on the tuning shapes (geometric mean). */
-  gflops: Record<string, number>;
-  measuredAt: string;
 }
 
-/** The conv-shaped and square problems that dominate ResNet-18 training. */
-const TUNING_SHAPES: [number, number, number][] = [[1024, 1024, 1024], [4096, 64, 576]];
-
-export function tuningFile(): string {
-  const base = process.env.SALN_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'saln');
-  return join(base, 'tuning.json');
-}
-
-function readAll(): Record<string, MatmulTuning> {
-  try {
-    return JSON.parse(readFileSync(tuningFile(), 'utf8'));
-  } catch {
-    return {};
-  }
-}
+/** A square and a conv-shaped problem like those of ResNet-18 training, small enough to tune in seconds. */
+const TUNING_SHAPES: [number, number, number][] = [[512, 512, 512], [2048, 64, 576]];
 
 export function loadTuning(rt: Runtime): MatmulTuning | null {
-  const entry = readAll()[rt.ctx.adapterKey];
-  return entry && MATMUL_VARIANTS.includes(entry.variant) ? entry : null;
+  const entry = readTuning()[rt.ctx.adapterKey];
+  return entry && (MATMUL_VARIANTS as readonly string[]).includes(entry.variant) ? entry as MatmulTuning : null;
 }
 
 /** Median seconds of `runs` timed launches after one warm-up. */
@@ -51,9 +35,9 @@ export async function timeIt(rt: Runtime, runs: number, body: () => void): Promi
 }
 
 /** Measures every design and keeps the fastest (geometric mean over the tuning shapes). */
-export async function measureMatmulVariants(rt: Runtime, runs = 3): Promise<Record<MatmulVariant, number>> {
-  const gflops = {} as Record<MatmulVariant, number>;
-  for (const variant of MATMUL_VARIANTS) {
+export async function measureMatmulVariants(rt: Runtime, runs = 3): Promise<Partial<Record<MatmulVariant, number>>> {
+  const gflops: Partial<Record<MatmulVariant, number>> = {};
+  for (const variant of availableMatmulVariants(rt)) {
     let logSum = 0;
     for (const [M, N, K] of TUNING_SHAPES) {
       const a = Tensor.upload(rt, uniformArray(M * K, 1, 1, -1, 1), [M, K]);
@@ -77,17 +61,11 @@ export async function tuneMatmul(rt: Runtime, options: { force?: boolean; log?: 
   options.log?.(`tuning matmul for ${rt.ctx.info.description || rt.ctx.info.device} (once; cached in ${tuningFile()})`);
   const gflops = await measureMatmulVariants(rt);
   const variant = (Object.entries(gflops) as [MatmulVariant, number][]).sort((x, y) => y[1] - x[1])[0][0];
-  const tuning: MatmulTuning = { variant, gflops, measuredAt: new Date().toISOString() };
-  const all = readAll();
-  all[rt.ctx.adapterKey] = tuning;
-  const file = tuningFile();
+  const tuning: MatmulTuning = { variant, gflops: gflops as Record<string, number>, measuredAt: new Date().toISOString() };
   try {
-    mkdirSync(dirname(file), { recursive: true });
-    const temp = `${file}.${process.pid}.tmp`;
-    writeFileSync(temp, `${JSON.stringify(all, null, 2)}\n`);
-    renameSync(temp, file);
+    writeTuning(rt.ctx.adapterKey, tuning);
   } catch (e) {
-    options.log?.(`could not cache the tuning in ${file}: ${(e as Error).message}`);
+    options.log?.(`could not cache the tuning in ${tuningFile()}: ${(e as Error).message}`);
   }
   setMatmulVariant(rt, variant);
   return tuning;

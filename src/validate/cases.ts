@@ -172,6 +172,8 @@ export const MATMUL_CASES: MatmulCase[] = [
   { M: 33, N: 17, K: 29, batchA: 3, batchB: 3 }, { M: 20, N: 12, K: 8, batchA: 4, batchB: 1 },
   { M: 19, N: 23, K: 41, transA: true }, { M: 19, N: 23, K: 41, transB: true },
   { M: 45, N: 36, K: 27, transA: true, transB: true, batchA: 2, batchB: 2 },
+  // Layouts that texture designs copy instead of packing (rows of 256-byte multiples).
+  { M: 40, N: 64, K: 64, batchA: 2, batchB: 2 }, { M: 64, N: 128, K: 128, batchA: 3, batchB: 1 }, { M: 100, N: 64, K: 192 },
 ];
 
 function matmulCase(variant: MatmulVariant, c: MatmulCase): ValidationCase {

@@ -1,0 +1,35 @@
+// The on-disk record of tuned choices per adapter and driver (read by the ops, written by the tuner).
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+export interface TuningRecord {
+  variant: string;
+  /** GFLOP/s of each design on the tuning shapes (geometric mean). */
+  gflops: Record<string, number>;
+  measuredAt: string;
+}
+
+export function tuningFile(): string {
+  const base = process.env.SALN_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'saln');
+  return join(base, 'tuning.json');
+}
+
+export function readTuning(): Record<string, TuningRecord> {
+  try {
+    return JSON.parse(readFileSync(tuningFile(), 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+/** Writes atomically (temp file, then rename) so that a crash never leaves half a file. */
+export function writeTuning(adapterKey: string, record: TuningRecord): void {
+  const all = readTuning();
+  all[adapterKey] = record;
+  const file = tuningFile();
+  mkdirSync(dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}.tmp`;
+  writeFileSync(temp, `${JSON.stringify(all, null, 2)}\n`);
+  renameSync(temp, file);
+}
