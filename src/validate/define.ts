@@ -1,0 +1,80 @@
+// The pieces every family of validation cases uses: a case definition, seeded inputs, downloads.
+import type { Runtime } from '../gpu/runtime.ts';
+import type { Tensor } from '../tensor.ts';
+import { uniformArray } from '../rng.ts';
+import { compare, type Comparison, type Tolerance } from '../reference/compare.ts';
+
+export interface CaseResult extends Comparison {
+  kernel: string;
+  name: string;
+  tolerance: Tolerance;
+}
+
+export interface ValidationCase {
+  kernel: string;
+  name: string;
+  run(rt: Runtime): Promise<CaseResult>;
+}
+
+export interface CaseOutput {
+  got: ArrayLike<number>;
+  ref: ArrayLike<number>;
+  tolerance: Tolerance;
+}
+
+export const HALF_ULP = 2 ** -24;
+
+// Inputs come from a stream derived from the case's name, so one case reproduces alone (`--kernel`).
+let inputStream = 0;
+
+/** Seeded uniform f32 inputs in [low, high); successive calls in one case draw successive streams. */
+export function inputs(n: number, low = -1, high = 1): Float32Array {
+  return uniformArray(n, 7, inputStream++, low, high);
+}
+
+function nameHash(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619) >>> 0;
+  return h * 16;
+}
+
+/**
+ * A case: `body` runs the kernel and the reference. A case that checks several outputs (a backward pass: dx,
+ * dgamma, dbeta) returns them concatenated, each already compared under its own tolerance by `joinOutputs`.
+ */
+export function define(kernel: string, name: string, body: (rt: Runtime) => Promise<CaseOutput>): ValidationCase {
+  return {
+    kernel, name,
+    async run(rt) {
+      inputStream = nameHash(`${kernel} ${name}`);
+      const { got, ref, tolerance } = await body(rt);
+      return { kernel, name, tolerance, ...compare(got, ref, tolerance) };
+    },
+  };
+}
+
+/** Downloads a tensor and disposes it. */
+export async function take(t: Tensor): Promise<ArrayLike<number>> {
+  const data = await t.download();
+  t.dispose();
+  return data;
+}
+
+/**
+ * Several outputs with their own tolerances as one comparison: each output is scaled by its tolerance so that
+ * the joint check `|got - ref| <= 1 * |...|`-style passes exactly when every part passes its own.
+ */
+export function joinOutputs(parts: CaseOutput[]): CaseOutput {
+  const got: number[] = [];
+  const ref: number[] = [];
+  for (const { got: g, ref: r, tolerance } of parts) {
+    for (let i = 0; i < r.length; i++) {
+      const allowed = tolerance.atol + tolerance.rtol * Math.abs(r[i]);
+      if (allowed === 0) { got.push(g[i] === r[i] ? 0 : Infinity); ref.push(0); continue; }
+      got.push((g[i] - r[i]) / allowed);
+      ref.push(0);
+    }
+  }
+  // Each entry is the error in units of its own allowance: the case passes when all are within 1.
+  return { got, ref, tolerance: { atol: 1, rtol: 0 } };
+}
