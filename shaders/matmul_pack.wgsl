@@ -2,11 +2,13 @@
 // to (rowsPadded x colsPadded), into a buffer or an rgba32f texture (batches stacked vertically).
 
 struct Pack {
-  rows: u32, cols: u32,             // logical operand (after the transpose)
+  rows: u32, cols: u32,             // logical operand (after the transpose), or the slab of it being packed
   rowsPadded: u32, colsPadded: u32, // colsPadded is a multiple of 4
   trans: u32,                       // source is stored cols x rows
   srcStride: u32,                   // elements between batches of the source
   batch: u32,
+  srcLd: u32,                       // elements between consecutive stored rows of the source
+  rowOffset: u32, colOffset: u32,   // where the slab starts in the logical operand
 }
 
 @group(0) @binding(0) var<uniform> pack: Pack;
@@ -17,8 +19,10 @@ struct Pack {
 fn element(batch: u32, r: u32, c: u32) -> f32 {
   if (r >= pack.rows || c >= pack.cols) { return 0.0; }
   let base = batch * pack.srcStride;
-  if (pack.trans != 0u) { return src[base + c * pack.rows + r]; }
-  return src[base + r * pack.cols + c];
+  let lr = r + pack.rowOffset;
+  let lc = c + pack.colOffset;
+  if (pack.trans != 0u) { return src[base + lc * pack.srcLd + lr]; }
+  return src[base + lr * pack.srcLd + lc];
 }
 
 fn texel(batch: u32, r: u32, c4: u32) -> vec4<f32> {

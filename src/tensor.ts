@@ -17,7 +17,9 @@ export class Tensor {
   readonly size: number;
   private gpuBuffer: GPUBuffer | null;
 
-  private constructor(readonly rt: Runtime, readonly shape: readonly number[], readonly dtype: DType, buffer: GPUBuffer) {
+  private constructor(readonly rt: Runtime, readonly shape: readonly number[], readonly dtype: DType, buffer: GPUBuffer,
+    /** Views share their source's buffer and never release it. */
+    private readonly owner: Tensor | null = null) {
     this.size = numel(shape);
     this.gpuBuffer = buffer;
   }
@@ -36,12 +38,12 @@ export class Tensor {
   }
 
   get buffer(): GPUBuffer {
-    if (!this.gpuBuffer) throw new Error(`tensor [${this.shape.join(', ')}] used after dispose()`);
+    if (!this.gpuBuffer || this.owner?.disposed) throw new Error(`tensor [${this.shape.join(', ')}] used after dispose()`);
     return this.gpuBuffer;
   }
 
   get disposed(): boolean {
-    return this.gpuBuffer === null;
+    return this.gpuBuffer === null || (this.owner?.disposed ?? false);
   }
 
   /** The byte range a kernel binds (the pooled buffer may be larger than the tensor). */
@@ -54,15 +56,24 @@ export class Tensor {
     return new (hostType(this.dtype))(bytes);
   }
 
-  /** Same buffer, new shape (no copy); the view must not outlive the tensor it came from. */
+  /** A view with a new shape over the same buffer (no copy); disposing the view releases nothing. */
   reshape(shape: readonly number[]): Tensor {
     if (numel(shape) !== this.size) throw new Error(`cannot reshape [${this.shape.join(', ')}] to [${shape.join(', ')}]`);
-    return new Tensor(this.rt, [...shape], this.dtype, this.buffer);
+    return new Tensor(this.rt, [...shape], this.dtype, this.buffer, this.owner ?? this);
+  }
+
+  /** The same buffer under a new shape, owned by the result: this tensor is disposed (no copy). */
+  takeAs(shape: readonly number[]): Tensor {
+    if (this.owner) throw new Error('takeAs() needs the owning tensor, not a view');
+    if (numel(shape) !== this.size) throw new Error(`cannot reshape [${this.shape.join(', ')}] to [${shape.join(', ')}]`);
+    const moved = new Tensor(this.rt, [...shape], this.dtype, this.buffer);
+    this.gpuBuffer = null;
+    return moved;
   }
 
   dispose(): void {
     if (!this.gpuBuffer) return;
-    this.rt.pool.release(this.gpuBuffer);
+    if (!this.owner) this.rt.pool.release(this.gpuBuffer);
     this.gpuBuffer = null;
   }
 }

@@ -37,6 +37,8 @@ interface Pipeline {
   layout: GPUBindGroupLayout;
   entry: EntryInfo;
   label: string;
+  /** Set once the compile check failed: later launches throw it at once instead of poisoning the queue. */
+  failure?: Error;
 }
 
 const MAX_DISPATCHES_PER_SUBMIT = 256;
@@ -73,6 +75,7 @@ export class Runtime {
     const overrideKey = Object.keys(overrides).sort().map((k) => `${k}=${Number(overrides[k])}`).join(',');
     const key = `${source.text}\u0000${entryName}\u0000${overrideKey}`;
     const cached = this.pipelines.get(key);
+    if (cached?.failure) throw cached.failure;
     if (cached) return cached;
     const entry = source.entries.get(entryName);
     const label = `${source.file}:${entryName}`;
@@ -97,14 +100,15 @@ export class Runtime {
       compute: { module, entryPoint: entryName, constants: Object.fromEntries(Object.entries(overrides).map(([k, v]) => [k, Number(v)])) },
     });
     const scope = device.popErrorScope();
+    const result: Pipeline = { pipeline, layout, entry, label };
     this.compileChecks.push((async () => {
       const [info, error] = await Promise.all([module.getCompilationInfo(), scope]);
       const formatted = formatCompileMessages(source.file, source.text, info.messages);
-      if (formatted) throw new ShaderCompileError(`kernel ${label} does not compile:\n${formatted}`);
-      if (error) throw new ShaderCompileError(`kernel ${label}: pipeline creation failed: ${error.message.split('\n')[0]}`);
+      if (formatted) result.failure = new ShaderCompileError(`kernel ${label} does not compile:\n${formatted}`);
+      else if (error) result.failure = new ShaderCompileError(`kernel ${label}: pipeline creation failed: ${error.message.split('\n')[0]}`);
+      if (result.failure) throw result.failure;
     })());
     this.counters.pipelinesCompiled++;
-    const result = { pipeline, layout, entry, label };
     this.pipelines.set(key, result);
     return result;
   }

@@ -94,7 +94,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   if ((variant === 'texture' || variant === 'subgroup') && !textureFits(rt, p, TEXTURE_KERNELS[variant])) variant = 'regtile';
   switch (variant) {
     case 'tiled': runTiled(rt, a, b, out, p, transA, transB); break;
-    case 'texture': case 'subgroup': runTexture(rt, TEXTURE_KERNELS[variant], a, b, out, p, transA, transB); break;
+    case 'texture': case 'subgroup': runTexture(rt, variant, a, b, out, p, transA, transB); break;
     default: runPacked(rt, variant, a, b, out, p, transA, transB);
   }
   return out;
@@ -128,7 +128,7 @@ function packToBuffer(rt: Runtime, src: Tensor, rows: number, cols: number, rows
     shader: 'matmul_pack', entry: 'to_buffer',
     bindings: { src, dst: packed },
     needs: { src: batch * rows * cols, dst: texels },
-    uniforms: { rows, cols, rowsPadded, colsPadded, trans: trans ? 1 : 0, srcStride: rows * cols, batch },
+    uniforms: { rows, cols, rowsPadded, colsPadded, trans: trans ? 1 : 0, srcStride: rows * cols, batch, srcLd: trans ? rows : cols, rowOffset: 0, colOffset: 0 },
     workgroups: Math.ceil(texels / 64),
   });
   return packed;
@@ -162,6 +162,8 @@ function runPacked(rt: Runtime, variant: 'regtile' | 'naive', a: Tensor, b: Tens
   if (packB) b4.dispose();
 }
 
+export type TextureDesign = 'texture' | 'subgroup';
+
 interface TextureKernel {
   shader: string;
   /** Entry point and rows per tile; the first whose rows fit M without more than 2x padding is used. */
@@ -171,7 +173,7 @@ interface TextureKernel {
   tilesPerWorkgroup: number;
 }
 
-const TEXTURE_KERNELS: Record<'texture' | 'subgroup', TextureKernel> = {
+const TEXTURE_KERNELS: Record<TextureDesign, TextureKernel> = {
   texture: { shader: 'matmul', entries: [{ entry: 'texture16x8', tileM: 16 }], tileN: 8, tilesPerWorkgroup: 64 },
   subgroup: {
     shader: 'matmul_subgroup',
@@ -180,52 +182,127 @@ const TEXTURE_KERNELS: Record<'texture' | 'subgroup', TextureKernel> = {
   },
 };
 
+/** Rows of A per texture slab: a multiple of 64 (so slab offsets stay 256-byte aligned) within the limit. */
+export const SLAB_ALIGN = 64;
+
 function pickEntry(kernel: TextureKernel, M: number) {
   return kernel.entries.find((e) => e.tileM <= 2 * M) ?? kernel.entries[kernel.entries.length - 1];
 }
 
+function maxTexture(rt: Runtime): number {
+  return rt.ctx.limits.maxTextureDimension2D ?? 8192;
+}
+
 function textureFits(rt: Runtime, p: Problem, kernel: TextureKernel): boolean {
-  const max = rt.ctx.limits.maxTextureDimension2D ?? 8192;
+  const max = maxTexture(rt);
   const Kp = roundUp(p.K, 4);
   const { tileM } = pickEntry(kernel, p.M);
-  return roundUp(p.N, kernel.tileN) / 4 <= max && Kp / 4 <= max &&
-    p.batchA * roundUp(p.M, tileM) <= max && p.batchB * Kp <= max;
+  if (roundUp(p.N, kernel.tileN) / 4 > max || Kp / 4 > max || p.batchB * Kp > max) return false;
+  // A single product runs in row slabs of A, so only batched A must fit whole.
+  return p.batch === 1 || p.batchA * roundUp(p.M, tileM) <= max;
+}
+
+/** A GEMM operand that can write a block of its rows into a texture (packed, transposed, gathered...). */
+export interface TextureSource {
+  rows: number;
+  cols: number;
+  /** Writes logical rows [r0, r0 + count) into texture rows [0, rowsPadded), columns zero-padded to colsPadded. */
+  write(rt: Runtime, texture: GPUTexture, r0: number, count: number, rowsPadded: number, colsPadded: number): void;
 }
 
 /**
- * Brings an operand into an rgba32f texture (batches stacked vertically), transposed and zero-padded by a
- * pack kernel, or by a plain copy when the layout already matches (rows of 256-byte multiples, no transpose,
- * no column padding). `spareRowsIgnored`: rows past `rows` only feed outputs that are never stored, so a copy
- * may leave them stale.
+ * A dense operand: rows x cols of `src` (stored transposed when `trans`), optionally a window of a larger
+ * matrix starting at (rowOffset, colOffset), with `ld` elements between stored rows.
  */
-function packToTexture(rt: Runtime, src: Tensor, rows: number, cols: number, rowsPadded: number, colsPadded: number, trans: boolean, batch: number, spareRowsIgnored: boolean): GPUTexture {
-  const texture = rt.textures.acquire(colsPadded / 4, batch * rowsPadded);
-  const rowsMatch = rows === rowsPadded || (batch === 1 && spareRowsIgnored);
-  if (!trans && cols === colsPadded && (cols * 4) % 256 === 0 && rowsMatch) {
-    rt.commandEncoder().copyBufferToTexture(
-      { buffer: src.buffer, bytesPerRow: cols * 4, rowsPerImage: rows * batch },
-      { texture }, [cols / 4, rows * batch],
-    );
-    return texture;
+export function denseSource(src: Tensor, rows: number, cols: number, options: { trans?: boolean; ld?: number; rowOffset?: number; colOffset?: number } = {}): TextureSource {
+  const trans = options.trans ?? false;
+  const ld = options.ld ?? (trans ? rows : cols);
+  const rowOffset = options.rowOffset ?? 0, colOffset = options.colOffset ?? 0;
+  return {
+    rows, cols,
+    write(rt, texture, r0, count, rowsPadded, colsPadded) {
+      const firstRow = rowOffset + r0;
+      // A plain copy when rows are already laid out as texels: no transpose, no column window or padding, and
+      // 256-byte rows (copyBufferToTexture's rule). Rows past `count` keep stale texels: they only feed outputs
+      // that are never stored.
+      if (!trans && colOffset === 0 && ld === cols && cols === colsPadded && (cols * 4) % 256 === 0) {
+        rt.commandEncoder().copyBufferToTexture(
+          { buffer: src.buffer, offset: firstRow * cols * 4, bytesPerRow: cols * 4, rowsPerImage: count },
+          { texture }, [cols / 4, count],
+        );
+        return;
+      }
+      rt.launch({
+        shader: 'matmul_pack', entry: 'to_texture',
+        bindings: { src, dstTex: texture.createView() },
+        needs: { src: trans ? (colOffset + cols - 1) * ld + firstRow + count : (firstRow + count - 1) * ld + colOffset + cols },
+        uniforms: { rows: count, cols, rowsPadded, colsPadded, trans: trans ? 1 : 0, srcStride: 0, batch: 1, srcLd: ld, rowOffset: firstRow, colOffset },
+        workgroups: Math.ceil((rowsPadded * colsPadded) / 4 / 64),
+      });
+    },
+  };
+}
+
+/**
+ * out[M, N] (a buffer range, row-major) = A[M, K] . B[K, N] with texel-reading kernels. A is processed in slabs
+ * of rows that fit the texture size limit, so M is unbounded; B must fit whole (K and N/4 within the limit).
+ */
+export function textureGemm(rt: Runtime, design: TextureDesign, A: TextureSource, B: TextureSource, out: { buffer: GPUBuffer; offset?: number }): void {
+  const kernel = TEXTURE_KERNELS[design];
+  const M = A.rows, K = A.cols, N = B.cols;
+  if (B.rows !== K) throw new Error(`textureGemm: A is ${M}x${K} but B is ${B.rows}x${N}`);
+  const { entry, tileM } = pickEntry(kernel, M);
+  const Kp = roundUp(K, 4);
+  const Np = roundUp(N, kernel.tileN);
+  const max = maxTexture(rt);
+  if (Kp > max || Np / 4 > max || Kp / 4 > max) throw new Error(`textureGemm: K=${K}, N=${N} exceed the texture limit ${max}`);
+  const bTex = rt.textures.acquire(Np / 4, Kp);
+  B.write(rt, bTex, 0, K, Kp, Np);
+  const slab = Math.floor(max / SLAB_ALIGN) * SLAB_ALIGN;
+  const baseOffset = out.offset ?? 0;
+  for (let m0 = 0; m0 < M; m0 += slab) {
+    const rows = Math.min(slab, M - m0);
+    const Mp = roundUp(rows, tileM);
+    const aTex = rt.textures.acquire(Kp / 4, Mp);
+    A.write(rt, aTex, m0, rows, Mp, Kp);
+    const tilesM = Mp / tileM, tilesN = Np / kernel.tileN;
+    rt.launch({
+      shader: kernel.shader, entry,
+      bindings: { aTex: aTex.createView(), bTex: bTex.createView(), c: { buffer: out.buffer, offset: baseOffset + m0 * N * 4, size: rows * N * 4 } },
+      uniforms: { M: rows, N, K, Kp, Np, tilesN, tilesM, strideA: 0, strideB: 0, strideC: 0, transA: 0, transB: 0 },
+      workgroups: [Math.ceil(tilesM * tilesN / kernel.tilesPerWorkgroup), 1, 1],
+    });
+    rt.textures.release(aTex);
   }
+  rt.textures.release(bTex);
+}
+
+/** Batched products: every batch of A and B is packed into one texture (batches stacked vertically). */
+function packBatchToTexture(rt: Runtime, src: Tensor, rows: number, cols: number, rowsPadded: number, colsPadded: number, trans: boolean, batch: number): GPUTexture {
+  const texture = rt.textures.acquire(colsPadded / 4, batch * rowsPadded);
   const texels = batch * rowsPadded * colsPadded / 4;
   rt.launch({
     shader: 'matmul_pack', entry: 'to_texture',
     bindings: { src, dstTex: texture.createView() },
     needs: { src: batch * rows * cols },
-    uniforms: { rows, cols, rowsPadded, colsPadded, trans: trans ? 1 : 0, srcStride: rows * cols, batch },
+    uniforms: { rows, cols, rowsPadded, colsPadded, trans: trans ? 1 : 0, srcStride: rows * cols, batch, srcLd: trans ? rows : cols, rowOffset: 0, colOffset: 0 },
     workgroups: Math.ceil(texels / 64),
   });
   return texture;
 }
 
-function runTexture(rt: Runtime, kernel: TextureKernel, a: Tensor, b: Tensor, out: Tensor, p: Problem, transA: boolean, transB: boolean) {
+function runTexture(rt: Runtime, design: TextureDesign, a: Tensor, b: Tensor, out: Tensor, p: Problem, transA: boolean, transB: boolean) {
+  if (p.batch === 1) {
+    textureGemm(rt, design, denseSource(a, p.M, p.K, { trans: transA }), denseSource(b, p.K, p.N, { trans: transB }), { buffer: out.buffer });
+    return;
+  }
+  const kernel = TEXTURE_KERNELS[design];
   const { entry, tileM } = pickEntry(kernel, p.M);
   const Kp = roundUp(p.K, 4);
   const Mp = roundUp(p.M, tileM);
   const Np = roundUp(p.N, kernel.tileN);
-  const aTex = packToTexture(rt, a, p.M, p.K, Mp, Kp, transA, p.batchA, true);
-  const bTex = packToTexture(rt, b, p.K, p.N, Kp, Np, transB, p.batchB, false);
+  const aTex = packBatchToTexture(rt, a, p.M, p.K, Mp, Kp, transA, p.batchA);
+  const bTex = packBatchToTexture(rt, b, p.K, p.N, Kp, Np, transB, p.batchB);
   const tilesM = Mp / tileM;
   const tilesN = Np / kernel.tileN;
   rt.launch({

@@ -1,6 +1,11 @@
 // The comparison every kernel check uses: |got - ref| <= atol + rtol * |ref|, elementwise.
 
-export interface Tolerance { atol: number; rtol: number }
+export interface Tolerance {
+  atol: number;
+  rtol: number;
+  /** Per-element extra allowance (a rounding bound that differs per output, e.g. n * eps * sum|a_k b_k|). */
+  bound?: ArrayLike<number>;
+}
 
 export interface Comparison {
   maxAbs: number;
@@ -20,7 +25,7 @@ export function compare(got: ArrayLike<number>, ref: ArrayLike<number>, tol: Tol
     const g = got[i], r = ref[i];
     if (Number.isNaN(r) && Number.isNaN(g)) continue;
     const err = Math.abs(g - r);
-    const allowed = tol.atol + tol.rtol * Math.abs(r);
+    const allowed = tol.atol + tol.rtol * Math.abs(r) + (tol.bound ? tol.bound[i] : 0);
     if (!(err <= allowed)) pass = false; // NaN err fails too
     maxAbs = Math.max(maxAbs, Number.isNaN(err) ? Infinity : err);
     if (r !== 0) maxRel = Math.max(maxRel, err / Math.abs(r));

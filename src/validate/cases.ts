@@ -2,6 +2,8 @@
 // file beside this one and one line here.
 import type { MatmulVariant } from '../ops/matmul.ts';
 import { basicCases } from './basic.ts';
+import { convCases } from './conv.ts';
+import { MATMUL_VARIANTS } from '../ops/matmul.ts';
 import type { ValidationCase } from './define.ts';
 
 export type { CaseResult, ValidationCase } from './define.ts';
@@ -9,5 +11,6 @@ export type { CaseResult, ValidationCase } from './define.ts';
 export function allCases(options: { variants?: readonly MatmulVariant[] } = {}): ValidationCase[] {
   return [
     ...basicCases(options),
+    ...convCases(options.variants ?? MATMUL_VARIANTS),
   ];
 }

@@ -1,0 +1,103 @@
+// conv2d: the GPU against the direct-loop reference (every GEMM design), the reference's backward against
+// finite differences of its forward, and GPU finite differences against the GPU backward.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { getRuntime } from '../src/gpu/runtime.ts';
+import { Tensor } from '../src/tensor.ts';
+import { uniformArray } from '../src/rng.ts';
+import { availableMatmulVariants } from '../src/ops/matmul.ts';
+import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, ohwiToOihw, oihwToOhwi } from '../src/ops/conv.ts';
+import { convBackwardBiasReference, convBackwardInputReference, convBackwardWeightReference, convForwardReference } from '../src/reference/conv.ts';
+import { numericGradient, project, gpuNumericGradient, spreadIndices } from '../src/reference/gradcheck.ts';
+import { compare } from '../src/reference/compare.ts';
+import { convCases } from '../src/validate/conv.ts';
+
+const rt = await getRuntime();
+
+for (const kernel of ['conv2d.forward', 'conv2d.dx', 'conv2d.dw']) {
+  test(`${kernel} matches the reference on every GEMM design and shape`, async () => {
+    const cases = convCases(availableMatmulVariants(rt)).filter((c) => c.kernel === kernel);
+    const failures: string[] = [];
+    for (const c of cases) {
+      const r = await c.run(rt);
+      if (!r.pass) failures.push(`${c.name}: max abs ${r.maxAbs}`);
+    }
+    assert.ok(cases.length >= 5 * availableMatmulVariants(rt).length);
+    assert.equal(failures, []);
+  });
+}
+
+const GEOMETRIES = [
+  { N: 2, H: 5, W: 4, C: 3, Cout: 2, k: 3, stride: 2, pad: 1 },
+  { N: 1, H: 7, W: 7, C: 2, Cout: 3, k: 7, stride: 2, pad: 3 },
+  { N: 2, H: 3, W: 5, C: 4, Cout: 3, k: 1, stride: 1, pad: 0 },
+];
+
+for (const c of GEOMETRIES) {
+  test(`reference backward equals float64 finite differences (k${c.k} s${c.stride} p${c.pad})`, () => {
+    const g = convGeometry([c.N, c.H, c.W, c.C], [c.Cout, c.k, c.k, c.C], { stride: c.stride, padding: c.pad });
+    const x = Float64Array.from(uniformArray(c.N * c.H * c.W * c.C, 3, 1, -1, 1));
+    const w = Float64Array.from(uniformArray(c.Cout * c.k * c.k * c.C, 3, 2, -1, 1));
+    const b = Float64Array.from(uniformArray(c.Cout, 3, 3, -1, 1));
+    const proj = Float64Array.from(uniformArray(g.M * g.Cout, 3, 4, -1, 1));
+    // L = sum proj * conv(x, w, b): its gradients are the backward passes applied to dy = proj.
+    const dx = numericGradient((v) => project(convForwardReference(v, w, b, g), proj), x);
+    const dw = numericGradient((v) => project(convForwardReference(x, v, b, g), proj), w);
+    const db = numericGradient((v) => project(convForwardReference(x, w, v, g), proj), b);
+    // Central differences of a function linear in each argument are exact up to float64 rounding.
+    const tol = { atol: 1e-8, rtol: 1e-8 };
+    assert.ok(compare(convBackwardInputReference(proj, w, g), dx, tol).pass, 'dx');
+    assert.ok(compare(convBackwardWeightReference(proj, x, g), dw, tol).pass, 'dw');
+    assert.ok(compare(convBackwardBiasReference(proj, g), db, tol).pass, 'db');
+  });
+}
+
+test('GPU backward matches f32 finite differences of the GPU forward at spot coordinates', async () => {
+  const c = { N: 2, H: 6, W: 5, C: 3, Cout: 4, k: 3, stride: 2, pad: 1 };
+  const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Cout, c.k, c.k, c.C];
+  const g = convGeometry(xShape, wShape, { stride: c.stride, padding: c.pad });
+  const x = uniformArray(c.N * c.H * c.W * c.C, 5, 1, -1, 1);
+  const w = uniformArray(c.Cout * c.k * c.k * c.C, 5, 2, -1, 1);
+  const proj = uniformArray(g.M * g.Cout, 5, 3, -1, 1);
+  const opts = { stride: c.stride, padding: c.pad };
+  const loss = async (xv: Float32Array, wv: Float32Array) => {
+    const tx = Tensor.upload(rt, xv, xShape), tw = Tensor.upload(rt, wv, wShape);
+    const y = conv2d(tx, tw, null, opts);
+    const value = project(await y.download(), proj);
+    tx.dispose(); tw.dispose(); y.dispose();
+    return value;
+  };
+  const tdy = Tensor.upload(rt, proj, [g.N, g.Ho, g.Wo, g.Cout]);
+  const tx = Tensor.upload(rt, x, xShape), tw = Tensor.upload(rt, w, wShape);
+  const gx = conv2dBackwardInput(tdy, tw, xShape, opts), gw = conv2dBackwardWeight(tdy, tx, wShape, opts);
+  const dx = await gx.download(), dw = await gw.download();
+  gx.dispose(); gw.dispose();
+  const xi = spreadIndices(x.length, 12), wi = spreadIndices(w.length, 12);
+  const fdx = await gpuNumericGradient((v) => loss(v, w), x, xi);
+  const fdw = await gpuNumericGradient((v) => loss(x, v), w, wi);
+  // The loss sums ~M*Cout = 48 terms of size <= 1 in f32 (error ~1e-6 each side); divided by the 2e-3 step that
+  // is ~1e-3 of noise. The function is linear, so there is no truncation error.
+  const tol = { atol: 5e-3, rtol: 1e-3 };
+  assert.ok(compare(xi.map((i) => dx[i]), fdx, tol).pass, `dx ${xi.map((i) => dx[i])} vs ${[...fdx]}`);
+  assert.ok(compare(wi.map((i) => dw[i]), fdw, tol).pass, `dw ${wi.map((i) => dw[i])} vs ${[...fdw]}`);
+  tdy.dispose(); tx.dispose(); tw.dispose();
+});
+
+test('OIHW <-> OHWI conversion round-trips and moves elements where PyTorch expects them', () => {
+  const shape = [4, 3, 2, 5]; // O, I, KH, KW
+  const oihw = Float32Array.from({ length: 120 }, (_, i) => i);
+  const ohwi = oihwToOhwi(oihw, shape);
+  assert.equal([...ohwiToOihw(ohwi, shape)], [...oihw]);
+  // Element (o=2, i=1, h=1, w=3) of PyTorch's weight sits at ((o*KH + h)*KW + w)*I + i in ours.
+  assert.is(ohwi[((2 * 2 + 1) * 5 + 3) * 3 + 1], oihw[((2 * 3 + 1) * 2 + 1) * 5 + 3]);
+});
+
+test('shape errors name both shapes', () => {
+  const x = Tensor.empty(rt, [1, 4, 4, 3]);
+  assert.throws(() => conv2d(x, Tensor.empty(rt, [8, 3, 3, 5])), /input has 3 channels but the weight \[8,3,3,5\] expects 5/);
+  assert.throws(() => conv2d(x, Tensor.empty(rt, [8, 7, 7, 3])), /a 7x7 kernel with padding 0 does not fit a 4x4 input/);
+  assert.throws(() => conv2dBackwardBias(Tensor.empty(rt, [2, 2])), /dy must be NHWC \[N, Ho, Wo, Cout\], got \[2,2\]/);
+  x.dispose();
+});
+
+test.run();

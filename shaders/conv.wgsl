@@ -1,0 +1,118 @@
+// Convolution as GEMM, NHWC activations and OHWI weights ([Cout, KH, KW, Cin]), so that one row of the patch
+// matrix P[M = N*Ho*Wo, K = KH*KW*Cin] is a contiguous run of Cin values per tap, and the weight matrix
+// W[Cout, K] is the OHWI tensor as it is stored:
+//   forward      Y[M, Cout]   = P . W^T
+//   input grad   dP[M, K]     = dY . W, then col2im sums each input pixel's taps (the transposed convolution)
+//   weight grad  dW[Cout, K]  = dY^T . P, split over row chunks of P and summed in a fixed order
+// The kernels here only move data: im2col writes a slab of P's rows as rgba32f texels (for the texel GEMMs) or
+// into a buffer (for the buffer GEMMs); col2im gathers dP back into dX. The products run on the matmul kernels.
+
+struct Conv {
+  N: u32, H: u32, W: u32, C: u32,       // input NHWC
+  Ho: u32, Wo: u32, KH: u32, KW: u32,
+  stride: u32, pad: u32,
+  K: u32,                               // KH * KW * C
+  m0: u32,                              // first patch row of this slab
+  rows: u32,                            // patch rows in this slab (rows past it are written as zeros)
+  rowsPadded: u32, colsPadded: u32,     // the slab's padded extent; colsPadded is a multiple of 4
+  total: u32,                           // elements (or texels) this dispatch writes
+}
+
+@group(0) @binding(0) var<uniform> conv: Conv;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> cols: array<f32>;
+@group(0) @binding(4) var dstTex: texture_storage_2d<rgba32float, write>;
+@group(0) @binding(5) var<storage, read> dcols: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
+
+fn flat(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
+  return gid.x + gid.y * groups.x * 64u;
+}
+
+// Input offset of tap k of patch row m, or -1 where the tap falls into the zero padding.
+fn tapOffset(m: u32, k: u32) -> i32 {
+  let hw = conv.Ho * conv.Wo;
+  let n = m / hw;
+  let rest = m % hw;
+  let oh = rest / conv.Wo;
+  let ow = rest % conv.Wo;
+  let kh = k / (conv.KW * conv.C);
+  let kw = (k / conv.C) % conv.KW;
+  let ci = k % conv.C;
+  let ih = i32(oh * conv.stride + kh) - i32(conv.pad);
+  let iw = i32(ow * conv.stride + kw) - i32(conv.pad);
+  if (ih < 0 || iw < 0 || ih >= i32(conv.H) || iw >= i32(conv.W)) { return -1; }
+  return ((i32(n) * i32(conv.H) + ih) * i32(conv.W) + iw) * i32(conv.C) + i32(ci);
+}
+
+fn patchValue(r: u32, k: u32) -> f32 {
+  if (r >= conv.rows || k >= conv.K) { return 0.0; }
+  let at = tapOffset(conv.m0 + r, k);
+  if (at < 0) { return 0.0; }
+  return x[at];
+}
+
+// One invocation per texel of the slab: texel (k/4, r) holds P[m0 + r, k..k+3].
+@compute @workgroup_size(64)
+fn im2col_texture(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flat(gid, groups);
+  if (i >= conv.total) { return; }
+  let c4s = conv.colsPadded / 4u;
+  let r = i / c4s;
+  let k = (i % c4s) * 4u;
+  textureStore(dstTex, vec2<u32>(i % c4s, r), vec4<f32>(patchValue(r, k), patchValue(r, k + 1u), patchValue(r, k + 2u), patchValue(r, k + 3u)));
+}
+
+// Cin a multiple of 4: the four taps of a texel are four channels of one pixel, so one vec4 load serves them.
+@compute @workgroup_size(64)
+fn im2col_texture_c4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flat(gid, groups);
+  if (i >= conv.total) { return; }
+  let c4s = conv.colsPadded / 4u;
+  let r = i / c4s;
+  let k = (i % c4s) * 4u;
+  var v = vec4<f32>(0.0);
+  if (r < conv.rows && k < conv.K) {
+    let at = tapOffset(conv.m0 + r, k);
+    if (at >= 0) { v = x4[u32(at) / 4u]; }
+  }
+  textureStore(dstTex, vec2<u32>(i % c4s, r), v);
+}
+
+// The slab's rows of P as a dense row-major [rows, K] buffer, for the buffer GEMMs.
+@compute @workgroup_size(64)
+fn im2col_buffer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flat(gid, groups);
+  if (i >= conv.total) { return; }
+  cols[i] = patchValue(i / conv.K, i % conv.K);
+}
+
+// dX[n, h, w, ci] = sum over taps (kh, kw) whose output pixel (oh, ow) exists of dP[(n, oh, ow), (kh, kw, ci)].
+// A gather, not a scatter: each input element is written once, in a fixed order, without atomics.
+@compute @workgroup_size(64)
+fn col2im(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flat(gid, groups);
+  if (i >= conv.total) { return; }
+  let ci = i % conv.C;
+  let pixel = i / conv.C;
+  let w = pixel % conv.W;
+  let h = (pixel / conv.W) % conv.H;
+  let n = pixel / (conv.W * conv.H);
+  var sum = 0.0;
+  for (var kh = 0u; kh < conv.KH; kh++) {
+    let th = i32(h + conv.pad) - i32(kh);
+    if (th < 0 || th % i32(conv.stride) != 0) { continue; }
+    let oh = u32(th) / conv.stride;
+    if (oh >= conv.Ho) { continue; }
+    for (var kw = 0u; kw < conv.KW; kw++) {
+      let tw = i32(w + conv.pad) - i32(kw);
+      if (tw < 0 || tw % i32(conv.stride) != 0) { continue; }
+      let ow = u32(tw) / conv.stride;
+      if (ow >= conv.Wo) { continue; }
+      let row = (n * conv.Ho + oh) * conv.Wo + ow;
+      sum += dcols[row * conv.K + (kh * conv.KW + kw) * conv.C + ci];
+    }
+  }
+  dx[i] = sum;
+}

@@ -1,0 +1,213 @@
+// 2-D convolution on NHWC activations with OHWI weights ([Cout, KH, KW, Cin]), forward and both gradients,
+// all as GEMMs on the matmul kernels (see shaders/conv.wgsl for the three products).
+//
+// Why NHWC: a patch row is then KH*KW contiguous runs of Cin channels, so im2col reads whole vec4s of one
+// pixel, the GEMM's output [N*Ho*Wo, Cout] is already the next layer's NHWC input (no transposes between
+// layers), and batch-norm's per-channel vectors line up with the contiguous axis.
+import { Tensor } from '../tensor.ts';
+import type { Runtime } from '../gpu/runtime.ts';
+import { add } from './elementwise.ts';
+import { copy } from './fill.ts';
+import { sum } from './reduce.ts';
+import { defaultMatmulVariant, denseSource, matmul, SLAB_ALIGN, textureGemm, type MatmulVariant, type TextureSource } from './matmul.ts';
+
+export interface ConvOptions {
+  stride?: number;
+  padding?: number;
+  /** Force a GEMM design (tests, benchmarks); default: the one tuned for this adapter. */
+  variant?: MatmulVariant;
+}
+
+export interface ConvGeometry {
+  N: number; H: number; W: number; C: number;
+  Cout: number; KH: number; KW: number;
+  stride: number; pad: number;
+  Ho: number; Wo: number;
+  /** Patch rows and columns of the GEMM. */
+  M: number; K: number;
+}
+
+export function convOutputSize(size: number, kernel: number, stride: number, pad: number): number {
+  return Math.floor((size + 2 * pad - kernel) / stride) + 1;
+}
+
+export function convGeometry(xShape: readonly number[], wShape: readonly number[], options: ConvOptions = {}): ConvGeometry {
+  if (xShape.length !== 4) throw new Error(`conv2d: input must be NHWC [N, H, W, C], got [${xShape}]`);
+  if (wShape.length !== 4) throw new Error(`conv2d: weight must be OHWI [Cout, KH, KW, Cin], got [${wShape}]`);
+  const [N, H, W, C] = xShape;
+  const [Cout, KH, KW, Cin] = wShape;
+  if (Cin !== C) throw new Error(`conv2d: input has ${C} channels but the weight [${wShape}] expects ${Cin}`);
+  const stride = options.stride ?? 1, pad = options.padding ?? 0;
+  if (!(Number.isInteger(stride) && stride >= 1 && Number.isInteger(pad) && pad >= 0)) throw new Error(`conv2d: bad stride ${stride} or padding ${pad}`);
+  const Ho = convOutputSize(H, KH, stride, pad), Wo = convOutputSize(W, KW, stride, pad);
+  if (Ho < 1 || Wo < 1) throw new Error(`conv2d: a ${KH}x${KW} kernel with padding ${pad} does not fit a ${H}x${W} input`);
+  return { N, H, W, C, Cout, KH, KW, stride, pad, Ho, Wo, M: N * Ho * Wo, K: KH * KW * C };
+}
+
+function convUniforms(g: ConvGeometry, m0: number, rows: number, rowsPadded: number, colsPadded: number, total: number) {
+  return {
+    N: g.N, H: g.H, W: g.W, C: g.C, Ho: g.Ho, Wo: g.Wo, KH: g.KH, KW: g.KW, stride: g.stride, pad: g.pad, K: g.K,
+    m0, rows, rowsPadded, colsPadded, total,
+  };
+}
+
+const isTextureDesign = (v: MatmulVariant): v is 'texture' | 'subgroup' => v === 'texture' || v === 'subgroup';
+
+/** The patch matrix P of `x` (rows offset by `rowOffset`) as a texture source: gathered, never stored whole. */
+function patchSource(x: Tensor, g: ConvGeometry, rowOffset: number, rows: number): TextureSource {
+  return {
+    rows, cols: g.K,
+    write(rt, texture, r0, count, rowsPadded, colsPadded) {
+      const total = rowsPadded * colsPadded / 4;
+      const vec4Path = g.C % 4 === 0;
+      rt.launch({
+        shader: 'conv', entry: vec4Path ? 'im2col_texture_c4' : 'im2col_texture',
+        bindings: vec4Path ? { x4: x, dstTex: texture.createView() } : { x, dstTex: texture.createView() },
+        needs: vec4Path ? { x4: x.size / 4 } : { x: x.size },
+        uniforms: convUniforms(g, rowOffset + r0, count, rowsPadded, colsPadded, total),
+        workgroups: Math.ceil(total / 64),
+      });
+    },
+  };
+}
+
+/** Rows [m0, m0 + rows) of P as a dense tensor, for the buffer GEMMs. */
+function patchRows(x: Tensor, g: ConvGeometry, m0: number, rows: number): Tensor {
+  const cols = Tensor.empty(x.rt, [rows, g.K]);
+  x.rt.launch({
+    shader: 'conv', entry: 'im2col_buffer', bindings: { x, cols }, needs: { x: x.size, cols: cols.size },
+    uniforms: convUniforms(g, m0, rows, rows, g.K, rows * g.K), workgroups: Math.ceil((rows * g.K) / 64),
+  });
+  return cols;
+}
+
+/** Rows per slab when P is materialised for buffer GEMMs: about 64 MiB of patches at a time. */
+function bufferSlabRows(g: ConvGeometry): number {
+  return Math.max(SLAB_ALIGN, Math.floor((16 * 2 ** 20) / g.K / SLAB_ALIGN) * SLAB_ALIGN);
+}
+
+function flatView(t: Tensor, rows: number, cols: number): Tensor {
+  return t.reshape([rows, cols]);
+}
+
+/** y[N, Ho, Wo, Cout] = conv(x, w) (+ bias). */
+export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, options: ConvOptions = {}): Tensor {
+  const rt = x.rt;
+  const g = convGeometry(x.shape, w.shape, options);
+  const variant = options.variant ?? defaultMatmulVariant(rt);
+  const y = Tensor.empty(rt, [g.N, g.Ho, g.Wo, g.Cout]);
+  const weight = flatView(w, g.Cout, g.K);
+  if (isTextureDesign(variant)) {
+    textureGemm(rt, variant, patchSource(x, g, 0, g.M), denseSource(weight, g.K, g.Cout, { trans: true }), { buffer: y.buffer });
+  } else {
+    const slab = bufferSlabRows(g);
+    for (let m0 = 0; m0 < g.M; m0 += slab) {
+      const rows = Math.min(slab, g.M - m0);
+      const cols = patchRows(x, g, m0, rows);
+      const part = matmul(cols, weight, { transB: true, variant });
+      copy(part, y, part.size, 0, m0 * g.Cout);
+      cols.dispose(); part.dispose();
+    }
+  }
+  if (!bias) return y;
+  if (bias.size !== g.Cout) throw new Error(`conv2d: bias has ${bias.size} values for ${g.Cout} output channels`);
+  const withBias = add(y, bias);
+  y.dispose();
+  return withBias;
+}
+
+/** dx[N, H, W, C] from dy[N, Ho, Wo, Cout]: dP = dY . W (one GEMM), then col2im gathers the taps. */
+export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly number[], options: ConvOptions = {}): Tensor {
+  const rt = dy.rt;
+  const g = convGeometry(xShape, w.shape, options);
+  checkGradShape(dy, g);
+  const variant = options.variant ?? defaultMatmulVariant(rt);
+  const dP = Tensor.empty(rt, [g.M, g.K]);
+  const weight = flatView(w, g.Cout, g.K);
+  const dyRows = flatView(dy, g.M, g.Cout);
+  if (isTextureDesign(variant)) {
+    textureGemm(rt, variant, denseSource(dyRows, g.M, g.Cout), denseSource(weight, g.Cout, g.K), { buffer: dP.buffer });
+  } else {
+    const product = matmul(dyRows, weight, { variant });
+    copy(product, dP);
+    product.dispose();
+  }
+  const dx = Tensor.empty(rt, xShape);
+  rt.launch({
+    shader: 'conv', entry: 'col2im', bindings: { dcols: dP, dx }, needs: { dcols: dP.size, dx: dx.size },
+    uniforms: convUniforms(g, 0, 0, 0, 0, dx.size), workgroups: Math.ceil(dx.size / 64),
+  });
+  dP.dispose();
+  return dx;
+}
+
+/**
+ * dw[Cout, KH, KW, C] = dY^T . P. The reduction over all N*Ho*Wo patch rows is split into fixed chunks (each a
+ * GEMM of its own) and the partial products are added in chunk order: deterministic, and each GEMM's operands
+ * fit the texture limit.
+ */
+export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: readonly number[], options: ConvOptions = {}): Tensor {
+  const rt = dy.rt;
+  const g = convGeometry(x.shape, wShape, options);
+  checkGradShape(dy, g);
+  const variant = options.variant ?? defaultMatmulVariant(rt);
+  const dyRows = flatView(dy, g.M, g.Cout);
+  const chunk = weightGradChunk(rt, variant, g);
+  let total: Tensor | null = null;
+  for (let m0 = 0; m0 < g.M; m0 += chunk) {
+    const rows = Math.min(chunk, g.M - m0);
+    let part: Tensor;
+    if (isTextureDesign(variant)) {
+      part = Tensor.empty(rt, [g.Cout, g.K]);
+      textureGemm(rt, variant, denseSource(dyRows, g.Cout, rows, { trans: true, ld: g.Cout, colOffset: m0 }), patchSource(x, g, m0, rows), { buffer: part.buffer });
+    } else {
+      const cols = patchRows(x, g, m0, rows);
+      const dyChunk = copy(dyRows, Tensor.empty(rt, [rows, g.Cout]), rows * g.Cout, m0 * g.Cout, 0);
+      part = matmul(dyChunk, cols, { transA: true, variant });
+      cols.dispose(); dyChunk.dispose();
+    }
+    if (total === null) { total = part; continue; }
+    const next: Tensor = add(total, part);
+    total.dispose(); part.dispose();
+    total = next;
+  }
+  return total!.takeAs(wShape);
+}
+
+/** Chunk of patch rows per weight-gradient GEMM: the texture limit for texel designs, ~64 MiB of patches otherwise. */
+function weightGradChunk(rt: Runtime, variant: MatmulVariant, g: ConvGeometry): number {
+  if (!isTextureDesign(variant)) return bufferSlabRows(g);
+  const max = rt.ctx.limits.maxTextureDimension2D ?? 8192;
+  return Math.floor(max / SLAB_ALIGN) * SLAB_ALIGN;
+}
+
+/** db[Cout] = sum of dy over every output pixel. */
+export function conv2dBackwardBias(dy: Tensor): Tensor {
+  if (dy.shape.length !== 4) throw new Error(`conv2d bias gradient: dy must be NHWC [N, Ho, Wo, Cout], got [${dy.shape}]`);
+  const [N, Ho, Wo, Cout] = dy.shape;
+  const rows = flatView(dy, N * Ho * Wo, Cout);
+  return sum(rows, 0);
+}
+
+function checkGradShape(dy: Tensor, g: ConvGeometry): void {
+  const want = [g.N, g.Ho, g.Wo, g.Cout];
+  if (dy.shape.join() !== want.join()) throw new Error(`conv2d backward: dy is [${dy.shape}] but the forward produced [${want}]`);
+}
+
+/** PyTorch's OIHW weight layout to ours (OHWI), on the CPU (checkpoints, imports). */
+export function oihwToOhwi(data: ArrayLike<number>, [O, I, KH, KW]: readonly number[]): Float32Array {
+  const out = new Float32Array(O * I * KH * KW);
+  for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) for (let h = 0; h < KH; h++) for (let w = 0; w < KW; w++) {
+    out[((o * KH + h) * KW + w) * I + i] = data[((o * I + i) * KH + h) * KW + w];
+  }
+  return out;
+}
+
+/** Ours (OHWI) to PyTorch's OIHW; `shape` is the OIHW shape. */
+export function ohwiToOihw(data: ArrayLike<number>, [O, I, KH, KW]: readonly number[]): Float32Array {
+  const out = new Float32Array(O * I * KH * KW);
+  for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) for (let h = 0; h < KH; h++) for (let w = 0; w < KW; w++) {
+    out[((o * I + i) * KH + h) * KW + w] = data[((o * KH + h) * KW + w) * I + i];
+  }
+  return out;
+}

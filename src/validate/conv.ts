@@ -1,0 +1,77 @@
+// conv2d forward, input gradient and weight gradient against the direct-loop float64 reference, on every GEMM
+// design. Tolerance per output: the worst-case rounding of its dot product, n * eps * sum|a_k b_k| (Higham's
+// gamma_n), where n counts the products summed in sequence (the kernels add in order, in f32).
+import { Tensor } from '../tensor.ts';
+import { F32_EPS } from '../reference/compare.ts';
+import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, type ConvGeometry } from '../ops/conv.ts';
+import { convBackwardBiasReference, convBackwardInputReference, convBackwardWeightReference, convForwardReference } from '../reference/conv.ts';
+import type { MatmulVariant } from '../ops/matmul.ts';
+import { define, inputs, joinOutputs, take, withinBounds, type ValidationCase } from './define.ts';
+
+export interface ConvCase { N: number; H: number; W: number; C: number; Cout: number; k: number; stride: number; pad: number; bias?: boolean }
+
+export const CONV_CASES: ConvCase[] = [
+  { N: 1, H: 1, W: 1, C: 1, Cout: 1, k: 1, stride: 1, pad: 0 },
+  { N: 1, H: 7, W: 7, C: 3, Cout: 5, k: 3, stride: 2, pad: 1, bias: true },
+  { N: 2, H: 5, W: 6, C: 5, Cout: 4, k: 3, stride: 1, pad: 1 },
+  { N: 2, H: 13, W: 11, C: 3, Cout: 8, k: 7, stride: 2, pad: 3 },
+  { N: 3, H: 9, W: 9, C: 8, Cout: 16, k: 1, stride: 2, pad: 0 },
+  { N: 2, H: 6, W: 6, C: 64, Cout: 64, k: 3, stride: 1, pad: 1 },
+  { N: 1, H: 8, W: 10, C: 4, Cout: 3, k: 3, stride: 2, pad: 0 },
+  { N: 2, H: 5, W: 5, C: 16, Cout: 32, k: 1, stride: 1, pad: 0 },
+  // More patch rows than a texture holds (16,384): slabs for the forward, chunks for the weight gradient.
+  { N: 2, H: 100, W: 100, C: 1, Cout: 2, k: 3, stride: 1, pad: 0 },
+];
+
+const abs = (a: ArrayLike<number>) => Float64Array.from(a as ArrayLike<number>, Math.abs);
+const scaled = (a: ArrayLike<number>, s: number) => Float64Array.from(a as ArrayLike<number>, (v) => v * s);
+
+function label(c: ConvCase): string {
+  return `${c.N}x${c.H}x${c.W}x${c.C} k${c.k} s${c.stride} p${c.pad} -> ${c.Cout}${c.bias ? ' +bias' : ''}`;
+}
+
+function setup(c: ConvCase): { g: ConvGeometry; x: Float32Array; w: Float32Array; dy: Float32Array } {
+  const g = convGeometry([c.N, c.H, c.W, c.C], [c.Cout, c.k, c.k, c.C], { stride: c.stride, padding: c.pad });
+  return { g, x: inputs(c.N * c.H * c.W * c.C), w: inputs(c.Cout * c.k * c.k * c.C), dy: inputs(g.M * g.Cout) };
+}
+
+export function convCases(variants: readonly MatmulVariant[]): ValidationCase[] {
+  const cases: ValidationCase[] = [];
+  for (const variant of variants) {
+    for (const c of CONV_CASES) {
+      const opts = { stride: c.stride, padding: c.pad, variant };
+      cases.push(define('conv2d.forward', `${variant} ${label(c)}`, async (rt) => {
+        const { g, x, w } = setup(c);
+        const bias = c.bias ? inputs(c.Cout) : null;
+        const tx = Tensor.upload(rt, x, [c.N, c.H, c.W, c.C]), tw = Tensor.upload(rt, w, [c.Cout, c.k, c.k, c.C]);
+        const tb = bias ? Tensor.upload(rt, bias) : null;
+        const got = await take(conv2d(tx, tw, tb, opts));
+        tx.dispose(); tw.dispose(); tb?.dispose();
+        // K products in sequence, then the bias add (one more rounding).
+        const bound = scaled(convForwardReference(abs(x), abs(w), bias ? abs(bias) : null, g), (g.K + 1) * F32_EPS);
+        return withinBounds(got, convForwardReference(x, w, bias, g), bound);
+      }));
+      cases.push(define('conv2d.dx', `${variant} ${label(c)}`, async (rt) => {
+        const { g, w, dy } = setup(c);
+        const tdy = Tensor.upload(rt, dy, [g.N, g.Ho, g.Wo, g.Cout]), tw = Tensor.upload(rt, w, [c.Cout, c.k, c.k, c.C]);
+        const got = await take(conv2dBackwardInput(tdy, tw, [c.N, c.H, c.W, c.C], opts));
+        tdy.dispose(); tw.dispose();
+        // Cout products per tap column, then up to KH*KW taps summed by col2im.
+        const bound = scaled(convBackwardInputReference(abs(dy), abs(w), g), (g.Cout + g.KH * g.KW) * F32_EPS);
+        return withinBounds(got, convBackwardInputReference(dy, w, g), bound);
+      }));
+      cases.push(define('conv2d.dw', `${variant} ${label(c)}`, async (rt) => {
+        const { g, x, dy } = setup(c);
+        const tdy = Tensor.upload(rt, dy, [g.N, g.Ho, g.Wo, g.Cout]), tx = Tensor.upload(rt, x, [c.N, c.H, c.W, c.C]);
+        const got = await take(conv2dBackwardWeight(tdy, tx, [c.Cout, c.k, c.k, c.C], opts));
+        const gotBias = c.bias ? await take(conv2dBackwardBias(tdy)) : null;
+        tdy.dispose(); tx.dispose();
+        // M = N*Ho*Wo products summed per weight (chunk by chunk, in order).
+        const parts = [withinBounds(got, convBackwardWeightReference(dy, x, g), scaled(convBackwardWeightReference(abs(dy), abs(x), g), g.M * F32_EPS))];
+        if (gotBias) parts.push(withinBounds(gotBias, convBackwardBiasReference(dy, g), scaled(convBackwardBiasReference(abs(dy), g), g.M * F32_EPS)));
+        return parts.length === 1 ? parts[0] : joinOutputs(parts);
+      }));
+    }
+  }
+  return cases;
+}
