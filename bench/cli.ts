@@ -3,11 +3,14 @@ import { UsageError } from '../src/cli/args.ts';
 
 const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
   matmul: () => import('./matmul.ts'),
+  conv: () => import('./conv.ts'),
 };
 
 const HELP = `usage: saln bench <${Object.keys(BENCHES).join('|')}> [--json] [options]
   matmul   GFLOP/s of every matmul design at 256^3, 1024^3, 2048^3, 4096x64x576 and 1024x512x4608
            (median of --runs runs after a warm-up; --shapes MxNxK,... to choose others)
+  conv     forward, input-gradient and weight-gradient time and GFLOP/s of each distinct ResNet-18 conv,
+           CIFAR stem at 32x32 and ImageNet stem at 224x224, batch 32 (--batch, --stem, --layers, --runs)
 `;
 
 export async function run(argv: string[]): Promise<number> {

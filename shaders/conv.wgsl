@@ -16,6 +16,8 @@ struct Conv {
   rows: u32,                            // patch rows in this slab (rows past it are written as zeros)
   rowsPadded: u32, colsPadded: u32,     // the slab's padded extent; colsPadded is a multiple of 4
   total: u32,                           // elements (or texels) this dispatch writes
+  Cout: u32,
+  C4: u32, Hp: u32, Wp: u32,            // implicit GEMM: channel texels per pixel, padded input extent
 }
 
 @group(0) @binding(0) var<uniform> conv: Conv;
@@ -25,6 +27,8 @@ struct Conv {
 @group(0) @binding(4) var dstTex: texture_storage_2d<rgba32float, write>;
 @group(0) @binding(5) var<storage, read> dcols: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(7) var<storage, read> weight: array<f32>;
+@group(0) @binding(8) var<storage, read_write> weightOut: array<f32>;
 
 fn flat(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
   return gid.x + gid.y * groups.x * 64u;
@@ -115,4 +119,56 @@ fn col2im(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
     }
   }
   dx[i] = sum;
+}
+
+// ---- implicit GEMM operands (shaders/conv_subgroup.wgsl) ----------------------------------------------------
+
+fn channel(n: u32, ih: i32, iw: i32, ci: u32) -> f32 {
+  if (ih < 0 || iw < 0 || ih >= i32(conv.H) || iw >= i32(conv.W) || ci >= conv.C) { return 0.0; }
+  return x[((n * conv.H + u32(ih)) * conv.W + u32(iw)) * conv.C + ci];
+}
+
+// The input once, zero-padded in space and in channels (to a multiple of 4): texel (iw * C4 + c4, n * Hp + ih)
+// holds channels 4c4..4c4+3 of padded pixel (ih, iw) of image n.
+@compute @workgroup_size(64)
+fn pad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flat(gid, groups);
+  if (i >= conv.total) { return; }
+  let u = i % (conv.Wp * conv.C4);
+  let v = i / (conv.Wp * conv.C4);
+  let n = v / conv.Hp;
+  let ih = i32(v % conv.Hp) - i32(conv.pad);
+  let iw = i32(u / conv.C4) - i32(conv.pad);
+  let c = (u % conv.C4) * 4u;
+  textureStore(dstTex, vec2<u32>(u, v), vec4<f32>(channel(n, ih, iw, c), channel(n, ih, iw, c + 1u), channel(n, ih, iw, c + 2u), channel(n, ih, iw, c + 3u)));
+}
+
+// The weights as the forward GEMM's B operand: texel (co / 4, k') holds W[co..co+3, kh, kw, ci] for
+// k' = (kh * KW + kw) * 4C4 + ci, zero for padded channels and output channels past Cout.
+fn weightAt(co: u32, k: u32) -> f32 {
+  let cq = conv.C4 * 4u;
+  let ci = k % cq;
+  let tap = k / cq;
+  if (co >= conv.Cout || ci >= conv.C) { return 0.0; }
+  return weight[(co * conv.KH * conv.KW + tap) * conv.C + ci];
+}
+
+@compute @workgroup_size(64)
+fn weights_texture(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flat(gid, groups);
+  if (i >= conv.total) { return; }
+  let c4s = conv.colsPadded / 4u;
+  let k = i / c4s;
+  let co = (i % c4s) * 4u;
+  textureStore(dstTex, vec2<u32>(i % c4s, k), vec4<f32>(weightAt(co, k), weightAt(co + 1u, k), weightAt(co + 2u, k), weightAt(co + 3u, k)));
+}
+
+// dW[Cout, KH, KW, C] from the implicit GEMM's dW'[Cout, KH*KW*4C4]: drops the padded channels.
+@compute @workgroup_size(64)
+fn unpad_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flat(gid, groups);
+  if (i >= conv.total) { return; }
+  let ci = i % conv.C;
+  let rest = i / conv.C;   // co * KH * KW + tap
+  weightOut[i] = weight[rest * conv.C4 * 4u + ci];
 }

@@ -45,10 +45,107 @@ export function convGeometry(xShape: readonly number[], wShape: readonly number[
 }
 
 function convUniforms(g: ConvGeometry, m0: number, rows: number, rowsPadded: number, colsPadded: number, total: number) {
+  const { C4, Hp, Wp } = paddedExtent(g);
   return {
     N: g.N, H: g.H, W: g.W, C: g.C, Ho: g.Ho, Wo: g.Wo, KH: g.KH, KW: g.KW, stride: g.stride, pad: g.pad, K: g.K,
-    m0, rows, rowsPadded, colsPadded, total,
+    m0, rows, rowsPadded, colsPadded, total, Cout: g.Cout, C4, Hp, Wp,
   };
+}
+
+// ---- implicit GEMM (subgroup design): patches read from the padded input texture ----------------------------
+
+function paddedExtent(g: ConvGeometry) {
+  const C4 = Math.ceil(g.C / 4);
+  return { C4, Hp: g.H + 2 * g.pad, Wp: g.W + 2 * g.pad, Kq: g.KH * g.KW * 4 * C4 };
+}
+
+const roundUp = (v: number, m: number) => Math.ceil(v / m) * m;
+
+/** The weight-gradient chunk: A = dY^T holds one texel per 4 patch rows, so a chunk spans 4x the texture limit. */
+function implicitFits(rt: Runtime, g: ConvGeometry): boolean {
+  const max = rt.ctx.limits.maxTextureDimension2D ?? 8192;
+  const { C4, Hp, Wp, Kq } = paddedExtent(g);
+  return Wp * C4 <= max && g.N * Hp <= max && Kq <= max && roundUp(g.Cout, 64) <= max && roundUp(Kq, 32) / 4 <= max;
+}
+
+function paddedInput(x: Tensor, g: ConvGeometry): GPUTexture {
+  const { C4, Hp, Wp } = paddedExtent(g);
+  const texture = x.rt.textures.acquire(Wp * C4, g.N * Hp);
+  const total = Wp * C4 * g.N * Hp;
+  x.rt.launch({
+    shader: 'conv', entry: 'pad_input', bindings: { x, dstTex: texture.createView() }, needs: { x: x.size },
+    uniforms: convUniforms(g, 0, 0, 0, 0, total), workgroups: Math.ceil(total / 64),
+  });
+  return texture;
+}
+
+function implicitDims(g: ConvGeometry, M: number, N: number, K: number, Kp: number, Np: number, tilesM: number, patchOffset: number) {
+  const { C4, Hp } = paddedExtent(g);
+  return {
+    M, N, K, Kp, Np, strideA: 0, strideB: 0, strideC: 0, tilesN: Np / 32, tilesM, transA: 0, transB: 0,
+    Ho: g.Ho, Wo: g.Wo, Hp, C4, KW: g.KW, stride: g.stride, patches: g.M, patchOffset,
+  };
+}
+
+function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry): void {
+  const rt = x.rt;
+  const { Kq } = paddedExtent(g);
+  const Np = roundUp(g.Cout, 32);
+  const input = paddedInput(x, g);
+  const weights = rt.textures.acquire(Np / 4, Kq);
+  const texels = Kq * Np / 4;
+  rt.launch({
+    shader: 'conv', entry: 'weights_texture', bindings: { weight: w, dstTex: weights.createView() }, needs: { weight: w.size },
+    uniforms: convUniforms(g, 0, 0, 0, Np, texels), workgroups: Math.ceil(texels / 64),
+  });
+  const tilesM = Math.ceil(g.M / 64);
+  rt.launch({
+    shader: 'conv_subgroup', entry: 'conv_fwd',
+    bindings: { aTex: input.createView(), bTex: weights.createView(), c: y }, needs: { c: y.size },
+    uniforms: implicitDims(g, g.M, g.Cout, Kq, Kq, Np, tilesM, 0),
+    workgroups: [Math.ceil(tilesM * (Np / 32) / 8), 1, 1],
+  });
+  rt.textures.release(input);
+  rt.textures.release(weights);
+}
+
+function convWeightGradImplicit(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: readonly number[]): Tensor {
+  const rt = x.rt;
+  const max = rt.ctx.limits.maxTextureDimension2D ?? 8192;
+  const { C4, Kq } = paddedExtent(g);
+  const Np = roundUp(Kq, 32);
+  const Mp = roundUp(g.Cout, 64);
+  const input = paddedInput(x, g);
+  const dyRows = flatView(dy, g.M, g.Cout);
+  const chunk = Math.floor((4 * max) / SLAB_ALIGN) * SLAB_ALIGN;
+  let total: Tensor | null = null;
+  for (let m0 = 0; m0 < g.M; m0 += chunk) {
+    const rows = Math.min(chunk, g.M - m0);
+    const Kp = roundUp(rows, 4);
+    const gradT = rt.textures.acquire(Kp / 4, Mp);
+    denseSource(dyRows, g.Cout, rows, { trans: true, ld: g.Cout, colOffset: m0 }).write(rt, gradT, 0, g.Cout, Mp, Kp);
+    const part = Tensor.empty(rt, [g.Cout, Kq]);
+    rt.launch({
+      shader: 'conv_subgroup', entry: 'conv_dw',
+      bindings: { aTex: gradT.createView(), bTex: input.createView(), c: part }, needs: { c: part.size },
+      uniforms: implicitDims(g, g.Cout, Kq, rows, Kp, Np, Mp / 64, m0),
+      workgroups: [Math.ceil((Mp / 64) * (Np / 32) / 8), 1, 1],
+    });
+    rt.textures.release(gradT);
+    if (total === null) { total = part; continue; }
+    const next: Tensor = add(total, part);
+    total.dispose(); part.dispose();
+    total = next;
+  }
+  rt.textures.release(input);
+  if (C4 * 4 === g.C) return total!.takeAs(wShape);
+  const dw = Tensor.empty(rt, wShape);
+  rt.launch({
+    shader: 'conv', entry: 'unpad_weights', bindings: { weight: total!, weightOut: dw }, needs: { weight: total!.size, weightOut: dw.size },
+    uniforms: convUniforms(g, 0, 0, 0, 0, dw.size), workgroups: Math.ceil(dw.size / 64),
+  });
+  total!.dispose();
+  return dw;
 }
 
 const isTextureDesign = (v: MatmulVariant): v is 'texture' | 'subgroup' => v === 'texture' || v === 'subgroup';
@@ -97,7 +194,9 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, options
   const variant = options.variant ?? defaultMatmulVariant(rt);
   const y = Tensor.empty(rt, [g.N, g.Ho, g.Wo, g.Cout]);
   const weight = flatView(w, g.Cout, g.K);
-  if (isTextureDesign(variant)) {
+  if (variant === 'subgroup' && implicitFits(rt, g)) {
+    convForwardImplicit(x, w, y, g);
+  } else if (isTextureDesign(variant)) {
     textureGemm(rt, variant, patchSource(x, g, 0, g.M), denseSource(weight, g.K, g.Cout, { trans: true }), { buffer: y.buffer });
   } else {
     const slab = bufferSlabRows(g);
@@ -151,6 +250,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: readonly num
   const g = convGeometry(x.shape, wShape, options);
   checkGradShape(dy, g);
   const variant = options.variant ?? defaultMatmulVariant(rt);
+  if (variant === 'subgroup' && implicitFits(rt, g)) return convWeightGradImplicit(dy, x, g, wShape);
   const dyRows = flatView(dy, g.M, g.Cout);
   const chunk = weightGradChunk(rt, variant, g);
   let total: Tensor | null = null;

@@ -3,6 +3,7 @@
 import type { MatmulVariant } from '../ops/matmul.ts';
 import { basicCases } from './basic.ts';
 import { convCases } from './conv.ts';
+import { augmentCases } from './augment.ts';
 import { MATMUL_VARIANTS } from '../ops/matmul.ts';
 import type { ValidationCase } from './define.ts';
 
@@ -12,5 +13,6 @@ export function allCases(options: { variants?: readonly MatmulVariant[] } = {}):
   return [
     ...basicCases(options),
     ...convCases(options.variants ?? MATMUL_VARIANTS),
+    ...augmentCases(),
   ];
 }
