@@ -11,6 +11,9 @@
 //   conv_dw:  dW[Cout, K'] = dY^T . P       (A = packed dY^T, B = patches)
 enable subgroups;
 
+// Lanes per workgroup, a multiple of 8: small problems use fewer so that no subgroup idles through a block.
+override WG_LANES: u32 = 64u;
+
 struct Dims {
   M: u32, N: u32, K: u32,
   Kp: u32, Np: u32,
@@ -36,6 +39,27 @@ fn patchOrigin(row: u32) -> vec2<u32> {
   return vec2<u32>((rest % dims.Wo) * dims.stride * dims.C4, n * dims.Hp + (rest / dims.Wo) * dims.stride);
 }
 
+// A patch-row walker: (ow, oh, n, m) of the current row. Rows past the last patch stay on it (their A values
+// are zero, so they add nothing).
+fn patchStart(row: u32) -> vec4<u32> {
+  let m = min(row + dims.patchOffset, dims.patches - 1u);
+  let hw = dims.Ho * dims.Wo;
+  let rest = m % hw;
+  return vec4<u32>(rest % dims.Wo, rest / dims.Wo, m / hw, row + dims.patchOffset);
+}
+
+fn walkOrigin(w: vec4<u32>) -> vec2<u32> {
+  return vec2<u32>(w.x * dims.stride * dims.C4, w.z * dims.Hp + w.y * dims.stride);
+}
+
+fn walkNext(w: vec4<u32>) -> vec4<u32> {
+  if (w.w + 1u >= dims.patches) { return vec4<u32>(w.x, w.y, w.z, w.w + 1u); }
+  var next = vec4<u32>(w.x + 1u, w.y, w.z, w.w + 1u);
+  if (next.x == dims.Wo) { next.x = 0u; next.y += 1u; }
+  if (next.y == dims.Ho) { next.y = 0u; next.z += 1u; }
+  return next;
+}
+
 fn tapOffset(k4: u32) -> vec2<u32> {
   let perRow = dims.KW * dims.C4;
   return vec2<u32>(k4 % perRow, k4 / perRow);
@@ -54,11 +78,11 @@ fn store4(base: u32, row: u32, col: u32, v: vec4<f32>) {
 }
 
 // 64 rows x 32 columns per subgroup; Mp multiple of 64, Np multiple of 32.
-// tilesM = Mp/64, tilesN = Np/32; dispatch ceil(tilesM*tilesN/8) workgroups (folded into x, y), batch in z.
-@compute @workgroup_size(64)
+// tilesM = Mp/64, tilesN = Np/32; dispatch ceil(tilesM*tilesN/(WG_LANES/8)) workgroups (folded into x, y), batch in z.
+@compute @workgroup_size(WG_LANES)
 fn conv_fwd(@builtin(local_invocation_index) lidx: u32, @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = (wid.x + wid.y * groups.x) * 8u + lidx / 8u;   // this subgroup's block
+  let g = (wid.x + wid.y * groups.x) * (WG_LANES / 8u) + lidx / 8u;   // this subgroup's block
   let colBlock = g % dims.tilesN;
   let live = g / dims.tilesN < dims.tilesM;
   // Spare subgroups recompute the last block and store nothing: the loop stays in uniform control flow.
@@ -75,6 +99,7 @@ fn conv_fwd(@builtin(local_invocation_index) lidx: u32, @builtin(workgroup_id) w
   let a7Base = patchOrigin(row0 + lane + 56u);
   let bRow = batch * dims.strideB;
   let bCol = (colBlock * 8u + lane) * 1u;
+  var tap = vec2<u32>(0u, 0u);   // tap texel offset of k, advanced without divisions
   var c0_0 = vec4<f32>(0.0); var c1_0 = vec4<f32>(0.0); var c2_0 = vec4<f32>(0.0); var c3_0 = vec4<f32>(0.0); var c4_0 = vec4<f32>(0.0); var c5_0 = vec4<f32>(0.0); var c6_0 = vec4<f32>(0.0); var c7_0 = vec4<f32>(0.0);
   var c8_0 = vec4<f32>(0.0); var c9_0 = vec4<f32>(0.0); var c10_0 = vec4<f32>(0.0); var c11_0 = vec4<f32>(0.0); var c12_0 = vec4<f32>(0.0); var c13_0 = vec4<f32>(0.0); var c14_0 = vec4<f32>(0.0); var c15_0 = vec4<f32>(0.0);
   var c16_0 = vec4<f32>(0.0); var c17_0 = vec4<f32>(0.0); var c18_0 = vec4<f32>(0.0); var c19_0 = vec4<f32>(0.0); var c20_0 = vec4<f32>(0.0); var c21_0 = vec4<f32>(0.0); var c22_0 = vec4<f32>(0.0); var c23_0 = vec4<f32>(0.0);
@@ -85,7 +110,6 @@ fn conv_fwd(@builtin(local_invocation_index) lidx: u32, @builtin(workgroup_id) w
   var c56_0 = vec4<f32>(0.0); var c57_0 = vec4<f32>(0.0); var c58_0 = vec4<f32>(0.0); var c59_0 = vec4<f32>(0.0); var c60_0 = vec4<f32>(0.0); var c61_0 = vec4<f32>(0.0); var c62_0 = vec4<f32>(0.0); var c63_0 = vec4<f32>(0.0);
   let k4 = dims.Kp / 4u;
   for (var k = 0u; k < k4; k++) {
-    let tap = tapOffset(k);
     let a0 = textureLoad(aTex, a0Base + tap, 0);
     let a1 = textureLoad(aTex, a1Base + tap, 0);
     let a2 = textureLoad(aTex, a2Base + tap, 0);
@@ -94,6 +118,7 @@ fn conv_fwd(@builtin(local_invocation_index) lidx: u32, @builtin(workgroup_id) w
     let a5 = textureLoad(aTex, a5Base + tap, 0);
     let a6 = textureLoad(aTex, a6Base + tap, 0);
     let a7 = textureLoad(aTex, a7Base + tap, 0);
+    tap.x += 1u; if (tap.x == dims.KW * dims.C4) { tap = vec2<u32>(0u, tap.y + 1u); }
     let kr = bRow + 4u * k;
     let b0_0 = textureLoad(bTex, vec2<u32>(bCol + 0u, kr + 0u), 0);
     let b1_0 = textureLoad(bTex, vec2<u32>(bCol + 0u, kr + 1u), 0);
@@ -186,11 +211,11 @@ fn conv_fwd(@builtin(local_invocation_index) lidx: u32, @builtin(workgroup_id) w
 }
 
 // 64 rows x 32 columns per subgroup; Mp multiple of 64, Np multiple of 32.
-// tilesM = Mp/64, tilesN = Np/32; dispatch ceil(tilesM*tilesN/8) workgroups (folded into x, y), batch in z.
-@compute @workgroup_size(64)
+// tilesM = Mp/64, tilesN = Np/32; dispatch ceil(tilesM*tilesN/(WG_LANES/8)) workgroups (folded into x, y), batch in z.
+@compute @workgroup_size(WG_LANES)
 fn conv_dw(@builtin(local_invocation_index) lidx: u32, @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = (wid.x + wid.y * groups.x) * 8u + lidx / 8u;   // this subgroup's block
+  let g = (wid.x + wid.y * groups.x) * (WG_LANES / 8u) + lidx / 8u;   // this subgroup's block
   let colBlock = g % dims.tilesN;
   let live = g / dims.tilesN < dims.tilesM;
   // Spare subgroups recompute the last block and store nothing: the loop stays in uniform control flow.
@@ -201,6 +226,7 @@ fn conv_dw(@builtin(local_invocation_index) lidx: u32, @builtin(workgroup_id) wi
   let bRow = batch * dims.strideB;
   let bCol = (colBlock * 8u + lane) * 1u;
   let bTap = tapOffset(min(bCol, dims.N / 4u - 1u));   // this lane's column is one tap texel
+  var walk = patchStart(bRow);
   var c0_0 = vec4<f32>(0.0); var c1_0 = vec4<f32>(0.0); var c2_0 = vec4<f32>(0.0); var c3_0 = vec4<f32>(0.0); var c4_0 = vec4<f32>(0.0); var c5_0 = vec4<f32>(0.0); var c6_0 = vec4<f32>(0.0); var c7_0 = vec4<f32>(0.0);
   var c8_0 = vec4<f32>(0.0); var c9_0 = vec4<f32>(0.0); var c10_0 = vec4<f32>(0.0); var c11_0 = vec4<f32>(0.0); var c12_0 = vec4<f32>(0.0); var c13_0 = vec4<f32>(0.0); var c14_0 = vec4<f32>(0.0); var c15_0 = vec4<f32>(0.0);
   var c16_0 = vec4<f32>(0.0); var c17_0 = vec4<f32>(0.0); var c18_0 = vec4<f32>(0.0); var c19_0 = vec4<f32>(0.0); var c20_0 = vec4<f32>(0.0); var c21_0 = vec4<f32>(0.0); var c22_0 = vec4<f32>(0.0); var c23_0 = vec4<f32>(0.0);
@@ -220,10 +246,10 @@ fn conv_dw(@builtin(local_invocation_index) lidx: u32, @builtin(workgroup_id) wi
     let a6 = textureLoad(aTex, vec2<u32>(k, aRow + 48u), 0);
     let a7 = textureLoad(aTex, vec2<u32>(k, aRow + 56u), 0);
     let kr = bRow + 4u * k;
-    let b0_0 = textureLoad(bTex, patchOrigin(kr + 0u) + bTap, 0);
-    let b1_0 = textureLoad(bTex, patchOrigin(kr + 1u) + bTap, 0);
-    let b2_0 = textureLoad(bTex, patchOrigin(kr + 2u) + bTap, 0);
-    let b3_0 = textureLoad(bTex, patchOrigin(kr + 3u) + bTap, 0);
+    let b0_0 = textureLoad(bTex, walkOrigin(walk) + bTap, 0); walk = walkNext(walk);
+    let b1_0 = textureLoad(bTex, walkOrigin(walk) + bTap, 0); walk = walkNext(walk);
+    let b2_0 = textureLoad(bTex, walkOrigin(walk) + bTap, 0); walk = walkNext(walk);
+    let b3_0 = textureLoad(bTex, walkOrigin(walk) + bTap, 0); walk = walkNext(walk);
     let r0 = subgroupBroadcast(a0, 0u); c0_0 = fma(vec4(r0.x), b0_0, c0_0); c0_0 = fma(vec4(r0.y), b1_0, c0_0); c0_0 = fma(vec4(r0.z), b2_0, c0_0); c0_0 = fma(vec4(r0.w), b3_0, c0_0);
     let r1 = subgroupBroadcast(a0, 1u); c1_0 = fma(vec4(r1.x), b0_0, c1_0); c1_0 = fma(vec4(r1.y), b1_0, c1_0); c1_0 = fma(vec4(r1.z), b2_0, c1_0); c1_0 = fma(vec4(r1.w), b3_0, c1_0);
     let r2 = subgroupBroadcast(a0, 2u); c2_0 = fma(vec4(r2.x), b0_0, c2_0); c2_0 = fma(vec4(r2.y), b1_0, c2_0); c2_0 = fma(vec4(r2.z), b2_0, c2_0); c2_0 = fma(vec4(r2.w), b3_0, c2_0);

@@ -11,6 +11,9 @@
 // whole module compiling on adapters without the feature.
 enable subgroups;
 
+// Lanes per workgroup, a multiple of 8: small problems use fewer so that no subgroup idles through a block.
+override WG_LANES: u32 = 64u;
+
 struct Dims {
   M: u32, N: u32, K: u32,
   Kp: u32, Np: u32,
@@ -39,11 +42,11 @@ fn store4(base: u32, row: u32, col: u32, v: vec4<f32>) {
 }
 
 // 64 rows x 32 columns per subgroup; Mp multiple of 64, Np multiple of 32.
-// tilesM = Mp/64, tilesN = Np/32; dispatch ceil(tilesM*tilesN/8) workgroups (folded into x, y), batch in z.
-@compute @workgroup_size(64)
+// tilesM = Mp/64, tilesN = Np/32; dispatch ceil(tilesM*tilesN/(WG_LANES/8)) workgroups (folded into x, y), batch in z.
+@compute @workgroup_size(WG_LANES)
 fn texture_sg64x4(@builtin(local_invocation_index) lidx: u32, @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = (wid.x + wid.y * groups.x) * 8u + lidx / 8u;   // this subgroup's block
+  let g = (wid.x + wid.y * groups.x) * (WG_LANES / 8u) + lidx / 8u;   // this subgroup's block
   let colBlock = g % dims.tilesN;
   let live = g / dims.tilesN < dims.tilesM;
   // Spare subgroups recompute the last block and store nothing: the loop stays in uniform control flow.
@@ -163,11 +166,11 @@ fn texture_sg64x4(@builtin(local_invocation_index) lidx: u32, @builtin(workgroup
 }
 
 // 32 rows x 32 columns per subgroup; Mp multiple of 32, Np multiple of 32.
-// tilesM = Mp/32, tilesN = Np/32; dispatch ceil(tilesM*tilesN/8) workgroups (folded into x, y), batch in z.
-@compute @workgroup_size(64)
+// tilesM = Mp/32, tilesN = Np/32; dispatch ceil(tilesM*tilesN/(WG_LANES/8)) workgroups (folded into x, y), batch in z.
+@compute @workgroup_size(WG_LANES)
 fn texture_sg32x4(@builtin(local_invocation_index) lidx: u32, @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
-  let g = (wid.x + wid.y * groups.x) * 8u + lidx / 8u;   // this subgroup's block
+  let g = (wid.x + wid.y * groups.x) * (WG_LANES / 8u) + lidx / 8u;   // this subgroup's block
   let colBlock = g % dims.tilesN;
   let live = g / dims.tilesN < dims.tilesM;
   // Spare subgroups recompute the last block and store nothing: the loop stays in uniform control flow.

@@ -9,7 +9,7 @@ import type { Runtime } from '../gpu/runtime.ts';
 import { add } from './elementwise.ts';
 import { copy } from './fill.ts';
 import { sum } from './reduce.ts';
-import { defaultMatmulVariant, denseSource, matmul, SLAB_ALIGN, textureGemm, type MatmulVariant, type TextureSource } from './matmul.ts';
+import { defaultMatmulVariant, denseSource, matmul, packStackToTexture, SLAB_ALIGN, subgroupGrid, textureGemm, type MatmulVariant, type TextureSource } from './matmul.ts';
 
 export interface ConvOptions {
   stride?: number;
@@ -99,39 +99,61 @@ function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry): 
     uniforms: convUniforms(g, 0, 0, 0, Np, texels), workgroups: Math.ceil(texels / 64),
   });
   const tilesM = Math.ceil(g.M / 64);
+  const grid = subgroupGrid(tilesM * (Np / 32));
   rt.launch({
-    shader: 'conv_subgroup', entry: 'conv_fwd',
+    shader: 'conv_subgroup', entry: 'conv_fwd', overrides: grid.overrides,
     bindings: { aTex: input.createView(), bTex: weights.createView(), c: y }, needs: { c: y.size },
     uniforms: implicitDims(g, g.M, g.Cout, Kq, Kq, Np, tilesM, 0),
-    workgroups: [Math.ceil(tilesM * (Np / 32) / 8), 1, 1],
+    workgroups: [grid.workgroups, 1, 1],
   });
   rt.textures.release(input);
   rt.textures.release(weights);
 }
 
+/** Workgroups worth keeping busy: enough for both of lavapipe's threads many times over, and for small GPUs. */
+const TARGET_WORKGROUPS = 64;
+
+/**
+ * dW'[Cout, K'] = dY^T . P with the patches read from the padded input. The reduction over the M patch rows is
+ * split into S equal chunks that run side by side (one per workgroup-grid z) into partials [S, Cout, K'], which
+ * are then summed in chunk order: a layer with few weights (the stem: 64 x 36) still fills the device, and the
+ * result does not depend on scheduling.
+ */
 function convWeightGradImplicit(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: readonly number[]): Tensor {
   const rt = x.rt;
   const max = rt.ctx.limits.maxTextureDimension2D ?? 8192;
   const { C4, Kq } = paddedExtent(g);
   const Np = roundUp(Kq, 32);
   const Mp = roundUp(g.Cout, 64);
+  const grid = subgroupGrid((Mp / 64) * (Np / 32));
+  const perChunk = grid.workgroups;
+  let chunks = Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / perChunk), Math.floor(g.M / 256)));
+  let chunk = roundUp(Math.ceil(g.M / chunks), SLAB_ALIGN);
+  // dY^T holds 4 patch rows per texel: a chunk spans at most 4x the texture width.
+  while (chunk / 4 > max) chunk = roundUp(Math.ceil(g.M / ++chunks), SLAB_ALIGN);
+  chunks = Math.ceil(g.M / chunk);
+  const perDispatch = Math.max(1, Math.floor(max / Mp));
   const input = paddedInput(x, g);
   const dyRows = flatView(dy, g.M, g.Cout);
-  const chunk = Math.floor((4 * max) / SLAB_ALIGN) * SLAB_ALIGN;
   let total: Tensor | null = null;
-  for (let m0 = 0; m0 < g.M; m0 += chunk) {
-    const rows = Math.min(chunk, g.M - m0);
-    const Kp = roundUp(rows, 4);
-    const gradT = rt.textures.acquire(Kp / 4, Mp);
-    denseSource(dyRows, g.Cout, rows, { trans: true, ld: g.Cout, colOffset: m0 }).write(rt, gradT, 0, g.Cout, Mp, Kp);
-    const part = Tensor.empty(rt, [g.Cout, Kq]);
+  for (let first = 0; first < chunks; first += perDispatch) {
+    const count = Math.min(perDispatch, chunks - first);
+    const m0 = first * chunk;
+    const gradT = rt.textures.acquire(chunk / 4, count * Mp);
+    packStackToTexture(rt, gradT, dyRows, {
+      rows: g.Cout, cols: chunk, rowsPadded: Mp, colsPadded: chunk, trans: true, ld: g.Cout,
+      srcStride: chunk * g.Cout, batch: count, srcLimit: g.M * g.Cout, colOffset: m0,
+    });
+    const partials = Tensor.empty(rt, [count, g.Cout * Kq]);
     rt.launch({
-      shader: 'conv_subgroup', entry: 'conv_dw',
-      bindings: { aTex: gradT.createView(), bTex: input.createView(), c: part }, needs: { c: part.size },
-      uniforms: implicitDims(g, g.Cout, Kq, rows, Kp, Np, Mp / 64, m0),
-      workgroups: [Math.ceil((Mp / 64) * (Np / 32) / 8), 1, 1],
+      shader: 'conv_subgroup', entry: 'conv_dw', overrides: grid.overrides,
+      bindings: { aTex: gradT.createView(), bTex: input.createView(), c: partials }, needs: { c: partials.size },
+      uniforms: { ...implicitDims(g, g.Cout, Kq, chunk, chunk, Np, Mp / 64, m0), strideA: Mp, strideB: chunk, strideC: g.Cout * Kq },
+      workgroups: [perChunk, 1, count],
     });
     rt.textures.release(gradT);
+    const part = sum(partials, 0);
+    partials.dispose();
     if (total === null) { total = part; continue; }
     const next: Tensor = add(total, part);
     total.dispose(); part.dispose();

@@ -128,7 +128,7 @@ function packToBuffer(rt: Runtime, src: Tensor, rows: number, cols: number, rows
     shader: 'matmul_pack', entry: 'to_buffer',
     bindings: { src, dst: packed },
     needs: { src: batch * rows * cols, dst: texels },
-    uniforms: { rows, cols, rowsPadded, colsPadded, trans: trans ? 1 : 0, srcStride: rows * cols, batch, srcLd: trans ? rows : cols, rowOffset: 0, colOffset: 0 },
+    uniforms: { rows, cols, rowsPadded, colsPadded, trans: trans ? 1 : 0, srcStride: rows * cols, batch, srcLd: trans ? rows : cols, rowOffset: 0, colOffset: 0, srcLimit: batch * rows * cols },
     workgroups: Math.ceil(texels / 64),
   });
   return packed;
@@ -171,6 +171,8 @@ interface TextureKernel {
   tileN: number;
   /** Tiles one workgroup computes (invocations per tile differ by design). */
   tilesPerWorkgroup: number;
+  /** The workgroup size is the WG_LANES override (8 lanes per tile), shrunk for problems with few tiles. */
+  sizedByTiles?: boolean;
 }
 
 const TEXTURE_KERNELS: Record<TextureDesign, TextureKernel> = {
@@ -178,9 +180,22 @@ const TEXTURE_KERNELS: Record<TextureDesign, TextureKernel> = {
   subgroup: {
     shader: 'matmul_subgroup',
     entries: [{ entry: 'texture_sg64x4', tileM: 64 }, { entry: 'texture_sg32x4', tileM: 32 }],
-    tileN: 32, tilesPerWorkgroup: 8,
+    tileN: 32, tilesPerWorkgroup: 8, sizedByTiles: true,
   },
 };
+
+/**
+ * Workgroups and overrides for `tiles` output tiles of a subgroup kernel: one 8-lane subgroup per tile, up to 8
+ * per workgroup. With fewer tiles the workgroup shrinks, since spare subgroups would run a whole block for nothing.
+ */
+export function subgroupGrid(tiles: number): { workgroups: number; overrides: { WG_LANES: number } } {
+  const perWorkgroup = Math.max(1, Math.min(8, tiles));
+  return { workgroups: Math.ceil(tiles / perWorkgroup), overrides: { WG_LANES: 8 * perWorkgroup } };
+}
+
+function tileGrid(kernel: TextureKernel, tiles: number): { workgroups: number; overrides: Record<string, number> } {
+  return kernel.sizedByTiles ? subgroupGrid(tiles) : { workgroups: Math.ceil(tiles / kernel.tilesPerWorkgroup), overrides: {} };
+}
 
 /** Rows of A per texture slab: a multiple of 64 (so slab offsets stay 256-byte aligned) within the limit. */
 export const SLAB_ALIGN = 64;
@@ -232,13 +247,7 @@ export function denseSource(src: Tensor, rows: number, cols: number, options: { 
         );
         return;
       }
-      rt.launch({
-        shader: 'matmul_pack', entry: 'to_texture',
-        bindings: { src, dstTex: texture.createView() },
-        needs: { src: trans ? (colOffset + cols - 1) * ld + firstRow + count : (firstRow + count - 1) * ld + colOffset + cols },
-        uniforms: { rows: count, cols, rowsPadded, colsPadded, trans: trans ? 1 : 0, srcStride: 0, batch: 1, srcLd: ld, rowOffset: firstRow, colOffset },
-        workgroups: Math.ceil((rowsPadded * colsPadded) / 4 / 64),
-      });
+      packStackToTexture(rt, texture, src, { rows: count, cols, rowsPadded, colsPadded, trans, ld, srcStride: 0, batch: 1, srcLimit: src.size, rowOffset: firstRow, colOffset });
     },
   };
 }
@@ -266,28 +275,48 @@ export function textureGemm(rt: Runtime, design: TextureDesign, A: TextureSource
     const aTex = rt.textures.acquire(Kp / 4, Mp);
     A.write(rt, aTex, m0, rows, Mp, Kp);
     const tilesM = Mp / tileM, tilesN = Np / kernel.tileN;
+    const grid = tileGrid(kernel, tilesM * tilesN);
     rt.launch({
-      shader: kernel.shader, entry,
+      shader: kernel.shader, entry, overrides: grid.overrides,
       bindings: { aTex: aTex.createView(), bTex: bTex.createView(), c: { buffer: out.buffer, offset: baseOffset + m0 * N * 4, size: rows * N * 4 } },
       uniforms: { M: rows, N, K, Kp, Np, tilesN, tilesM, strideA: 0, strideB: 0, strideC: 0, transA: 0, transB: 0 },
-      workgroups: [Math.ceil(tilesM * tilesN / kernel.tilesPerWorkgroup), 1, 1],
+      workgroups: [grid.workgroups, 1, 1],
     });
     rt.textures.release(aTex);
   }
   rt.textures.release(bTex);
 }
 
-/** Batched products: every batch of A and B is packed into one texture (batches stacked vertically). */
-function packBatchToTexture(rt: Runtime, src: Tensor, rows: number, cols: number, rowsPadded: number, colsPadded: number, trans: boolean, batch: number): GPUTexture {
-  const texture = rt.textures.acquire(colsPadded / 4, batch * rowsPadded);
-  const texels = batch * rowsPadded * colsPadded / 4;
+/**
+ * Packs `batch` stacked operands into one texture, batch b at texture rows [b * rowsPadded, ...): element (r, c)
+ * of batch b is src[b * srcStride + (trans ? (c + colOffset) * ld + r : r * ld + c + colOffset)], zero at or
+ * past `srcLimit`.
+ */
+export function packStackToTexture(rt: Runtime, texture: GPUTexture, src: Tensor, p: { rows: number; cols: number; rowsPadded: number; colsPadded: number; trans: boolean; ld: number; srcStride: number; batch: number; srcLimit: number; colOffset?: number; rowOffset?: number }): void {
+  const colOffset = p.colOffset ?? 0, rowOffset = p.rowOffset ?? 0;
+  const uniforms = { rows: p.rows, cols: p.cols, rowsPadded: p.rowsPadded, colsPadded: p.colsPadded, trans: p.trans ? 1 : 0, srcStride: p.srcStride, batch: p.batch, srcLd: p.ld, rowOffset, colOffset, srcLimit: p.srcLimit };
+  // Transposed sources whose stored rows are vec4-aligned move 4x4 blocks (a quarter of the loads).
+  if (p.trans && p.ld % 4 === 0 && rowOffset % 4 === 0 && p.srcStride % 4 === 0 && p.rowsPadded % 4 === 0 && src.size % 4 === 0) {
+    const blocks = p.batch * (p.rowsPadded / 4) * (p.colsPadded / 4);
+    rt.launch({
+      shader: 'matmul_pack', entry: 'to_texture_t4', bindings: { src4: src, dstTex: texture.createView() },
+      needs: { src4: Math.ceil(Math.min(p.srcLimit, src.size) / 4) }, uniforms, workgroups: Math.ceil(blocks / 64),
+    });
+    return;
+  }
+  const texels = p.batch * p.rowsPadded * p.colsPadded / 4;
   rt.launch({
     shader: 'matmul_pack', entry: 'to_texture',
     bindings: { src, dstTex: texture.createView() },
-    needs: { src: batch * rows * cols },
-    uniforms: { rows, cols, rowsPadded, colsPadded, trans: trans ? 1 : 0, srcStride: rows * cols, batch, srcLd: trans ? rows : cols, rowOffset: 0, colOffset: 0 },
-    workgroups: Math.ceil(texels / 64),
+    needs: { src: Math.min(p.srcLimit, src.size) },
+    uniforms, workgroups: Math.ceil(texels / 64),
   });
+}
+
+/** Batched products: every batch of A and B is packed into one texture (batches stacked vertically). */
+function packBatchToTexture(rt: Runtime, src: Tensor, rows: number, cols: number, rowsPadded: number, colsPadded: number, trans: boolean, batch: number): GPUTexture {
+  const texture = rt.textures.acquire(colsPadded / 4, batch * rowsPadded);
+  packStackToTexture(rt, texture, src, { rows, cols, rowsPadded, colsPadded, trans, ld: trans ? rows : cols, srcStride: rows * cols, batch, srcLimit: batch * rows * cols });
   return texture;
 }
 
@@ -305,8 +334,9 @@ function runTexture(rt: Runtime, design: TextureDesign, a: Tensor, b: Tensor, ou
   const bTex = packBatchToTexture(rt, b, p.K, p.N, Kp, Np, transB, p.batchB);
   const tilesM = Mp / tileM;
   const tilesN = Np / kernel.tileN;
+  const grid = tileGrid(kernel, tilesM * tilesN);
   rt.launch({
-    shader: kernel.shader, entry,
+    shader: kernel.shader, entry, overrides: grid.overrides,
     bindings: { aTex: aTex.createView(), bTex: bTex.createView(), c: out },
     needs: { c: out.size },
     uniforms: {
@@ -314,7 +344,7 @@ function runTexture(rt: Runtime, design: TextureDesign, a: Tensor, b: Tensor, ou
       // Texture rows per batch; 0 reads a broadcast operand's single batch every time.
       strideA: p.batchA === 1 ? 0 : Mp, strideB: p.batchB === 1 ? 0 : Kp,
     },
-    workgroups: [Math.ceil(tilesM * tilesN / kernel.tilesPerWorkgroup), 1, p.batch],
+    workgroups: [grid.workgroups, 1, p.batch],
   });
   rt.textures.release(aTex);
   rt.textures.release(bTex);

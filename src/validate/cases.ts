@@ -4,6 +4,8 @@ import type { MatmulVariant } from '../ops/matmul.ts';
 import { basicCases } from './basic.ts';
 import { convCases } from './conv.ts';
 import { augmentCases } from './augment.ts';
+import { normPoolCases } from './norm_pool.ts';
+import { lossOptimCases } from './loss_optim.ts';
 import { MATMUL_VARIANTS } from '../ops/matmul.ts';
 import type { ValidationCase } from './define.ts';
 
@@ -13,6 +15,8 @@ export function allCases(options: { variants?: readonly MatmulVariant[] } = {}):
   return [
     ...basicCases(options),
     ...convCases(options.variants ?? MATMUL_VARIANTS),
+    ...normPoolCases(),
+    ...lossOptimCases(),
     ...augmentCases(),
   ];
 }

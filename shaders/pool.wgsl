@@ -1,0 +1,138 @@
+// Pooling on NHWC activations: max-pool (PyTorch semantics: padding counts as -inf, output size
+// floor((H + 2p - k) / s) + 1) with its arg-max for the backward, and global average pooling [N,H,W,C] -> [N,C].
+
+struct Params {
+  batch: u32,
+  inH: u32,
+  inW: u32,
+  channels: u32,
+  outH: u32,
+  outW: u32,
+  kernelH: u32,
+  kernelW: u32,
+  strideH: u32,
+  strideW: u32,
+  padH: u32,
+  padW: u32,
+  total: u32,          // elements the elementwise entries cover
+  channelTile: u32,    // global average pool: channels per workgroup
+  rowLanes: u32,       // global average pool: floor(256 / channelTile) invocations share the H*W rows
+  scale: f32,          // 1 / (H * W)
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read> argmax: array<u32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> argmaxOut: array<u32>;
+@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
+
+const WG = 256u;
+
+fn flatIndex(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
+  return gid.x + gid.y * groups.x * WG;
+}
+
+// One invocation per output element. The arg-max is the spatial index h * W + w within the (n, c) plane, as
+// PyTorch's return_indices; ties keep the first maximum in row-major window order (strict >).
+@compute @workgroup_size(256)
+fn max_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flatIndex(gid, groups);
+  if (i >= params.total) { return; }
+  let c = i % params.channels;
+  var rest = i / params.channels;
+  let ow = rest % params.outW;
+  rest = rest / params.outW;
+  let oh = rest % params.outH;
+  let n = rest / params.outH;
+  let h0 = i32(oh * params.strideH) - i32(params.padH);
+  let w0 = i32(ow * params.strideW) - i32(params.padW);
+  var best = 0.0;
+  var bestAt = 0u;
+  var found = false;
+  for (var kh = 0u; kh < params.kernelH; kh++) {
+    let h = h0 + i32(kh);
+    if (h < 0 || h >= i32(params.inH)) { continue; }
+    for (var kw = 0u; kw < params.kernelW; kw++) {
+      let w = w0 + i32(kw);
+      if (w < 0 || w >= i32(params.inW)) { continue; }
+      let at = u32(h) * params.inW + u32(w);
+      let v = x[(n * params.inH * params.inW + at) * params.channels + c];
+      if (!found || v > best) {
+        best = v;
+        bestAt = at;
+        found = true;
+      }
+    }
+  }
+  y[i] = best;
+  argmaxOut[i] = bestAt;
+}
+
+// Gather, one invocation per input element: sums dy over the windows that contain it and chose it. No float
+// atomics, and each sum runs in a fixed order (output row, then column), so the result is deterministic.
+@compute @workgroup_size(256)
+fn max_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flatIndex(gid, groups);
+  if (i >= params.total) { return; }
+  let c = i % params.channels;
+  var rest = i / params.channels;
+  let w = rest % params.inW;
+  rest = rest / params.inW;
+  let h = rest % params.inH;
+  let n = rest / params.inH;
+  let at = h * params.inW + w;
+  // Window oh covers input rows [oh*s - p, oh*s - p + k - 1].
+  let hp = h + params.padH;
+  let wp = w + params.padW;
+  var ohLo = 0u;
+  if (hp + 1u > params.kernelH) { ohLo = (hp + 1u - params.kernelH + params.strideH - 1u) / params.strideH; }
+  var owLo = 0u;
+  if (wp + 1u > params.kernelW) { owLo = (wp + 1u - params.kernelW + params.strideW - 1u) / params.strideW; }
+  let ohHi = min(hp / params.strideH, params.outH - 1u);
+  let owHi = min(wp / params.strideW, params.outW - 1u);
+  var acc = 0.0;
+  for (var oh = ohLo; oh <= ohHi; oh++) {
+    for (var ow = owLo; ow <= owHi; ow++) {
+      let o = ((n * params.outH + oh) * params.outW + ow) * params.channels + c;
+      if (argmax[o] == at) { acc += dy[o]; }
+    }
+  }
+  dx[i] = acc;
+}
+
+var<workgroup> laneSum: array<f32, 256>;
+
+// Global average pool: workgroup (channel tile, image); lanes split the H*W rows of their channel, then a tree.
+@compute @workgroup_size(256)
+fn avg_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let t = lid.x;
+  let rowLane = t / params.channelTile;
+  let c = wid.x * params.channelTile + t % params.channelTile;
+  let n = wid.y;
+  let inRange = rowLane < params.rowLanes && c < params.channels;
+  let plane = params.inH * params.inW;
+  var acc = 0.0;
+  if (inRange) {
+    for (var r = rowLane; r < plane; r += params.rowLanes) { acc += x[(n * plane + r) * params.channels + c]; }
+  }
+  laneSum[t] = acc;
+  workgroupBarrier();
+  var half = 1u;
+  while (half < params.rowLanes) { half *= 2u; }
+  for (half = half / 2u; half > 0u; half /= 2u) {
+    if (rowLane < half && rowLane + half < params.rowLanes) { laneSum[t] += laneSum[t + half * params.channelTile]; }
+    workgroupBarrier();
+  }
+  if (inRange && rowLane == 0u) { y[n * params.channels + c] = laneSum[t] * params.scale; }
+}
+
+@compute @workgroup_size(256)
+fn avg_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flatIndex(gid, groups);
+  if (i >= params.total) { return; }
+  let c = i % params.channels;
+  let n = i / (params.inH * params.inW * params.channels);
+  dx[i] = dy[n * params.channels + c] * params.scale;
+}

@@ -1,0 +1,402 @@
+// Validation cases of softmax cross-entropy, the linear layer, the optimizer steps and the gradient norm: each
+// kernel against its float64 reference under |got - ref| <= atol + rtol * |ref|, the bounds derived below from
+// WGSL's accuracy rules (h = 2^-24, the unit roundoff: + - * within h relative; / and sqrt within 2.5 ULP = 5h;
+// exp within 3 + 2|x| ULP = (6 + 4|x|)h; log within 3 ULP = 6h outside [0.5, 2], 2^-21 absolute inside) and from
+// the order in which each kernel adds. Uniforms are f32, so every hyperparameter carries one more rounding (h).
+import { Tensor } from '../tensor.ts';
+import { F32_EPS, type Tolerance } from '../reference/compare.ts';
+import { define, HALF_ULP, inputs, joinOutputs, take, withinBounds, type CaseOutput, type ValidationCase } from './define.ts';
+import { softmaxCrossEntropy, softmaxCrossEntropyBackward } from '../ops/loss.ts';
+import { softmaxCrossEntropyBackwardReference, softmaxCrossEntropyReference } from '../reference/loss.ts';
+import { linear, linearBackward } from '../ops/linear.ts';
+import { linearBackwardReference, linearReference } from '../reference/linear.ts';
+import { adamwStep, ADAMW_DEFAULTS, gradNorm, normPartials, sgdStep, SGD_DEFAULTS, type AdamWConfig, type SgdConfig } from '../ops/optimizer.ts';
+import { adamwReferenceStep, gradientFactor, gradNormReference, sgdReferenceStep, type ReferenceStepOptions } from '../reference/optimizer.ts';
+
+const h = HALF_ULP;
+const EXACT: Tolerance = { atol: 0, rtol: 0 };
+
+// ---- softmax cross-entropy ----------------------------------------------------------------------------------
+
+export interface CrossEntropyConfig { rows: number; classes: number; smoothing: number; low?: number; high?: number; badLabelRow?: number }
+
+export const CROSS_ENTROPY_CONFIGS: CrossEntropyConfig[] = [
+  { rows: 1, classes: 10, smoothing: 0 },
+  { rows: 5, classes: 1, smoothing: 0 },
+  { rows: 5, classes: 1, smoothing: 0.1 },
+  { rows: 7, classes: 2, smoothing: 0 },
+  { rows: 16, classes: 10, smoothing: 0.1 },
+  { rows: 13, classes: 37, smoothing: 0.2, low: -30, high: 30 },
+  { rows: 4, classes: 1000, smoothing: 0 },
+  // exp(100) overflows f32: only the max-subtracted form survives.
+  { rows: 3, classes: 1000, smoothing: 0.1, low: 95, high: 105 },
+  { rows: 70, classes: 10, smoothing: 0.05 },
+  { rows: 6, classes: 5, smoothing: 0.1, badLabelRow: 2 },
+];
+
+const label = (c: CrossEntropyConfig) => `${c.rows}x${c.classes} s=${c.smoothing}${c.low !== undefined ? ` logits [${c.low}, ${c.high})` : ''}${c.badLabelRow !== undefined ? ' label out of range' : ''}`;
+
+export function crossEntropyInputs(c: CrossEntropyConfig): { logits: Float32Array; labels: Uint32Array } {
+  const logits = inputs(c.rows * c.classes, c.low ?? -4, c.high ?? 4);
+  const labels = Uint32Array.from(inputs(c.rows, 0, c.classes), (u) => Math.min(c.classes - 1, Math.floor(u)));
+  if (c.badLabelRow !== undefined) labels[c.badLabelRow] = c.classes;
+  return { logits, labels };
+}
+
+/**
+ * Forward bounds. With z = x - max (|z| <= zSpan, the largest max - min of a row) and k = ceil(classes / 64)
+ * terms summed in sequence per invocation before a 6-level tree:
+ *  - each exp(z) carries (6 + 4|z|)h from exp plus |z|h from rounding z; sum exp(z) adds (k + 6)h more (all
+ *    terms positive), so log(sum) is off by that relative error plus log's own 2^-21 + 6h log(classes);
+ *  - loss = lse' - (1 - s) z[label] - (s / classes) sum z is a sum of three non-negative terms: the last two
+ *    carry at most (k + 9)h (z rounding, the sum of z's, the weight's rounding, the product), the two
+ *    additions 2h: rtol (k + 11)h;
+ *  - lse = max + lse' adds one rounding (rtol h);
+ *  - the mean: ceil(rows / 64) sequential adds, a 6-level tree and the product with the rounded 1 / rows.
+ */
+export function crossEntropyTolerances(logits: ArrayLike<number>, rows: number, classes: number) {
+  let zSpan = 0;
+  for (let r = 0; r < rows; r++) {
+    let hi = -Infinity, lo = Infinity;
+    for (let j = 0; j < classes; j++) { hi = Math.max(hi, logits[r * classes + j]); lo = Math.min(lo, logits[r * classes + j]); }
+    zSpan = Math.max(zSpan, hi - lo);
+  }
+  const k = Math.ceil(classes / 64);
+  const lseShifted = (6 + 5 * zSpan + k + 6) * h + 2 ** -21 + 6 * h * Math.log(classes);
+  const loss: Tolerance = { atol: lseShifted, rtol: (k + 11) * h };
+  return {
+    lseShifted, loss,
+    lse: { atol: lseShifted, rtol: h } as Tolerance,
+    mean: { atol: loss.atol, rtol: loss.rtol + (Math.ceil(rows / 64) + 8) * h } as Tolerance,
+  };
+}
+
+/**
+ * Backward bound: p = exp(x - lse) with the GPU's lse off by eL = lseShifted + h|lse| gives
+ * |dp| <= p (eL + 6h) + 5h p|x - lse| <= eL + 6h + 2h (p|t| <= 1/e); the target's rounding adds h; the
+ * subtraction and the products with scale (rounded) and dloss 4h relative.
+ */
+export function crossEntropyBackwardTolerance(logits: ArrayLike<number>, rows: number, classes: number, lse: ArrayLike<number>, upstream: number): Tolerance {
+  let lseMax = 0;
+  for (let r = 0; r < rows; r++) if (Number.isFinite(lse[r])) lseMax = Math.max(lseMax, Math.abs(lse[r]));
+  const eL = crossEntropyTolerances(logits, rows, classes).lseShifted + h * lseMax;
+  return { atol: Math.abs(upstream) * (eL + 9 * h), rtol: 4 * h };
+}
+
+function crossEntropyForwardCase(c: CrossEntropyConfig): ValidationCase {
+  return define('softmax_ce.forward', label(c), async (rt) => {
+    const { logits, labels } = crossEntropyInputs(c);
+    const tl = Tensor.upload(rt, logits, [c.rows, c.classes]), ty = Tensor.upload(rt, labels, [c.rows], 'u32');
+    const out = softmaxCrossEntropy(tl, ty, { labelSmoothing: c.smoothing });
+    const [loss, lse, predicted, correct, mean] = [await take(out.loss), await take(out.saved.lse), await take(out.predicted), await take(out.correct), await take(out.meanLoss)];
+    tl.dispose(); ty.dispose();
+    const ref = softmaxCrossEntropyReference(logits, labels, c.rows, c.classes, c.smoothing);
+    const tol = crossEntropyTolerances(logits, c.rows, c.classes);
+    return joinOutputs([
+      { got: loss, ref: ref.loss, tolerance: tol.loss },
+      { got: lse, ref: ref.lse, tolerance: tol.lse },
+      { got: predicted, ref: ref.predicted, tolerance: EXACT },
+      { got: correct, ref: ref.correct, tolerance: EXACT },
+      { got: mean, ref: [ref.mean], tolerance: tol.mean },
+    ]);
+  });
+}
+
+type Upstream = 'mean' | 'sum' | 'rows' | 'one';
+
+function crossEntropyBackwardCase(c: CrossEntropyConfig, upstream: Upstream): ValidationCase {
+  return define('softmax_ce.backward', `${label(c)} upstream ${upstream}`, async (rt) => {
+    const { logits, labels } = crossEntropyInputs(c);
+    const dloss = upstream === 'rows' ? inputs(c.rows, -1, 1) : upstream === 'one' ? inputs(1, 0.5, 2) : null;
+    const tl = Tensor.upload(rt, logits, [c.rows, c.classes]), ty = Tensor.upload(rt, labels, [c.rows], 'u32');
+    const td = dloss ? Tensor.upload(rt, dloss) : undefined;
+    const out = softmaxCrossEntropy(tl, ty, { labelSmoothing: c.smoothing });
+    const lse = await out.saved.lse.download();
+    const got = await take(softmaxCrossEntropyBackward(out.saved, { dloss: td, scale: upstream === 'sum' ? 1 : undefined }));
+    for (const t of [out.loss, out.meanLoss, out.predicted, out.correct, out.saved.lse, tl, ty, td]) t?.dispose();
+    const perRow = dloss ?? [upstream === 'sum' ? 1 : 1 / c.rows];
+    const ref = softmaxCrossEntropyBackwardReference(logits, labels, c.rows, c.classes, c.smoothing, perRow);
+    const largest = Math.max(...Array.from(perRow, Math.abs));
+    return { got, ref, tolerance: crossEntropyBackwardTolerance(logits, c.rows, c.classes, lse, largest) };
+  });
+}
+
+// ---- linear ----------------------------------------------------------------------------------------------------
+
+export interface LinearConfig { rows: number; inFeatures: number; outFeatures: number; bias: boolean }
+
+export const LINEAR_CONFIGS: LinearConfig[] = [
+  { rows: 1, inFeatures: 1, outFeatures: 1, bias: true },
+  { rows: 3, inFeatures: 5, outFeatures: 4, bias: true },
+  { rows: 7, inFeatures: 7, outFeatures: 3, bias: false },
+  { rows: 16, inFeatures: 64, outFeatures: 10, bias: true },
+  { rows: 5, inFeatures: 37, outFeatures: 1, bias: true },
+  { rows: 13, inFeatures: 512, outFeatures: 10, bias: true },
+  { rows: 2, inFeatures: 3, outFeatures: 1000, bias: true },
+  { rows: 33, inFeatures: 65, outFeatures: 17, bias: false },
+];
+
+const linearLabel = (c: LinearConfig) => `${c.rows}x${c.inFeatures} -> ${c.outFeatures}${c.bias ? '' : ' no bias'}`;
+
+/**
+ * Operands in [-1, 1]. A matmul accumulating K products in sequence is within K eps sum|a||b| <= K eps K
+ * (Higham's gamma_K with eps = 2h, as the matmul cases state); the bias add rounds once more (h |y| <= h (K + 1)).
+ * db is a sum over rows in sequence or a tree: rows eps rows, as the reduce cases state.
+ */
+export function linearTolerances(c: LinearConfig) {
+  const gemm = (K: number): Tolerance => ({ atol: K * F32_EPS * K, rtol: 0 });
+  const forward = gemm(c.inFeatures);
+  return {
+    y: { atol: forward.atol + h * (c.inFeatures + 1), rtol: 0 } as Tolerance,
+    dx: gemm(c.outFeatures), dWeight: gemm(c.rows), dBias: gemm(c.rows),
+  };
+}
+
+function linearForwardCase(c: LinearConfig): ValidationCase {
+  return define('linear.forward', linearLabel(c), async (rt) => {
+    const x = inputs(c.rows * c.inFeatures), weight = inputs(c.outFeatures * c.inFeatures), bias = c.bias ? inputs(c.outFeatures) : null;
+    const tx = Tensor.upload(rt, x, [c.rows, c.inFeatures]), tw = Tensor.upload(rt, weight, [c.outFeatures, c.inFeatures]);
+    const tb = bias ? Tensor.upload(rt, bias) : null;
+    const got = await take(linear(tx, tw, tb).y);
+    tx.dispose(); tw.dispose(); tb?.dispose();
+    return { got, ref: linearReference(x, weight, bias, c), tolerance: linearTolerances(c).y };
+  });
+}
+
+function linearBackwardCase(c: LinearConfig): ValidationCase {
+  return define('linear.backward', linearLabel(c), async (rt) => {
+    const x = inputs(c.rows * c.inFeatures), weight = inputs(c.outFeatures * c.inFeatures), dy = inputs(c.rows * c.outFeatures);
+    const tx = Tensor.upload(rt, x, [c.rows, c.inFeatures]), tw = Tensor.upload(rt, weight, [c.outFeatures, c.inFeatures]);
+    const tdy = Tensor.upload(rt, dy, [c.rows, c.outFeatures]);
+    const grads = linearBackward(tdy, { x: tx, weight: tw, hasBias: c.bias });
+    const parts: CaseOutput[] = [];
+    const ref = linearBackwardReference(dy, x, weight, c);
+    const tol = linearTolerances(c);
+    parts.push({ got: await take(grads.dx), ref: ref.dx, tolerance: tol.dx });
+    parts.push({ got: await take(grads.dWeight), ref: ref.dWeight, tolerance: tol.dWeight });
+    if (grads.dBias) parts.push({ got: await take(grads.dBias), ref: ref.dBias, tolerance: tol.dBias });
+    tx.dispose(); tw.dispose(); tdy.dispose();
+    return joinOutputs(parts);
+  });
+}
+
+// ---- gradient norm ----------------------------------------------------------------------------------------------
+
+/**
+ * Relative bound of the two-stage norm: a square rounds once (h), each invocation adds ceil(n / (256 partials))
+ * squares in sequence, a 256-way tree adds 8 levels, stage 2 adds ceil(partials / 256) in sequence and 8 levels;
+ * all terms are non-negative, so the sum is within (that depth) h relative, its sqrt within half of it plus 5h.
+ */
+export function gradNormRelativeBound(n: number): number {
+  const partials = normPartials(n);
+  const depth = 1 + Math.ceil(n / (256 * partials)) + 8 + Math.ceil(partials / 256) + 8;
+  return (depth / 2 + 5) * h;
+}
+
+function gradNormCase(n: number, spread: number, poison: number[] = []): ValidationCase {
+  return define('grad_norm', `n=${n} |g| < ${spread}${poison.length ? ` ${poison.length} non-finite` : ''}`, async (rt) => {
+    const grads = inputs(n, -spread, spread);
+    poison.forEach((at, k) => { grads[at] = [NaN, Infinity, -Infinity][k % 3]; });
+    const tg = Tensor.upload(rt, grads);
+    const { norm, nonFinite } = gradNorm(tg);
+    const [gotNorm, gotCount] = [await take(norm), await take(nonFinite)];
+    tg.dispose();
+    const ref = gradNormReference(grads);
+    return joinOutputs([
+      { got: gotNorm, ref: [ref.norm], tolerance: { atol: 0, rtol: gradNormRelativeBound(n) } },
+      { got: gotCount, ref: [ref.nonFinite], tolerance: EXACT },
+    ]);
+  });
+}
+
+// ---- optimizer steps ------------------------------------------------------------------------------------------
+// Each case runs several steps. Before every step the GPU's state is read back and the float64 reference takes
+// one step from exactly that state, so every step is checked against its own rounding bound instead of against a
+// trajectory that drifts apart. The bound is per element (first-order running error analysis of the kernel's
+// operation order, below), checked element by element.
+
+interface StepSetup { n: number; steps: number; gradSpread: number; gradScale?: number; maxNorm?: number; decayRange?: [number, number] }
+
+/** Denormals may flush to zero on a GPU. */
+const FLUSH = 2 ** -125;
+
+/** |got - ref| <= bound, elementwise, over several outputs (errors reported in the outputs' own units). */
+function withinAllBounds(parts: { got: ArrayLike<number>; ref: ArrayLike<number>; bound: ArrayLike<number> }[]): CaseOutput {
+  return joinOutputs(parts.map((part) => withinBounds(part.got, part.ref, Float64Array.from(part.bound as ArrayLike<number>, (v) => Math.max(v, FLUSH)))));
+}
+
+/**
+ * The gradient a step uses, G = g * gradScale * clip (+ l2 * w), and a bound on its error: gradScale's rounding
+ * and the product gradScale * clip (2h), the product with g (h); with clipping, the GPU's norm (its relative bound)
+ * and clip = maxNorm / (gradScale * norm + 1e-6) (two rounded uniforms, a product, a sum, a division: 10h);
+ * L2 decay: a rounded uniform times w (2h) and the sum (h).
+ */
+function gradientWithBound(g: number, w: number, factor: number, factorRel: number, l2: number): [number, number] {
+  const scaled = g * factor;
+  const scaledErr = (factorRel + 3 * h) * Math.abs(scaled);
+  if (l2 === 0) return [scaled, scaledErr];
+  const G = scaled + l2 * w;
+  return [G, scaledErr + 2 * h * Math.abs(l2 * w) + h * Math.abs(G)];
+}
+
+function factorRelativeBound(setup: StepSetup): number {
+  return setup.maxNorm !== undefined ? gradNormRelativeBound(setup.n) + 10 * h : 0;
+}
+
+function decays(i: number, setup: StepSetup): boolean {
+  const [start, end] = setup.decayRange ?? [0, setup.n];
+  return i >= start && i < end;
+}
+
+/** w' = f w - lr d: f's rounding and the product (2h, when f != 1), lr's and its product (2h), the difference. */
+function weightBound(w: number, f: number, lr: number, d: number, dErr: number, wNew: number): number {
+  return (f !== 1 ? 2 * h * Math.abs(f * w) : 0) + 2 * h * Math.abs(lr * d) + Math.abs(lr) * dErr + h * Math.abs(wNew);
+}
+
+function sgdBounds(w: Float32Array, buf: Float32Array | null, g: Float32Array, config: SgdConfig, setup: StepSetup, next: { weights: Float64Array; momentumBuf: Float64Array | null }) {
+  const c = { ...SGD_DEFAULTS, ...config };
+  const factor = gradientFactor(g, setup);
+  const weights = new Float64Array(setup.n), momentumBuf = new Float64Array(setup.n);
+  if (factor === null) return { weights, momentumBuf };
+  for (let i = 0; i < setup.n; i++) {
+    const decay = decays(i, setup) ? c.weightDecay : 0;
+    const [G, gErr] = gradientWithBound(g[i], w[i], factor, factorRelativeBound(setup), c.decoupledWeightDecay ? 0 : decay);
+    let d = G, dErr = gErr;
+    if (buf && next.momentumBuf) {
+      // buf' = mu buf + G: mu's rounding and the product (2h), the sum (h).
+      const b = next.momentumBuf[i];
+      const bErr = 2 * h * Math.abs(c.momentum * buf[i]) + gErr + h * Math.abs(b);
+      momentumBuf[i] = bErr;
+      if (c.nesterov) { d = G + c.momentum * b; dErr = gErr + c.momentum * bErr + 2 * h * Math.abs(c.momentum * b) + h * Math.abs(d); } else { d = b; dErr = bErr; }
+    }
+    weights[i] = weightBound(w[i], c.decoupledWeightDecay ? 1 - c.lr * decay : 1, c.lr, d, dErr, next.weights[i]);
+  }
+  return { weights, momentumBuf };
+}
+
+/**
+ * AdamW, following the kernel: m' = b1 m + (1 - b1) G; v' = b2 v + (1 - b2) G^2; D = sqrt(v') / c2 + eps;
+ * w' = f w - stepSize * m' / D. Each rounded uniform and each + - * adds h of its result, / and sqrt 5h;
+ * |sqrt(a) - sqrt(b)| <= min(|a - b| / sqrt(b), sqrt(|a - b|)) carries v's error through the root.
+ */
+function adamwBounds(w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, step: number, config: AdamWConfig, setup: StepSetup, next: { weights: Float64Array; expAvg: Float64Array; expAvgSq: Float64Array }) {
+  const c = { ...ADAMW_DEFAULTS, ...config };
+  const factor = gradientFactor(g, setup);
+  const weights = new Float64Array(setup.n), expAvg = new Float64Array(setup.n), expAvgSq = new Float64Array(setup.n);
+  if (factor === null) return { weights, expAvg, expAvgSq };
+  const stepSize = c.lr / (1 - c.beta1 ** step);
+  const c2 = Math.sqrt(1 - c.beta2 ** step);
+  for (let i = 0; i < setup.n; i++) {
+    const decay = decays(i, setup) ? c.weightDecay : 0;
+    const [G, gErr] = gradientWithBound(g[i], w[i], factor, factorRelativeBound(setup), c.decoupledWeightDecay ? 0 : decay);
+    const mNew = next.expAvg[i], vNew = next.expAvgSq[i];
+    const mErr = 2 * h * (Math.abs(c.beta1 * m[i]) + Math.abs((1 - c.beta1) * G)) + (1 - c.beta1) * gErr + h * Math.abs(mNew);
+    const vErr = 2 * h * Math.abs(c.beta2 * v[i]) + (1 - c.beta2) * (2 * Math.abs(G) * gErr + gErr * gErr + 3 * h * G * G) + h * Math.abs(vNew);
+    const root = Math.sqrt(vNew);
+    const rootErr = (root > 0 ? Math.min(vErr / root, Math.sqrt(vErr)) : Math.sqrt(vErr)) + 5 * h * root;
+    const q = root / c2;
+    const qErr = rootErr / c2 + 6 * h * q;
+    const D = q + c.eps;
+    const DErr = qErr + h * c.eps + h * D;
+    const r = mNew / D;
+    const rErr = (mErr + Math.abs(r) * DErr) / (D - DErr) + 5 * h * Math.abs(r);
+    const f = c.decoupledWeightDecay ? 1 - c.lr * decay : 1;
+    // stepSize * r: the rounded uniform and the product (2h), then the difference.
+    weights[i] = (f !== 1 ? 2 * h * Math.abs(f * w[i]) : 0) + 2 * h * Math.abs(stepSize * r) + stepSize * rErr + h * Math.abs(next.weights[i]);
+    expAvg[i] = mErr;
+    expAvgSq[i] = vErr;
+  }
+  return { weights, expAvg, expAvgSq };
+}
+
+function referenceOptions(setup: StepSetup): ReferenceStepOptions {
+  return { gradScale: setup.gradScale, maxNorm: setup.maxNorm, decayRange: setup.decayRange };
+}
+
+function setupLabel(s: StepSetup): string {
+  return `n=${s.n} ${s.steps} steps${s.gradScale !== undefined ? ` gradScale ${s.gradScale}` : ''}${s.maxNorm !== undefined ? ` clip ${s.maxNorm}` : ''}${s.decayRange ? ` decay [${s.decayRange}]` : ''}`;
+}
+
+function sgdCase(config: SgdConfig, setup: StepSetup): ValidationCase {
+  const c = { ...SGD_DEFAULTS, ...config };
+  const name = `${setupLabel(setup)} lr ${c.lr} momentum ${c.momentum}${c.nesterov ? ' nesterov' : ''} wd ${c.weightDecay}${c.decoupledWeightDecay ? ' decoupled' : ''}`;
+  return define('optim.sgd', name, async (rt) => {
+    const n = setup.n;
+    const weights = Tensor.upload(rt, inputs(n));
+    const momentumBuf = c.momentum !== 0 ? Tensor.upload(rt, new Float32Array(n)) : null;
+    const parts: { got: ArrayLike<number>; ref: ArrayLike<number>; bound: ArrayLike<number> }[] = [];
+    for (let step = 1; step <= setup.steps; step++) {
+      const g = inputs(n, -setup.gradSpread, setup.gradSpread);
+      const grads = Tensor.upload(rt, g);
+      const before = { weights: await weights.download() as Float32Array, momentumBuf: momentumBuf ? await momentumBuf.download() as Float32Array : null };
+      const norm = setup.maxNorm !== undefined ? gradNorm(grads) : null;
+      sgdStep(weights, grads, momentumBuf, config, { gradScale: setup.gradScale, decayRange: setup.decayRange, clip: norm ? { norm: norm.norm, maxNorm: setup.maxNorm! } : undefined });
+      const after = { weights: await weights.download(), momentumBuf: momentumBuf ? await momentumBuf.download() : null };
+      grads.dispose(); norm?.norm.dispose(); norm?.nonFinite.dispose();
+      const ref = sgdReferenceStep({ weights: Float64Array.from(before.weights), momentumBuf: before.momentumBuf ? Float64Array.from(before.momentumBuf) : null }, g, config, referenceOptions(setup));
+      const bound = sgdBounds(before.weights, before.momentumBuf, g, config, setup, ref);
+      parts.push({ got: after.weights, ref: ref.weights, bound: bound.weights });
+      if (after.momentumBuf && ref.momentumBuf) parts.push({ got: after.momentumBuf, ref: ref.momentumBuf, bound: bound.momentumBuf });
+    }
+    weights.dispose(); momentumBuf?.dispose();
+    return withinAllBounds(parts);
+  });
+}
+
+function adamwCase(config: AdamWConfig, setup: StepSetup): ValidationCase {
+  const c = { ...ADAMW_DEFAULTS, ...config };
+  const name = `${setupLabel(setup)} lr ${c.lr} betas (${c.beta1}, ${c.beta2}) eps ${c.eps} wd ${c.weightDecay}${c.decoupledWeightDecay ? '' : ' L2'}`;
+  return define('optim.adamw', name, async (rt) => {
+    const n = setup.n;
+    const weights = Tensor.upload(rt, inputs(n));
+    const state = { expAvg: Tensor.upload(rt, new Float32Array(n)), expAvgSq: Tensor.upload(rt, new Float32Array(n)) };
+    const parts: { got: ArrayLike<number>; ref: ArrayLike<number>; bound: ArrayLike<number> }[] = [];
+    for (let step = 1; step <= setup.steps; step++) {
+      const g = inputs(n, -setup.gradSpread, setup.gradSpread);
+      const grads = Tensor.upload(rt, g);
+      const [w, m, v] = [await weights.download(), await state.expAvg.download(), await state.expAvgSq.download()] as Float32Array[];
+      const norm = setup.maxNorm !== undefined ? gradNorm(grads) : null;
+      adamwStep(weights, grads, state, step, config, { gradScale: setup.gradScale, decayRange: setup.decayRange, clip: norm ? { norm: norm.norm, maxNorm: setup.maxNorm! } : undefined });
+      const [w2, m2, v2] = [await weights.download(), await state.expAvg.download(), await state.expAvgSq.download()];
+      grads.dispose(); norm?.norm.dispose(); norm?.nonFinite.dispose();
+      const ref = adamwReferenceStep({ weights: Float64Array.from(w), expAvg: Float64Array.from(m), expAvgSq: Float64Array.from(v) }, g, step, config, referenceOptions(setup));
+      const bound = adamwBounds(w, m, v, g, step, config, setup, ref);
+      parts.push({ got: w2, ref: ref.weights, bound: bound.weights }, { got: m2, ref: ref.expAvg, bound: bound.expAvg }, { got: v2, ref: ref.expAvgSq, bound: bound.expAvgSq });
+    }
+    weights.dispose(); state.expAvg.dispose(); state.expAvgSq.dispose();
+    return withinAllBounds(parts);
+  });
+}
+
+export const SGD_CASES: [SgdConfig, StepSetup][] = [
+  [{ lr: 0.1 }, { n: 1, steps: 3, gradSpread: 1 }],
+  [{ lr: 0.05, momentum: 0.9, weightDecay: 1e-2 }, { n: 7, steps: 5, gradSpread: 1 }],
+  [{ lr: 0.02, momentum: 0.9, nesterov: true, weightDecay: 0.05, decoupledWeightDecay: true }, { n: 1000, steps: 5, gradSpread: 1, gradScale: 0.5 }],
+  [{ lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }, { n: 65537, steps: 4, gradSpread: 1, maxNorm: 1 }],
+  [{ lr: 0.01, momentum: 0.5, weightDecay: 0.1 }, { n: 1000, steps: 5, gradSpread: 2, maxNorm: 1e3, decayRange: [100, 900] }],
+  [{ lr: 0.3, weightDecay: 0.01, decoupledWeightDecay: true }, { n: 7, steps: 4, gradSpread: 1, maxNorm: 0.5, gradScale: 2 }],
+];
+
+export const ADAMW_CASES: [AdamWConfig, StepSetup][] = [
+  [{ lr: 1e-3 }, { n: 1, steps: 3, gradSpread: 1 }],
+  [{ lr: 1e-2, weightDecay: 0 }, { n: 7, steps: 5, gradSpread: 1 }],
+  [{ lr: 3e-3, beta1: 0.8, beta2: 0.99, weightDecay: 0.1 }, { n: 1000, steps: 5, gradSpread: 1, decayRange: [0, 640] }],
+  [{ lr: 3e-3 }, { n: 65537, steps: 4, gradSpread: 1, maxNorm: 1 }],
+  [{ lr: 1e-3, weightDecay: 0.01, decoupledWeightDecay: false }, { n: 1000, steps: 5, gradSpread: 1, gradScale: 0.25 }],
+  // Gradients near eps: the denominator's eps term matters.
+  [{ lr: 1e-2, eps: 1e-6 }, { n: 7, steps: 5, gradSpread: 1e-6 }],
+];
+
+export function lossOptimCases(): ValidationCase[] {
+  return [
+    ...CROSS_ENTROPY_CONFIGS.map(crossEntropyForwardCase),
+    ...CROSS_ENTROPY_CONFIGS.map((c, k) => crossEntropyBackwardCase(c, (['mean', 'rows', 'sum', 'one'] as Upstream[])[k % 4])),
+    ...LINEAR_CONFIGS.map(linearForwardCase),
+    ...LINEAR_CONFIGS.map(linearBackwardCase),
+    ...[1, 2, 7, 255, 256, 257, 1000, 65537, 262145, 1_000_000].map((n) => gradNormCase(n, 1)),
+    gradNormCase(4099, 1e3),
+    gradNormCase(1000, 1, [3, 500, 999]),
+    ...SGD_CASES.map(([config, setup]) => sgdCase(config, setup)),
+    ...ADAMW_CASES.map(([config, setup]) => adamwCase(config, setup)),
+  ];
+}
