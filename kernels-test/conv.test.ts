@@ -83,6 +83,31 @@ test('GPU backward matches f32 finite differences of the GPU forward at spot coo
   tdy.dispose(); tx.dispose(); tw.dispose();
 });
 
+test('outputs and input-gradient patches larger than one binding run in slabs of whole images', async () => {
+  // A binding limit of 3 images' worth of output forces forward slabs of 3, 3 and 1 images (offsets that are not
+  // 256-byte aligned included) and input-gradient slabs of one image (dP is 9x larger), on every design.
+  const c = { N: 7, H: 5, W: 6, C: 3, Cout: 5, k: 3, stride: 1, pad: 1 };
+  const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Cout, c.k, c.k, c.C];
+  const g = convGeometry(xShape, wShape, { stride: c.stride, padding: c.pad });
+  const x = uniformArray(c.N * c.H * c.W * c.C, 8, 1, -1, 1), w = uniformArray(c.Cout * g.K, 8, 2, -1, 1);
+  const dy = uniformArray(g.M * g.Cout, 8, 3, -1, 1);
+  const saved = process.env.SALN_MAX_BINDING;
+  process.env.SALN_MAX_BINDING = String(3 * g.Ho * g.Wo * g.Cout * 4);
+  try {
+    for (const variant of availableMatmulVariants(rt)) {
+      const opts = { stride: c.stride, padding: c.pad, variant };
+      const tx = Tensor.upload(rt, x, xShape), tw = Tensor.upload(rt, w, wShape), tdy = Tensor.upload(rt, dy, [g.N, g.Ho, g.Wo, g.Cout]);
+      const y = conv2d(tx, tw, null, opts), dx = conv2dBackwardInput(tdy, tw, xShape, opts);
+      const tol = { atol: 1e-5, rtol: 1e-5 };
+      assert.ok(compare(await y.download(), convForwardReference(x, w, null, g), tol).pass, `${variant} forward`);
+      assert.ok(compare(await dx.download(), convBackwardInputReference(dy, w, g), tol).pass, `${variant} dx`);
+      for (const t of [tx, tw, tdy, y, dx]) t.dispose();
+    }
+  } finally {
+    if (saved === undefined) delete process.env.SALN_MAX_BINDING; else process.env.SALN_MAX_BINDING = saved;
+  }
+});
+
 test('OIHW <-> OHWI conversion round-trips and moves elements where PyTorch expects them', () => {
   const shape = [4, 3, 2, 5]; // O, I, KH, KW
   const oihw = Float32Array.from({ length: 120 }, (_, i) => i);

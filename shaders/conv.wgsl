@@ -12,7 +12,7 @@ struct Conv {
   Ho: u32, Wo: u32, KH: u32, KW: u32,
   stride: u32, pad: u32,
   K: u32,                               // KH * KW * C
-  m0: u32,                              // first patch row of this slab
+  m0: u32,                              // first patch row of this slab (col2im: first dx element written)
   rows: u32,                            // patch rows in this slab (rows past it are written as zeros)
   rowsPadded: u32, colsPadded: u32,     // the slab's padded extent; colsPadded is a multiple of 4
   total: u32,                           // elements (or texels) this dispatch writes
@@ -93,7 +93,8 @@ fn im2col_buffer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
 }
 
 // dX[n, h, w, ci] = sum over taps (kh, kw) whose output pixel (oh, ow) exists of dP[(n, oh, ow), (kh, kw, ci)].
-// A gather, not a scatter: each input element is written once, in a fixed order, without atomics.
+// A gather, not a scatter: each input element is written once, in a fixed order, without atomics. Runs on a slab
+// of whole images (conv.N of them here), whose dP rows start at 0 and whose dx starts at element m0.
 @compute @workgroup_size(64)
 fn col2im(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = flat(gid, groups);
@@ -118,7 +119,7 @@ fn col2im(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
       sum += dcols[row * conv.K + (kh * conv.KW + kw) * conv.C + ci];
     }
   }
-  dx[i] = sum;
+  dx[conv.m0 + i] = sum;
 }
 
 // ---- implicit GEMM operands (shaders/conv_subgroup.wgsl) ----------------------------------------------------

@@ -198,6 +198,12 @@ export class Runtime {
       }
     }
     if (size <= 0) throw new KernelArgumentError(`kernel ${label}: buffer for '${binding.name}' is empty`);
+    const maxBinding = this.ctx.limits.maxStorageBufferBindingSize ?? 134217728;
+    if (size > maxBinding) {
+      throw new KernelArgumentError(`kernel ${label}: binding '${binding.name}' spans ${size} bytes, above this adapter's maxStorageBufferBindingSize of ${maxBinding}; use a smaller batch (or split the work)`);
+    }
+    const align = this.ctx.limits.minStorageBufferOffsetAlignment ?? 256;
+    if (offset % align !== 0) throw new KernelArgumentError(`kernel ${label}: binding '${binding.name}' starts at byte ${offset}, not a multiple of ${align}`);
     return { buffer: range.buffer, offset, size: Math.ceil(size / 4) * 4 };
   }
 

@@ -98,14 +98,28 @@ function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry): 
     shader: 'conv', entry: 'weights_texture', bindings: { weight: w, dstTex: weights.createView() }, needs: { weight: w.size },
     uniforms: convUniforms(g, 0, 0, 0, Np, texels), workgroups: Math.ceil(texels / 64),
   });
-  const tilesM = Math.ceil(g.M / 64);
-  const grid = subgroupGrid(tilesM * (Np / 32));
-  rt.launch({
-    shader: 'conv_subgroup', entry: 'conv_fwd', overrides: grid.overrides,
-    bindings: { aTex: input.createView(), bTex: weights.createView(), c: y }, needs: { c: y.size },
-    uniforms: implicitDims(g, g.M, g.Cout, Kq, Kq, Np, tilesM, 0),
-    workgroups: [grid.workgroups, 1, 1],
-  });
+  // The output is written in slabs of whole images when one binding cannot hold it (large batches).
+  const perImage = g.Ho * g.Wo;
+  const slabImages = imagesPerSlab(rt, perImage * g.Cout * 4, g.N);
+  const align = rt.ctx.limits.minStorageBufferOffsetAlignment ?? 256;
+  for (let n0 = 0; n0 < g.N; n0 += slabImages) {
+    const rows = Math.min(slabImages, g.N - n0) * perImage;
+    const offset = n0 * perImage * g.Cout * 4;
+    const direct = offset % align === 0;
+    const target = direct ? y : Tensor.empty(rt, [rows, g.Cout]);
+    const tilesM = Math.ceil(rows / 64);
+    const grid = subgroupGrid(tilesM * (Np / 32));
+    rt.launch({
+      shader: 'conv_subgroup', entry: 'conv_fwd', overrides: grid.overrides,
+      bindings: { aTex: input.createView(), bTex: weights.createView(), c: { buffer: target.buffer, offset: direct ? offset : 0, size: rows * g.Cout * 4 } },
+      uniforms: implicitDims(g, rows, g.Cout, Kq, Kq, Np, tilesM, n0 * perImage),
+      workgroups: [grid.workgroups, 1, 1],
+    });
+    if (!direct) {
+      copy(target, y, rows * g.Cout, 0, n0 * perImage * g.Cout);
+      target.dispose();
+    }
+  }
   rt.textures.release(input);
   rt.textures.release(weights);
 }
@@ -237,28 +251,50 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, options
   return withBias;
 }
 
-/** dx[N, H, W, C] from dy[N, Ho, Wo, Cout]: dP = dY . W (one GEMM), then col2im gathers the taps. */
+/**
+ * Whole images per slab so that a slab's `bytesPerImage`-sized buffer stays bindable on this adapter.
+ * SALN_MAX_BINDING lowers the limit, so that tests exercise the slabs on small shapes.
+ */
+function imagesPerSlab(rt: Runtime, bytesPerImage: number, N: number): number {
+  const limit = Math.min(rt.ctx.limits.maxStorageBufferBindingSize ?? 134217728, Number(process.env.SALN_MAX_BINDING) || Infinity);
+  return Math.max(1, Math.min(N, Math.floor(limit / bytesPerImage)));
+}
+
+/**
+ * dx[N, H, W, C] from dy[N, Ho, Wo, Cout]: dP = dY . W (one GEMM), then col2im gathers the taps. dP has
+ * KH*KW times dY's columns, so it is formed for slabs of whole images that fit one storage binding.
+ */
 export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly number[], options: ConvOptions = {}): Tensor {
   const rt = dy.rt;
   const g = convGeometry(xShape, w.shape, options);
   checkGradShape(dy, g);
   const variant = options.variant ?? defaultMatmulVariant(rt);
-  const dP = Tensor.empty(rt, [g.M, g.K]);
   const weight = flatView(w, g.Cout, g.K);
   const dyRows = flatView(dy, g.M, g.Cout);
-  if (isTextureDesign(variant)) {
-    textureGemm(rt, variant, denseSource(dyRows, g.M, g.Cout), denseSource(weight, g.Cout, g.K), { buffer: dP.buffer });
-  } else {
-    const product = matmul(dyRows, weight, { variant });
-    copy(product, dP);
-    product.dispose();
-  }
   const dx = Tensor.empty(rt, xShape);
-  rt.launch({
-    shader: 'conv', entry: 'col2im', bindings: { dcols: dP, dx }, needs: { dcols: dP.size, dx: dx.size },
-    uniforms: convUniforms(g, 0, 0, 0, 0, dx.size), workgroups: Math.ceil(dx.size / 64),
-  });
-  dP.dispose();
+  const perImage = g.Ho * g.Wo;
+  const slabImages = imagesPerSlab(rt, perImage * g.K * 4, g.N);
+  for (let n0 = 0; n0 < g.N; n0 += slabImages) {
+    const images = Math.min(slabImages, g.N - n0);
+    const rows = images * perImage;
+    const dP = Tensor.empty(rt, [rows, g.K]);
+    if (isTextureDesign(variant)) {
+      textureGemm(rt, variant, denseSource(dyRows, rows, g.Cout, { rowOffset: n0 * perImage }), denseSource(weight, g.Cout, g.K), { buffer: dP.buffer });
+    } else {
+      const dySlab = images === g.N ? dyRows : copy(dyRows, Tensor.empty(rt, [rows, g.Cout]), rows * g.Cout, n0 * perImage * g.Cout, 0);
+      const product = matmul(dySlab, weight, { variant });
+      copy(product, dP);
+      product.dispose();
+      if (dySlab !== dyRows) dySlab.dispose();
+    }
+    const slab = { ...g, N: images };
+    const total = images * g.H * g.W * g.C;
+    rt.launch({
+      shader: 'conv', entry: 'col2im', bindings: { dcols: dP, dx }, needs: { dcols: dP.size, dx: dx.size },
+      uniforms: convUniforms(slab, n0 * g.H * g.W * g.C, 0, 0, 0, total), workgroups: Math.ceil(total / 64),
+    });
+    dP.dispose();
+  }
   return dx;
 }
 
