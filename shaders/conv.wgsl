@@ -173,3 +173,27 @@ fn unpad_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let rest = i / conv.C;   // co * KH * KW + tap
   weightOut[i] = weight[rest * conv.C4 * 4u + ci];
 }
+
+// The input gradient of a stride-1 convolution is a convolution of dY with the weights flipped in space and
+// transposed in channels: Wf[c, kh, kw, co] = W[co, KH-1-kh, KW-1-kw, c]. Dispatched with the transposed geometry
+// (input channels conv.C = the forward's Cout, output channels conv.Cout = the forward's C), this writes Wf as
+// the forward GEMM's B operand, in the layout weights_texture uses.
+fn flippedWeightAt(c: u32, k: u32) -> f32 {
+  let cq = conv.C4 * 4u;
+  let co = k % cq;            // channel of dY, the transposed conv's input
+  let tap = k / cq;
+  let kh = tap / conv.KW;
+  let kw = tap % conv.KW;
+  if (c >= conv.Cout || co >= conv.C) { return 0.0; }
+  return weight[((co * conv.KH + (conv.KH - 1u - kh)) * conv.KW + (conv.KW - 1u - kw)) * conv.Cout + c];
+}
+
+@compute @workgroup_size(64)
+fn weights_texture_flipped(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flat(gid, groups);
+  if (i >= conv.total) { return; }
+  let c4s = conv.colsPadded / 4u;
+  let k = i / c4s;
+  let c = (i % c4s) * 4u;
+  textureStore(dstTex, vec2<u32>(i % c4s, k), vec4<f32>(flippedWeightAt(c, k), flippedWeightAt(c + 1u, k), flippedWeightAt(c + 2u, k), flippedWeightAt(c + 3u, k)));
+}

@@ -87,7 +87,11 @@ function implicitDims(g: ConvGeometry, M: number, N: number, K: number, Kp: numb
   };
 }
 
-function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry): void {
+/**
+ * y = conv(x, w) as one implicit GEMM. `flipped`: w is a forward weight [C', KH, KW, Cout'] whose flipped,
+ * channel-transposed version is wanted (the input gradient of a stride-1 conv, with g its transposed geometry).
+ */
+function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry, flipped = false): void {
   const rt = x.rt;
   const { Kq } = paddedExtent(g);
   const Np = roundUp(g.Cout, 32);
@@ -95,7 +99,7 @@ function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry): 
   const weights = rt.textures.acquire(Np / 4, Kq);
   const texels = Kq * Np / 4;
   rt.launch({
-    shader: 'conv', entry: 'weights_texture', bindings: { weight: w, dstTex: weights.createView() }, needs: { weight: w.size },
+    shader: 'conv', entry: flipped ? 'weights_texture_flipped' : 'weights_texture', bindings: { weight: w, dstTex: weights.createView() }, needs: { weight: w.size },
     uniforms: convUniforms(g, 0, 0, 0, Np, texels), workgroups: Math.ceil(texels / 64),
   });
   // The output is written in slabs of whole images when one binding cannot hold it (large batches).
@@ -269,9 +273,19 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly numb
   const g = convGeometry(xShape, w.shape, options);
   checkGradShape(dy, g);
   const variant = options.variant ?? defaultMatmulVariant(rt);
+  const dx = Tensor.empty(rt, xShape);
+  // (Not for a few input channels, like an RGB stem: the GEMM's 32-column tiles would be mostly padding.)
+  if (variant === 'subgroup' && g.stride === 1 && g.pad <= g.KH - 1 && g.KH === g.KW && g.C >= 16) {
+    // Stride 1: dX is a convolution of dY (padded by K-1-p) with the flipped, transposed weights, so it runs on
+    // the implicit GEMM like a forward pass: no dP matrix, no col2im.
+    const transposed = convGeometry(dy.shape, [g.C, g.KH, g.KW, g.Cout], { stride: 1, padding: g.KH - 1 - g.pad });
+    if (implicitFits(rt, transposed)) {
+      convForwardImplicit(dy, w, dx, transposed, true);
+      return dx;
+    }
+  }
   const weight = flatView(w, g.Cout, g.K);
   const dyRows = flatView(dy, g.M, g.Cout);
-  const dx = Tensor.empty(rt, xShape);
   const perImage = g.Ho * g.Wo;
   const slabImages = imagesPerSlab(rt, perImage * g.K * 4, g.N);
   for (let n0 = 0; n0 < g.N; n0 += slabImages) {
