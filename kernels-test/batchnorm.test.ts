@@ -10,24 +10,12 @@ import { batchNormBackward, batchNormEval, batchNormPlan, batchNormTrain } from 
 import { batchNormBackwardReference, batchNormTrainReference } from '../src/reference/batchnorm.ts';
 import { gpuNumericGradient, numericGradient, project, spreadIndices } from '../src/reference/gradcheck.ts';
 import { compare } from '../src/reference/compare.ts';
-import { batchNormTrainBounds, normPoolCases } from '../src/validate/norm_pool.ts';
+import { batchNormTrainBounds } from '../src/validate/norm_pool.ts';
 
 const rt = await getRuntime();
 const numel = (shape: number[]) => shape.reduce((p, d) => p * d, 1);
 
-for (const kernel of ['batchnorm.train', 'batchnorm.eval', 'batchnorm.backward']) {
-  test(`${kernel} matches its float64 reference`, async () => {
-    const cases = normPoolCases().filter((c) => c.kernel === kernel);
-    assert.ok(cases.length >= 5, `${kernel} has ${cases.length} cases`);
-    const failures: string[] = [];
-    for (const c of cases) {
-      const r = await c.run(rt);
-      if (!r.pass) failures.push(`${c.name}: max abs ${r.maxAbs}, worst index ${r.worst}`);
-    }
-    assert.equal(failures, []);
-  });
-}
-
+// Each kernel's validation cases run in kernels.test.ts with every other kernel's.
 // Rows = 3 is the smallest batch here; [1, 4, 4, 1] is a single channel; [2, 3, 2, 3] several of each.
 for (const shape of [[2, 3, 2, 3], [1, 1, 3, 2], [1, 4, 4, 1]]) {
   test(`reference backward equals float64 finite differences of the training forward ${JSON.stringify(shape)}`, () => {

@@ -10,23 +10,10 @@ import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, 
 import { convBackwardBiasReference, convBackwardInputReference, convBackwardWeightReference, convForwardReference } from '../src/reference/conv.ts';
 import { numericGradient, project, gpuNumericGradient, spreadIndices } from '../src/reference/gradcheck.ts';
 import { compare } from '../src/reference/compare.ts';
-import { convCases } from '../src/validate/conv.ts';
 
 const rt = await getRuntime();
 
-for (const kernel of ['conv2d.forward', 'conv2d.dx', 'conv2d.dw']) {
-  test(`${kernel} matches the reference on every GEMM design and shape`, async () => {
-    const cases = convCases(availableMatmulVariants(rt)).filter((c) => c.kernel === kernel);
-    const failures: string[] = [];
-    for (const c of cases) {
-      const r = await c.run(rt);
-      if (!r.pass) failures.push(`${c.name}: max abs ${r.maxAbs}`);
-    }
-    assert.ok(cases.length >= 5 * availableMatmulVariants(rt).length);
-    assert.equal(failures, []);
-  });
-}
-
+// Each kernel's validation cases run in kernels.test.ts with every other kernel's.
 const GEOMETRIES = [
   { N: 2, H: 5, W: 4, C: 3, Cout: 2, k: 3, stride: 2, pad: 1 },
   { N: 1, H: 7, W: 7, C: 2, Cout: 3, k: 7, stride: 2, pad: 3 },

@@ -9,22 +9,9 @@ import { compare } from '../src/reference/compare.ts';
 import { gpuNumericGradient, numericGradient, project, spreadIndices } from '../src/reference/gradcheck.ts';
 import { linear, linearBackward } from '../src/ops/linear.ts';
 import { linearBackwardReference, linearReference, type LinearShape } from '../src/reference/linear.ts';
-import { linearTolerances, lossOptimCases } from '../src/validate/loss_optim.ts';
+import { linearTolerances } from '../src/validate/loss_optim.ts';
 
-for (const kernel of ['linear.forward', 'linear.backward']) {
-  test(`${kernel} matches its float64 reference`, async () => {
-    const rt = await getRuntime();
-    const cases = lossOptimCases().filter((c) => c.kernel === kernel);
-    assert.ok(cases.length >= 5, `${kernel} has ${cases.length} cases`);
-    const failures: string[] = [];
-    for (const c of cases) {
-      const r = await c.run(rt);
-      if (!r.pass) failures.push(`${c.name}: max abs ${r.maxAbs} (atol ${r.tolerance.atol}, rtol ${r.tolerance.rtol}), worst index ${r.worst}`);
-    }
-    assert.equal(failures, [], failures.join('\n'));
-  });
-}
-
+// Each kernel's validation cases run in kernels.test.ts with every other kernel's.
 const SHAPES: LinearShape[] = [
   { rows: 1, inFeatures: 1, outFeatures: 1 },
   { rows: 3, inFeatures: 5, outFeatures: 4 },

@@ -9,24 +9,10 @@ import { compare } from '../src/reference/compare.ts';
 import { gpuNumericGradient, numericGradient, project, spreadIndices } from '../src/reference/gradcheck.ts';
 import { softmaxCrossEntropy, softmaxCrossEntropyBackward } from '../src/ops/loss.ts';
 import { softmaxCrossEntropyBackwardReference, softmaxCrossEntropyReference } from '../src/reference/loss.ts';
-import { crossEntropyBackwardTolerance, crossEntropyTolerances, lossOptimCases } from '../src/validate/loss_optim.ts';
+import { crossEntropyBackwardTolerance, crossEntropyTolerances } from '../src/validate/loss_optim.ts';
 
-const casesOf = (prefix: string) => lossOptimCases().filter((c) => c.kernel.startsWith(prefix));
 
-for (const kernel of ['softmax_ce.forward', 'softmax_ce.backward']) {
-  test(`${kernel} matches its float64 reference`, async () => {
-    const rt = await getRuntime();
-    const cases = casesOf(kernel);
-    assert.ok(cases.length >= 5, `${kernel} has ${cases.length} cases`);
-    const failures: string[] = [];
-    for (const c of cases) {
-      const r = await c.run(rt);
-      if (!r.pass) failures.push(`${c.name}: max abs ${r.maxAbs} (atol ${r.tolerance.atol}, rtol ${r.tolerance.rtol}), worst index ${r.worst}`);
-    }
-    assert.equal(failures, [], failures.join('\n'));
-  });
-}
-
+// Each kernel's validation cases run in kernels.test.ts with every other kernel's.
 function labelsFor(rows: number, classes: number, stream: number): Uint32Array {
   return Uint32Array.from(uniformArray(rows, 5, stream, 0, classes), (u) => Math.min(classes - 1, Math.floor(u)));
 }

@@ -8,22 +8,8 @@ import { Tensor } from '../src/tensor.ts';
 import { uniformArray } from '../src/rng.ts';
 import { adamwStep, gradNorm, sgdStep, type StepOptions } from '../src/ops/optimizer.ts';
 import { adamwReferenceStep, sgdReferenceStep, type AdamWReferenceState, type SgdReferenceState } from '../src/reference/optimizer.ts';
-import { lossOptimCases } from '../src/validate/loss_optim.ts';
 
-for (const kernel of ['optim.sgd', 'optim.adamw', 'grad_norm']) {
-  test(`${kernel} matches its float64 reference`, async () => {
-    const rt = await getRuntime();
-    const cases = lossOptimCases().filter((c) => c.kernel === kernel);
-    assert.ok(cases.length >= 5, `${kernel} has ${cases.length} cases`);
-    const failures: string[] = [];
-    for (const c of cases) {
-      const r = await c.run(rt);
-      if (!r.pass) failures.push(`${c.name}: max abs ${r.maxAbs} (atol ${r.tolerance.atol}, rtol ${r.tolerance.rtol}), worst index ${r.worst}`);
-    }
-    assert.equal(failures, [], failures.join('\n'));
-  });
-}
-
+// Each kernel's validation cases run in kernels.test.ts with every other kernel's.
 const close = (got: number, want: number, what: string) => assert.ok(Math.abs(got - want) <= 1e-12 * Math.max(1, Math.abs(want)), `${what}: ${got} != ${want}`);
 
 test('the SGD reference takes the steps PyTorch takes (momentum, Nesterov, L2 and decoupled decay)', () => {

@@ -10,25 +10,12 @@ import { globalAvgPool, globalAvgPoolBackward, globalAvgPoolPlan, maxPool2d, max
 import { globalAvgPoolBackwardReference, globalAvgPoolReference, maxPool2dBackwardReference, maxPool2dReference, type MaxPoolReferenceWindow } from '../src/reference/pool.ts';
 import { gpuNumericGradient, numericGradient, project, spreadIndices } from '../src/reference/gradcheck.ts';
 import { compare } from '../src/reference/compare.ts';
-import { normPoolCases } from '../src/validate/norm_pool.ts';
 
 const rt = await getRuntime();
 const numel = (shape: number[]) => shape.reduce((p, d) => p * d, 1);
 const RESNET_WINDOW: MaxPoolReferenceWindow = { kernel: [3, 3], stride: [2, 2], padding: [1, 1] };
 
-for (const kernel of ['maxpool.forward', 'maxpool.backward', 'avgpool.global', 'avgpool.global_backward']) {
-  test(`${kernel} matches its float64 reference`, async () => {
-    const cases = normPoolCases().filter((c) => c.kernel === kernel);
-    assert.ok(cases.length >= 5, `${kernel} has ${cases.length} cases`);
-    const failures: string[] = [];
-    for (const c of cases) {
-      const r = await c.run(rt);
-      if (!r.pass) failures.push(`${c.name}: max abs ${r.maxAbs}, worst index ${r.worst}`);
-    }
-    assert.equal(failures, []);
-  });
-}
-
+// Each kernel's validation cases run in kernels.test.ts with every other kernel's.
 test('max-pool 3x3/2/1 on a 4x4 ramp and on all-negative input: padding never wins (PyTorch)', async () => {
   const ramp = Float32Array.from({ length: 16 }, (_, i) => i);
   for (const [x, y, argmax] of [

@@ -28,37 +28,40 @@ export function convForwardReference(x: Arr, w: Arr, bias: Arr | null, g: ConvGe
   return y;
 }
 
-export function convBackwardInputReference(dy: Arr, w: Arr, g: ConvGeometry): Float64Array {
-  const dx = new Float64Array(g.N * g.H * g.W * g.C);
+/** Calls `visit(dyAt, at, wTap)` for every (output pixel, tap) whose input pixel exists: dyAt is the output
+ * pixel's offset in dy, at the input pixel's offset in x, wTap the tap's offset within one output channel's
+ * weights. */
+function forEachTap(g: ConvGeometry, visit: (dyAt: number, at: number, wTap: number) => void): void {
   for (let n = 0; n < g.N; n++) for (let oh = 0; oh < g.Ho; oh++) for (let ow = 0; ow < g.Wo; ow++) {
     const dyAt = ((n * g.Ho + oh) * g.Wo + ow) * g.Cout;
     for (let kh = 0; kh < g.KH; kh++) for (let kw = 0; kw < g.KW; kw++) {
       const at = inputAt(g, n, oh, ow, kh, kw);
-      if (at < 0) continue;
-      for (let co = 0; co < g.Cout; co++) {
-        const d = dy[dyAt + co];
-        const wAt = ((co * g.KH + kh) * g.KW + kw) * g.C;
-        for (let ci = 0; ci < g.C; ci++) dx[at + ci] += d * w[wAt + ci];
-      }
+      if (at >= 0) visit(dyAt, at, (kh * g.KW + kw) * g.C);
     }
   }
+}
+
+export function convBackwardInputReference(dy: Arr, w: Arr, g: ConvGeometry): Float64Array {
+  const dx = new Float64Array(g.N * g.H * g.W * g.C);
+  const perOut = g.KH * g.KW * g.C;
+  forEachTap(g, (dyAt, at, wTap) => {
+    for (let co = 0; co < g.Cout; co++) {
+      const d = dy[dyAt + co];
+      for (let ci = 0; ci < g.C; ci++) dx[at + ci] += d * w[co * perOut + wTap + ci];
+    }
+  });
   return dx;
 }
 
 export function convBackwardWeightReference(dy: Arr, x: Arr, g: ConvGeometry): Float64Array {
-  const dw = new Float64Array(g.Cout * g.KH * g.KW * g.C);
-  for (let n = 0; n < g.N; n++) for (let oh = 0; oh < g.Ho; oh++) for (let ow = 0; ow < g.Wo; ow++) {
-    const dyAt = ((n * g.Ho + oh) * g.Wo + ow) * g.Cout;
-    for (let kh = 0; kh < g.KH; kh++) for (let kw = 0; kw < g.KW; kw++) {
-      const at = inputAt(g, n, oh, ow, kh, kw);
-      if (at < 0) continue;
-      for (let co = 0; co < g.Cout; co++) {
-        const d = dy[dyAt + co];
-        const wAt = ((co * g.KH + kh) * g.KW + kw) * g.C;
-        for (let ci = 0; ci < g.C; ci++) dw[wAt + ci] += d * x[at + ci];
-      }
+  const perOut = g.KH * g.KW * g.C;
+  const dw = new Float64Array(g.Cout * perOut);
+  forEachTap(g, (dyAt, at, wTap) => {
+    for (let co = 0; co < g.Cout; co++) {
+      const d = dy[dyAt + co];
+      for (let ci = 0; ci < g.C; ci++) dw[co * perOut + wTap + ci] += d * x[at + ci];
     }
-  }
+  });
   return dw;
 }
 
