@@ -59,7 +59,7 @@ test('the same buffer bound to a read and a writable binding is refused', async 
   const rt = await getRuntime();
   const x = Tensor.empty(rt, [16]);
   await rejects(() => rt.launch({ shader: 'fill', entry: 'copy', bindings: { src: x, dst: x }, uniforms: { n: 16, value: 0, srcOffset: 0, dstOffset: 0 }, workgroups: 1 }),
-    /same buffer is bound to 'src' and 'dst'/, KernelArgumentError);
+    /same buffer range is bound to 'src' and 'dst'/, KernelArgumentError);
   x.dispose();
 });
 

@@ -100,3 +100,10 @@ fn scale_add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   let i = flatIndex(gid, groups);
   if (i < params.n) { out[i] = params.alpha * a[i] + params.beta * b[i]; }
 }
+
+// inout += alpha * a: gradient accumulation in place (a variable used twice, a parameter's gradient buffer).
+@compute @workgroup_size(256)
+fn accumulate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flatIndex(gid, groups);
+  if (i < params.n) { inout[i] = inout[i] + params.alpha * a[i]; }
+}

@@ -19,7 +19,9 @@ export class Tensor {
 
   private constructor(readonly rt: Runtime, readonly shape: readonly number[], readonly dtype: DType, buffer: GPUBuffer,
     /** Views share their source's buffer and never release it. */
-    private readonly owner: Tensor | null = null) {
+    private readonly owner: Tensor | null = null,
+    /** Where a view starts in the buffer, in bytes (a multiple of the adapter's storage offset alignment). */
+    readonly byteOffset = 0) {
     this.size = numel(shape);
     this.gpuBuffer = buffer;
   }
@@ -48,23 +50,38 @@ export class Tensor {
 
   /** The byte range a kernel binds (the pooled buffer may be larger than the tensor). */
   binding(): BufferBinding {
-    return { buffer: this.buffer, offset: 0, size: Math.max(4, this.size * 4) };
+    return { buffer: this.buffer, offset: this.byteOffset, size: Math.max(4, this.size * 4) };
   }
 
   async download(): Promise<HostArray> {
-    const bytes = await this.rt.read(this.buffer, this.size * 4);
+    const bytes = await this.rt.read(this.buffer, this.size * 4, this.byteOffset);
     return new (hostType(this.dtype))(bytes);
+  }
+
+  /** Replaces the contents from host memory (queue-ordered with the work around it). */
+  upload(data: HostArray): void {
+    if (data.length !== this.size) throw new Error(`upload of ${data.length} values into a tensor of ${this.size}`);
+    if (data.length > 0) this.rt.write(this.buffer, data, this.byteOffset);
   }
 
   /** A view with a new shape over the same buffer (no copy); disposing the view releases nothing. */
   reshape(shape: readonly number[]): Tensor {
     if (numel(shape) !== this.size) throw new Error(`cannot reshape [${this.shape.join(', ')}] to [${shape.join(', ')}]`);
-    return new Tensor(this.rt, [...shape], this.dtype, this.buffer, this.owner ?? this);
+    return new Tensor(this.rt, [...shape], this.dtype, this.buffer, this.owner ?? this, this.byteOffset);
+  }
+
+  /** A view of `shape` starting `elementOffset` elements into this tensor (offset aligned for binding). */
+  slice(elementOffset: number, shape: readonly number[]): Tensor {
+    const bytes = this.byteOffset + elementOffset * 4;
+    const align = this.rt.ctx.limits.minStorageBufferOffsetAlignment ?? 256;
+    if (bytes % align !== 0) throw new Error(`a view at element ${elementOffset} is not ${align}-byte aligned`);
+    if (elementOffset + numel(shape) > this.size) throw new Error(`a view of [${shape.join(', ')}] at ${elementOffset} overruns a tensor of ${this.size}`);
+    return new Tensor(this.rt, [...shape], this.dtype, this.buffer, this.owner ?? this, bytes);
   }
 
   /** The same buffer under a new shape, owned by the result: this tensor is disposed (no copy). */
   takeAs(shape: readonly number[]): Tensor {
-    if (this.owner) throw new Error('takeAs() needs the owning tensor, not a view');
+    if (this.owner || this.byteOffset) throw new Error('takeAs() needs the owning tensor, not a view');
     if (numel(shape) !== this.size) throw new Error(`cannot reshape [${this.shape.join(', ')}] to [${shape.join(', ')}]`);
     const moved = new Tensor(this.rt, [...shape], this.dtype, this.buffer);
     this.gpuBuffer = null;

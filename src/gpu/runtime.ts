@@ -332,19 +332,26 @@ function layoutEntry(b: BindingInfo): GPUBindGroupLayoutEntry {
   }
 }
 
-/** WebGPU rejects a buffer bound twice in one dispatch when one of the bindings is writable; say which. */
+/**
+ * WebGPU rejects overlapping ranges of one buffer in one dispatch when one of the bindings is writable (views of
+ * a flat buffer that do not overlap are fine); say which bindings collide.
+ */
 function checkAliasing(label: string, entry: EntryInfo, entries: GPUBindGroupEntry[]): void {
   const writable = new Set(entry.bindings.filter((b) => b.kind === 'storage').map((b) => b.binding));
-  const seen = new Map<GPUBuffer, number>();
+  const ranges: { buffer: GPUBuffer; start: number; end: number; binding: number }[] = [];
   for (const e of entries) {
     const resource = e.resource as GPUBufferBinding;
     if (!(resource?.buffer instanceof GPUBuffer)) continue;
-    const other = seen.get(resource.buffer);
-    if (other !== undefined && (writable.has(other) || writable.has(e.binding))) {
-      const name = (n: number) => entry.bindings.find((b) => b.binding === n)?.name;
-      throw new KernelArgumentError(`kernel ${label}: the same buffer is bound to '${name(other)}' and '${name(e.binding)}' and one is writable; use separate buffers`);
+    const start = resource.offset ?? 0;
+    const end = start + (resource.size ?? resource.buffer.size - start);
+    for (const other of ranges) {
+      const overlaps = other.buffer === resource.buffer && start < other.end && other.start < end;
+      if (overlaps && (writable.has(other.binding) || writable.has(e.binding))) {
+        const name = (n: number) => entry.bindings.find((b) => b.binding === n)?.name;
+        throw new KernelArgumentError(`kernel ${label}: the same buffer range is bound to '${name(other.binding)}' and '${name(e.binding)}' and one is writable; use separate buffers`);
+      }
     }
-    seen.set(resource.buffer, e.binding);
+    ranges.push({ buffer: resource.buffer, start, end, binding: e.binding });
   }
 }
 

@@ -109,13 +109,13 @@ function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry, f
   for (let n0 = 0; n0 < g.N; n0 += slabImages) {
     const rows = Math.min(slabImages, g.N - n0) * perImage;
     const offset = n0 * perImage * g.Cout * 4;
-    const direct = offset % align === 0;
+    const direct = (y.byteOffset + offset) % align === 0;
     const target = direct ? y : Tensor.empty(rt, [rows, g.Cout]);
     const tilesM = Math.ceil(rows / 64);
     const grid = subgroupGrid(tilesM * (Np / 32));
     rt.launch({
       shader: 'conv_subgroup', entry: 'conv_fwd', overrides: grid.overrides,
-      bindings: { aTex: input.createView(), bTex: weights.createView(), c: { buffer: target.buffer, offset: direct ? offset : 0, size: rows * g.Cout * 4 } },
+      bindings: { aTex: input.createView(), bTex: weights.createView(), c: { buffer: target.buffer, offset: target.byteOffset + (direct ? offset : 0), size: rows * g.Cout * 4 } },
       uniforms: implicitDims(g, rows, g.Cout, Kq, Kq, Np, tilesM, n0 * perImage),
       workgroups: [grid.workgroups, 1, 1],
     });
@@ -237,7 +237,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, options
   if (variant === 'subgroup' && implicitFits(rt, g)) {
     convForwardImplicit(x, w, y, g);
   } else if (isTextureDesign(variant)) {
-    textureGemm(rt, variant, patchSource(x, g, 0, g.M), denseSource(weight, g.K, g.Cout, { trans: true }), { buffer: y.buffer });
+    textureGemm(rt, variant, patchSource(x, g, 0, g.M), denseSource(weight, g.K, g.Cout, { trans: true }), y.binding());
   } else {
     const slab = bufferSlabRows(g);
     for (let m0 = 0; m0 < g.M; m0 += slab) {
@@ -293,7 +293,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly numb
     const rows = images * perImage;
     const dP = Tensor.empty(rt, [rows, g.K]);
     if (isTextureDesign(variant)) {
-      textureGemm(rt, variant, denseSource(dyRows, rows, g.Cout, { rowOffset: n0 * perImage }), denseSource(weight, g.Cout, g.K), { buffer: dP.buffer });
+      textureGemm(rt, variant, denseSource(dyRows, rows, g.Cout, { rowOffset: n0 * perImage }), denseSource(weight, g.Cout, g.K), dP.binding());
     } else {
       const dySlab = images === g.N ? dyRows : copy(dyRows, Tensor.empty(rt, [rows, g.Cout]), rows * g.Cout, n0 * perImage * g.Cout, 0);
       const product = matmul(dySlab, weight, { variant });
@@ -331,7 +331,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: readonly num
     let part: Tensor;
     if (isTextureDesign(variant)) {
       part = Tensor.empty(rt, [g.Cout, g.K]);
-      textureGemm(rt, variant, denseSource(dyRows, g.Cout, rows, { trans: true, ld: g.Cout, colOffset: m0 }), patchSource(x, g, m0, rows), { buffer: part.buffer });
+      textureGemm(rt, variant, denseSource(dyRows, g.Cout, rows, { trans: true, ld: g.Cout, colOffset: m0 }), patchSource(x, g, m0, rows), part.binding());
     } else {
       const cols = patchRows(x, g, m0, rows);
       const dyChunk = copy(dyRows, Tensor.empty(rt, [rows, g.Cout]), rows * g.Cout, m0 * g.Cout, 0);

@@ -80,3 +80,10 @@ export function scaleAdd(a: Tensor, b: Tensor, alpha: number, beta: number): Ten
   if (out.size > 0) a.rt.launch({ shader: 'elementwise', entry: 'scale_add', bindings: { a, b, out }, needs: { a: a.size, b: b.size, out: out.size }, uniforms: uniforms(a.size, 0, alpha, beta), workgroups: groups(a.size) });
   return out;
 }
+
+/** target += alpha * a, in place (same sizes). */
+export function accumulate(target: Tensor, a: Tensor, alpha = 1): Tensor {
+  if (target.size !== a.size) throw new Error(`accumulate: sizes ${target.size} and ${a.size} differ`);
+  if (a.size > 0) a.rt.launch({ shader: 'elementwise', entry: 'accumulate', bindings: { inout: target, a }, needs: { inout: target.size, a: a.size }, uniforms: uniforms(a.size, 0, alpha), workgroups: groups(a.size) });
+  return target;
+}

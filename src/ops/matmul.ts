@@ -242,7 +242,7 @@ export function denseSource(src: Tensor, rows: number, cols: number, options: { 
       // that are never stored.
       if (!trans && colOffset === 0 && ld === cols && cols === colsPadded && (cols * 4) % 256 === 0) {
         rt.commandEncoder().copyBufferToTexture(
-          { buffer: src.buffer, offset: firstRow * cols * 4, bytesPerRow: cols * 4, rowsPerImage: count },
+          { buffer: src.buffer, offset: src.byteOffset + firstRow * cols * 4, bytesPerRow: cols * 4, rowsPerImage: count },
           { texture }, [cols / 4, count],
         );
         return;
@@ -322,7 +322,7 @@ function packBatchToTexture(rt: Runtime, src: Tensor, rows: number, cols: number
 
 function runTexture(rt: Runtime, design: TextureDesign, a: Tensor, b: Tensor, out: Tensor, p: Problem, transA: boolean, transB: boolean) {
   if (p.batch === 1) {
-    textureGemm(rt, design, denseSource(a, p.M, p.K, { trans: transA }), denseSource(b, p.K, p.N, { trans: transB }), { buffer: out.buffer });
+    textureGemm(rt, design, denseSource(a, p.M, p.K, { trans: transA }), denseSource(b, p.K, p.N, { trans: transB }), out.binding());
     return;
   }
   const kernel = TEXTURE_KERNELS[design];
