@@ -1,0 +1,170 @@
+// `saln train`: ResNet-18 on a dataset from one command; checkpoints, metrics.jsonl and summary.json in --out.
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parse, UsageError } from './args.ts';
+import { getRuntime } from '../gpu/runtime.ts';
+import { tuneMatmul } from '../ops/tuning.ts';
+import { makeSchedule, SCHEDULE_NAMES } from '../train/schedule.ts';
+import { ProgressBar } from '../train/progress.ts';
+import { batchesPerEpoch, Trainer, type Progress, type TrainConfig } from '../train/trainer.ts';
+import { loadTrainData, DATASETS } from '../train/data.ts';
+import { readSafetensors } from '../train/safetensors.ts';
+import { TRAINER_FILE } from '../train/checkpoint.ts';
+
+const HELP = `usage: saln train [options]
+
+Trains ResNet-18 and writes into --out: model.safetensors (torchvision names, loads with
+resnet18().load_state_dict), trainer.safetensors (optimizer state, for --resume), metrics.jsonl (one JSON
+object per step and per evaluation) and summary.json. Ctrl-C saves a checkpoint before exiting.
+
+data
+  --dataset NAME          ${DATASETS.join(' | ')} (default fashion-mnist)
+  --data-dir DIR          where the dataset lives (default: its standard place)
+  --limit N               train on the first N training samples
+  --test-limit N          evaluate on the first N test samples (default: the whole test split)
+model
+  --model resnet18        the architecture (only ResNet-18 for now)
+  --stem imagenet|cifar   7x7/2 conv + max-pool, or 3x3/1 conv without pool (default imagenet)
+  --width W               channel multiplier on 64-128-256-512 (default 1)
+  --pretrained FILE       torchvision ImageNet weights in safetensors (fc replaced, 1-channel stem adapted)
+optimisation
+  --epochs N              (default 1)
+  --batch-size N          (default 64)
+  --optimizer sgd|adamw   (default sgd: momentum 0.9, Nesterov)
+  --lr X                  peak learning rate (default 0.05 for sgd, 0.001 for adamw)
+  --schedule NAME         ${SCHEDULE_NAMES.join(' | ')} (default onecycle)
+  --warmup-steps N        for cosine (default 0)
+  --momentum X            (default 0.9)      --no-nesterov
+  --weight-decay X        (default 5e-4 for sgd, 0.01 for adamw; not on batch-norm or biases)
+  --label-smoothing X     (default 0)
+  --clip-norm X           clip the gradient's global norm (default: off)
+  --augment LIST          comma list of flip, crop, rotate, jitter, or none (default: the dataset's)
+run
+  --seed N                every random choice follows it (default 0)
+  --out DIR               (default runs/<dataset>)
+  --resume DIR            continue a run exactly where it stopped (settings come from its checkpoint)
+  --eval-batch-size N     (default 256)
+`;
+
+const OPTIONS = {
+  dataset: { type: 'string', default: 'fashion-mnist' }, 'data-dir': { type: 'string' }, limit: { type: 'string' }, 'test-limit': { type: 'string' },
+  model: { type: 'string', default: 'resnet18' }, stem: { type: 'string', default: 'imagenet' }, width: { type: 'string', default: '1' }, pretrained: { type: 'string' },
+  epochs: { type: 'string', default: '1' }, 'batch-size': { type: 'string', default: '64' }, optimizer: { type: 'string', default: 'sgd' }, lr: { type: 'string' },
+  schedule: { type: 'string', default: 'onecycle' }, 'warmup-steps': { type: 'string', default: '0' }, momentum: { type: 'string', default: '0.9' },
+  'no-nesterov': { type: 'boolean' }, 'weight-decay': { type: 'string' }, 'label-smoothing': { type: 'string', default: '0' }, 'clip-norm': { type: 'string', default: '0' },
+  augment: { type: 'string' }, seed: { type: 'string', default: '0' }, out: { type: 'string' }, resume: { type: 'string' }, 'eval-batch-size': { type: 'string', default: '256' },
+  'poison-step': { type: 'string' },
+} as const;
+
+function number(flag: string, text: string | undefined, rule: 'positiveInteger' | 'nonNegative' | 'positive' | 'fraction'): number {
+  const value = Number(text);
+  const ok = text !== undefined && text.trim() !== '' && Number.isFinite(value) && (
+    rule === 'positiveInteger' ? Number.isInteger(value) && value > 0
+      : rule === 'positive' ? value > 0 : rule === 'fraction' ? value >= 0 && value < 1 : value >= 0);
+  if (!ok) throw new UsageError(`train: --${flag} must be ${rule === 'positiveInteger' ? 'a positive integer' : rule === 'positive' ? 'a positive number' : rule === 'fraction' ? 'a number in [0, 1)' : 'a non-negative number'}, got '${text}'`);
+  return value;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parse('train', argv, OPTIONS);
+  if (values.help) { process.stdout.write(HELP); return 0; }
+  if (values.model !== 'resnet18') throw new UsageError(`train: --model ${values.model} is not available; resnet18 is`);
+
+  let config: TrainConfig;
+  let datasetName = values.dataset!;
+  let limit = values.limit !== undefined ? number('limit', values.limit, 'positiveInteger') : undefined;
+  let scheduleName = values.schedule!;
+  let warmupSteps = number('warmup-steps', values['warmup-steps'], 'nonNegative');
+  if (values.resume) {
+    // The checkpoint's own settings: a resumed run must be the same run.
+    const file = join(values.resume, TRAINER_FILE);
+    if (!existsSync(file)) throw new UsageError(`train: --resume ${values.resume} has no ${TRAINER_FILE}; pass the --out directory of an earlier run`);
+    const saved = JSON.parse(readSafetensors(file).metadata.state ?? '{}');
+    if (!saved.config) throw new UsageError(`train: ${file} carries no run settings`);
+    config = saved.config;
+    datasetName = saved.dataset;
+    limit = saved.limit;
+    scheduleName = saved.schedule;
+    warmupSteps = saved.warmupSteps;
+    if (argv.includes('--epochs')) config.epochs = number('epochs', values.epochs, 'positiveInteger');
+  } else {
+    const optimizer = values.optimizer === 'sgd' || values.optimizer === 'adamw' ? values.optimizer : (() => { throw new UsageError(`train: --optimizer must be sgd or adamw, got '${values.optimizer}'`); })();
+    const stem = values.stem === 'imagenet' || values.stem === 'cifar' ? values.stem : (() => { throw new UsageError(`train: --stem must be imagenet or cifar, got '${values.stem}'`); })();
+    config = {
+      model: { stem, width: number('width', values.width, 'positive'), inChannels: 0, classes: 0 },
+      epochs: number('epochs', values.epochs, 'positiveInteger'),
+      batchSize: number('batch-size', values['batch-size'], 'positiveInteger'),
+      evalBatchSize: number('eval-batch-size', values['eval-batch-size'], 'positiveInteger'),
+      optimizer,
+      lr: values.lr !== undefined ? number('lr', values.lr, 'positive') : optimizer === 'sgd' ? 0.05 : 0.001,
+      momentum: number('momentum', values.momentum, 'fraction'),
+      nesterov: !values['no-nesterov'],
+      weightDecay: values['weight-decay'] !== undefined ? number('weight-decay', values['weight-decay'], 'nonNegative') : optimizer === 'sgd' ? 5e-4 : 0.01,
+      labelSmoothing: number('label-smoothing', values['label-smoothing'], 'fraction'),
+      clipNorm: number('clip-norm', values['clip-norm'], 'nonNegative'),
+      seed: number('seed', values.seed, 'nonNegative'),
+      augment: {}, mean: [], std: [],
+    };
+    if (!Number.isInteger(config.seed)) throw new UsageError(`train: --seed must be an integer, got '${values.seed}'`);
+  }
+  const testLimit = values['test-limit'] !== undefined ? number('test-limit', values['test-limit'], 'positiveInteger') : undefined;
+  const data = loadTrainData(datasetName, { dir: values['data-dir'], limit, testLimit, augment: values.resume ? undefined : values.augment });
+  if (!values.resume) {
+    config.model.inChannels = data.train.channels;
+    config.model.classes = data.train.classes.length;
+    config.augment = data.augment;
+    config.mean = data.mean;
+    config.std = data.std;
+  }
+  const out = resolve(values.out ?? values.resume ?? join('runs', datasetName));
+  mkdirSync(out, { recursive: true });
+
+  const totalSteps = config.epochs * batchesPerEpoch(data.train.count, config.batchSize);
+  const schedule = makeSchedule(scheduleName, { lr: config.lr, totalSteps, warmupSteps, stepSize: Math.max(1, Math.floor(totalSteps / 3)) });
+
+  const rt = await getRuntime({ adapter: values.adapter });
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  await tuneMatmul(rt, { log });
+  const metricsFile = join(out, 'metrics.jsonl');
+  if (!values.resume) writeFileSync(metricsFile, '');
+  let bar: ProgressBar | null = null;
+  const progress: Progress = {
+    start: (total, label) => { bar = new ProgressBar({ total, label, unit: 'batch' }); },
+    update: (done, fields) => bar?.update(done, fields),
+    stop: () => { bar?.finish(); bar = null; },
+  };
+  const trainer = new Trainer(rt, config, data, out, {
+    log,
+    metrics: (record) => appendFileSync(metricsFile, `${JSON.stringify(record)}\n`),
+    progress,
+    schedule,
+    poisonStep: values['poison-step'] !== undefined ? Number(values['poison-step']) : undefined,
+  });
+  // The trainer's state also records what the CLI needs to rebuild the run on --resume.
+  trainer.runInfo = { limit, schedule: scheduleName, warmupSteps };
+  if (values.resume) {
+    trainer.resume(values.resume);
+    log(`resuming ${values.resume} at step ${trainer.step} (epoch ${trainer.epoch + 1}, batch ${trainer.batchInEpoch})`);
+  } else if (values.pretrained) {
+    for (const note of trainer.loadPretrained(values.pretrained)) log(note);
+  }
+  let interrupts = 0;
+  const onSigint = () => {
+    if (++interrupts > 1) process.exit(130);
+    log('interrupted: finishing this step and saving a checkpoint (Ctrl-C again to quit at once)');
+    trainer.requestStop();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const summary = await trainer.run();
+    const record = { dataset: datasetName, out, ...summary, config };
+    writeFileSync(join(out, 'summary.json'), `${JSON.stringify(record, null, 2)}\n`);
+    log(`done: ${summary.steps} steps, ${summary.imagesTrained} images in ${summary.seconds.toFixed(1)} s (${summary.imagesPerSecond.toFixed(1)} images/s)${summary.finalEval ? `, test accuracy ${(100 * summary.finalEval.accuracy).toFixed(2)}%` : ''}`);
+    log(`outputs: ${out}/{model.safetensors, trainer.safetensors, metrics.jsonl, summary.json}`);
+    process.stdout.write(`${JSON.stringify({ out, steps: summary.steps, seconds: summary.seconds, imagesPerSecond: summary.imagesPerSecond, testAccuracy: summary.finalEval?.accuracy ?? null, stoppedEarly: summary.stoppedEarly })}\n`);
+    return summary.stoppedEarly ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+    trainer.dispose();
+  }
+}

@@ -1,0 +1,281 @@
+// The training loop: shuffled batches -> GPU augmentation -> forward on the tape -> backward -> gradient norm
+// (NaN/Inf stop the run) -> optimizer step over the flat parameters -> metrics; evaluation on the test split
+// and a checkpoint at the end of each epoch. Every random choice (initialisation, order, augmentation) comes
+// from the seed, and the position in training is saved, so a resumed run repeats the uninterrupted one.
+import { mkdirSync } from 'node:fs';
+import type { Runtime } from '../gpu/runtime.ts';
+import { Tensor } from '../tensor.ts';
+import { Tape, Var } from '../autograd.ts';
+import { CpuRandom } from '../rng.ts';
+import { createResNet18, type ResNetConfig, type ResNetInstance } from '../nn/resnet.ts';
+import { crossEntropy } from '../nn/functional.ts';
+import { augmentBatch, uploadImages, type AugmentOptions, type ImageShape } from '../ops/augment.ts';
+import { adamwStep, gradNorm, sgdStep } from '../ops/optimizer.ts';
+import { sum } from '../ops/reduce.ts';
+import { fill } from '../ops/fill.ts';
+import type { LabelledImages } from '../../datasets/idx.ts';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { loadPretrained } from './pretrained.ts';
+
+export interface TrainConfig {
+  model: ResNetConfig;
+  epochs: number;
+  batchSize: number;
+  evalBatchSize: number;
+  optimizer: 'sgd' | 'adamw';
+  lr: number;
+  momentum: number;
+  nesterov: boolean;
+  weightDecay: number;
+  labelSmoothing: number;
+  /** Clip the gradient's global norm to this (0: no clipping). */
+  clipNorm: number;
+  seed: number;
+  /** Augmentation for training batches (evaluation only normalizes); mean/std are per channel on 0..1. */
+  augment: Omit<AugmentOptions, 'mean' | 'std'>;
+  mean: number[];
+  std: number[];
+}
+
+export interface TrainData {
+  name: string;
+  train: LabelledImages;
+  test: LabelledImages;
+}
+
+export interface Progress {
+  start(total: number, label: string): void;
+  update(done: number, fields: Record<string, string | number>): void;
+  stop(): void;
+}
+
+export interface TrainerHooks {
+  /** Human-readable lines (the CLI prints them on stderr). */
+  log(line: string): void;
+  /** One record per step and per evaluation (the CLI writes them as JSON lines). */
+  metrics(record: Record<string, unknown>): void;
+  progress?: Progress;
+  /** Learning rate at an optimizer step (1-based); constant when absent. */
+  schedule?: (step: number) => number;
+  /** Test hook: makes the loss of this step NaN, to prove that the run stops cleanly. */
+  poisonStep?: number;
+}
+
+export interface EvalResult { loss: number; accuracy: number; count: number }
+
+export interface TrainSummary {
+  epochs: number;
+  steps: number;
+  imagesTrained: number;
+  seconds: number;
+  imagesPerSecond: number;
+  finalEval: EvalResult | null;
+  stoppedEarly: boolean;
+}
+
+export class NonFiniteLossError extends Error {
+  override name = 'NonFiniteLossError';
+}
+
+/** Batches per epoch: the last partial batch is dropped when it has fewer than 2 samples (batch-norm needs 2). */
+export function batchesPerEpoch(count: number, batchSize: number): number {
+  const full = Math.floor(count / batchSize);
+  return count % batchSize >= 2 ? full + 1 : Math.max(full, count >= 2 ? 1 : 0);
+}
+
+/** The training order of an epoch: a seeded permutation, the same on every run and resume. */
+export function epochOrder(count: number, seed: number, epoch: number): Uint32Array {
+  return new CpuRandom(seed, 0x5a1e0000 + epoch).permutation(count);
+}
+
+function gatherBatch(data: LabelledImages, indices: ArrayLike<number>): { bytes: Uint8Array; labels: Uint32Array } {
+  const pixels = data.height * data.width * data.channels;
+  const bytes = new Uint8Array(indices.length * pixels);
+  const labels = new Uint32Array(indices.length);
+  for (let k = 0; k < indices.length; k++) {
+    const i = indices[k];
+    bytes.set(data.images.subarray(i * pixels, (i + 1) * pixels), k * pixels);
+    labels[k] = data.labels[i];
+  }
+  return { bytes, labels };
+}
+
+export class Trainer {
+  readonly net: ResNetInstance;
+  private stopRequested = false;
+  private optimizerState = new Map<string, Tensor>();
+  step = 0;
+  epoch = 0;
+  batchInEpoch = 0;
+  /** Saved with each checkpoint beside the configuration (what the CLI needs to rebuild the run on resume). */
+  runInfo: Record<string, unknown> = {};
+
+  constructor(readonly rt: Runtime, readonly config: TrainConfig, readonly data: TrainData, readonly out: string, readonly hooks: TrainerHooks) {
+    this.net = createResNet18(rt, config.model, config.seed);
+    const n = this.net.store.values.size;
+    const zeros = () => fill(Tensor.empty(rt, [n]), 0);
+    if (config.optimizer === 'sgd') {
+      if (config.momentum > 0) this.optimizerState.set('momentum', zeros());
+    } else {
+      this.optimizerState.set('exp_avg', zeros());
+      this.optimizerState.set('exp_avg_sq', zeros());
+    }
+  }
+
+  /** Ctrl-C: finish the current step, save a checkpoint, return. */
+  requestStop(): void {
+    this.stopRequested = true;
+  }
+
+  loadPretrained(path: string): string[] {
+    return loadPretrained(path, this.net.store, this.net.model.config);
+  }
+
+  resume(dir: string): void {
+    const { state, optimizer } = loadCheckpoint(dir, this.net.store);
+    for (const [name, tensor] of this.optimizerState) {
+      const data = optimizer.get(name);
+      if (!data || data.length !== tensor.size) throw new Error(`resume: ${dir} has no matching optimizer state '${name}' (was it trained with another --optimizer?)`);
+      tensor.upload(data);
+    }
+    this.step = state.step;
+    this.epoch = state.epoch;
+    this.batchInEpoch = state.batchInEpoch;
+  }
+
+  private imageShape(data: LabelledImages, n: number): ImageShape {
+    return { n, h: data.height, w: data.width, c: data.channels };
+  }
+
+  async run(): Promise<TrainSummary> {
+    const { config, hooks } = this;
+    const { store } = this.net;
+    mkdirSync(this.out, { recursive: true });
+    const train = this.data.train;
+    const perEpoch = batchesPerEpoch(train.count, config.batchSize);
+    if (perEpoch === 0) throw new Error(`the training split has ${train.count} samples; at least 2 are needed`);
+    const started = performance.now();
+    let imagesTrained = 0;
+    let lastEval: EvalResult | null = null;
+    const decayRange: [number, number] = [0, store.decayEnd];
+    hooks.log(`training ResNet-18 (${config.model.stem} stem, width ${config.model.width}, ${store.parameterCount.toLocaleString('en-US')} parameters) on ${this.data.name}: ${train.count} samples, ${perEpoch} batches of ${config.batchSize} per epoch, ${config.epochs} epochs`);
+    while (this.epoch < config.epochs) {
+      const order = epochOrder(train.count, config.seed, this.epoch);
+      hooks.progress?.start(perEpoch, `epoch ${this.epoch + 1}/${config.epochs}`);
+      const epochStart = performance.now();
+      let epochImages = 0;
+      for (; this.batchInEpoch < perEpoch; this.batchInEpoch++) {
+        if (this.stopRequested) break;
+        const indices = order.subarray(this.batchInEpoch * config.batchSize, Math.min(train.count, (this.batchInEpoch + 1) * config.batchSize));
+        const { loss, norm } = await this.trainStep(indices, decayRange);
+        imagesTrained += indices.length;
+        epochImages += indices.length;
+        const seconds = (performance.now() - started) / 1000;
+        const imagesPerSecond = epochImages / ((performance.now() - epochStart) / 1000);
+        hooks.metrics({ kind: 'step', step: this.step, epoch: this.epoch, loss, gradNorm: norm, lr: this.lr(this.step), imagesPerSecond, elapsed: seconds, backpropagated: indices.length });
+        hooks.progress?.update(this.batchInEpoch + 1, { loss: loss.toFixed(4), 'img/s': imagesPerSecond.toFixed(1) });
+      }
+      hooks.progress?.stop();
+      if (this.stopRequested) {
+        await this.save();
+        hooks.log(`stopped at step ${this.step}; checkpoint saved in ${this.out} (continue with --resume ${this.out})`);
+        break;
+      }
+      lastEval = await this.evaluate(this.data.test);
+      hooks.metrics({ kind: 'eval', step: this.step, epoch: this.epoch, loss: lastEval.loss, accuracy: lastEval.accuracy, count: lastEval.count, elapsed: (performance.now() - started) / 1000 });
+      hooks.log(`epoch ${this.epoch + 1}: test accuracy ${(100 * lastEval.accuracy).toFixed(2)}% (${lastEval.count} images), test loss ${lastEval.loss.toFixed(4)}`);
+      this.epoch++;
+      this.batchInEpoch = 0;
+      await this.save();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    return { epochs: this.epoch, steps: this.step, imagesTrained, seconds, imagesPerSecond: imagesTrained / seconds, finalEval: lastEval, stoppedEarly: this.stopRequested };
+  }
+
+  private lr(step: number): number {
+    return this.hooks.schedule ? this.hooks.schedule(step) : this.config.lr;
+  }
+
+  /** One optimizer step on the given samples; returns the batch loss and the gradient norm. */
+  private async trainStep(indices: ArrayLike<number>, decayRange: [number, number]): Promise<{ loss: number; norm: number }> {
+    const { rt, config } = this;
+    const { model, store } = this.net;
+    const train = this.data.train;
+    const { bytes, labels } = gatherBatch(train, indices);
+    const shape = this.imageShape(train, indices.length);
+    const images = uploadImages(rt, bytes, shape);
+    // The augmentation stream is the step: a resumed run draws what the uninterrupted one drew.
+    const x = augmentBatch(rt, images, shape, { ...config.augment, mean: config.mean, std: config.std }, config.seed, this.step + 1);
+    images.dispose();
+    const labelTensor = Tensor.upload(rt, labels, [labels.length], 'u32');
+    store.zeroGrads();
+    const tape = new Tape();
+    const logits = model.forward({ tape, store, training: true }, new Var(x, false));
+    const ce = crossEntropy(tape, logits, labelTensor, { labelSmoothing: config.labelSmoothing });
+    tape.keep(ce.loss);
+    tape.backward(ce.loss, Tensor.upload(rt, [this.hooks.poisonStep === this.step + 1 ? NaN : 1], [1]));
+    ce.perSample.dispose(); ce.predicted.dispose(); ce.correct.dispose();
+    x.dispose(); labelTensor.dispose();
+    const { norm, nonFinite } = gradNorm(store.grads);
+    const [lossValue, normValue, bad] = await Promise.all([ce.loss.value.download(), norm.download(), nonFinite.download()]);
+    ce.loss.value.dispose();
+    const loss = this.hooks.poisonStep === this.step + 1 ? NaN : lossValue[0];
+    if (!Number.isFinite(loss) || bad[0] !== 0 || !Number.isFinite(normValue[0])) {
+      norm.dispose(); nonFinite.dispose();
+      throw new NonFiniteLossError(`the loss or a gradient became ${Number.isNaN(loss) || Number.isNaN(normValue[0]) ? 'NaN' : 'infinite'} at step ${this.step + 1} (epoch ${this.epoch + 1}); the last good checkpoint in ${this.out} is kept. Lower --lr or use --clip-norm`);
+    }
+    this.step++;
+    const lr = this.lr(this.step);
+    const clip = config.clipNorm > 0 ? { norm, maxNorm: config.clipNorm } : undefined;
+    if (config.optimizer === 'sgd') {
+      sgdStep(store.values, store.grads, this.optimizerState.get('momentum') ?? null,
+        { lr, momentum: config.momentum, nesterov: config.nesterov, weightDecay: config.weightDecay, decoupledWeightDecay: false }, { clip, decayRange });
+    } else {
+      adamwStep(store.values, store.grads, { expAvg: this.optimizerState.get('exp_avg')!, expAvgSq: this.optimizerState.get('exp_avg_sq')! }, this.step,
+        { lr, weightDecay: config.weightDecay }, { clip, decayRange });
+    }
+    norm.dispose(); nonFinite.dispose();
+    return { loss, norm: normValue[0] };
+  }
+
+  /** Top-1 accuracy and mean loss over a split, batch-norm in evaluation mode, no tape records. */
+  async evaluate(data: LabelledImages): Promise<EvalResult> {
+    const { rt, config } = this;
+    const { model, store } = this.net;
+    let correct = 0, lossSum = 0;
+    for (let start = 0; start < data.count; start += config.evalBatchSize) {
+      const count = Math.min(config.evalBatchSize, data.count - start);
+      const indices = Array.from({ length: count }, (_, k) => start + k);
+      const { bytes, labels } = gatherBatch(data, indices);
+      const shape = this.imageShape(data, count);
+      const images = uploadImages(rt, bytes, shape);
+      const x = augmentBatch(rt, images, shape, { resize: config.augment.resize, mean: config.mean, std: config.std }, config.seed, 0);
+      images.dispose();
+      const labelTensor = Tensor.upload(rt, labels, [count], 'u32');
+      const tape = new Tape(false);
+      const logits = model.forward({ tape, store, training: false }, new Var(x, false));
+      const ce = crossEntropy(tape, logits, labelTensor);
+      const correctSum = sum(ce.correct, 0), lossTotal = sum(ce.perSample, 0);
+      tape.release();
+      ce.perSample.dispose(); ce.predicted.dispose(); ce.correct.dispose(); x.dispose(); labelTensor.dispose();
+      const [c, l] = await Promise.all([correctSum.download(), lossTotal.download()]);
+      correctSum.dispose(); lossTotal.dispose();
+      correct += c[0];
+      lossSum += l[0];
+    }
+    return { loss: lossSum / data.count, accuracy: correct / data.count, count: data.count };
+  }
+
+  async save(): Promise<void> {
+    const optimizer = new Map<string, Float32Array>();
+    for (const [name, t] of this.optimizerState) optimizer.set(name, await t.download() as Float32Array);
+    await saveCheckpoint(this.out, this.net.store, optimizer, {
+      step: this.step, epoch: this.epoch, batchInEpoch: this.batchInEpoch, extra: { ...this.runInfo, config: this.config, dataset: this.data.name },
+    });
+  }
+
+  dispose(): void {
+    for (const t of this.optimizerState.values()) t.dispose();
+    this.net.store.dispose();
+  }
+}
