@@ -184,7 +184,8 @@ export function readSafetensors(path: string): SafetensorsFile {
 function toFloat32(bytes: Uint8Array, dtype: string): Float32Array {
   if (dtype === 'F32') {
     // A byte copy, not getFloat32: it keeps NaN payloads bit-exact and fixes the file's arbitrary alignment.
-    const copy = bytes.slice();
+    // (`new Uint8Array(bytes)`, since Buffer's slice() would return a view of the whole file's memory.)
+    const copy = new Uint8Array(bytes);
     if (!LITTLE_ENDIAN_HOST) swapBytes(copy, 4);
     return new Float32Array(copy.buffer);
   }
