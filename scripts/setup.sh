@@ -13,6 +13,10 @@ if [ -f package-lock.json ] && [ ! -d node_modules/webgpu ] || [ "${SALN_SETUP_F
   npm ci --no-audit --no-fund
 fi
 
+# The library build (dist/) that `import ... from 'saln'` resolves to.
+say "building the library (dist/)"
+npm run -s build
+
 adapter_ok() { node scripts/probe-adapter.mjs >/dev/null 2>&1; }
 
 need_apt=()

@@ -10,9 +10,12 @@ export const GLOBAL_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export function parse<T extends NonNullable<ParseArgsConfig['options']>>(command: string, argv: string[], options: T, allowPositionals = false) {
+type Options = NonNullable<ParseArgsConfig['options']>;
+export type Parsed<T extends Options> = ReturnType<typeof parseArgs<{ args: string[]; options: typeof GLOBAL_OPTIONS & T; allowPositionals: boolean; strict: true }>>;
+
+export function parse<T extends Options>(command: string, argv: string[], options: T, allowPositionals = false): Parsed<T> {
   try {
-    return parseArgs({ args: argv, options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals, strict: true });
+    return parseArgs({ args: argv, options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals, strict: true }) as Parsed<T>;
   } catch (e) {
     throw new UsageError(`${command}: ${(e as Error).message.split('\n')[0]}; run 'saln ${command} --help'`);
   }

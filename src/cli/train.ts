@@ -1,5 +1,5 @@
 // `saln train`: ResNet-18 on a dataset from one command; checkpoints, metrics.jsonl and summary.json in --out.
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse, UsageError } from './args.ts';
 import { getRuntime } from '../gpu/runtime.ts';
@@ -10,6 +10,7 @@ import { batchesPerEpoch, Trainer, type Progress, type TrainConfig } from '../tr
 import { loadTrainData, DATASETS } from '../train/data.ts';
 import { readSafetensors } from '../train/safetensors.ts';
 import { TRAINER_FILE } from '../train/checkpoint.ts';
+import { MetricsWriter } from '../train/metrics.ts';
 
 const HELP = `usage: saln train [options]
 
@@ -123,11 +124,11 @@ export async function run(argv: string[]): Promise<number> {
   const schedule = makeSchedule(scheduleName, { lr: config.lr, totalSteps, warmupSteps, stepSize: Math.max(1, Math.floor(totalSteps / 3)) });
 
   const rt = await getRuntime({ adapter: values.adapter });
-  const log = (line: string) => process.stderr.write(`${line}\n`);
-  await tuneMatmul(rt, { log });
-  const metricsFile = join(out, 'metrics.jsonl');
-  if (!values.resume) writeFileSync(metricsFile, '');
   let bar: ProgressBar | null = null;
+  // While a progress bar is on a terminal, messages go through it so that they do not land on its line.
+  const log = (line: string) => (bar ? bar.log(line) : process.stderr.write(`${line}\n`));
+  await tuneMatmul(rt, { log });
+  const metrics = new MetricsWriter(join(out, 'metrics.jsonl'), { resume: Boolean(values.resume) });
   const progress: Progress = {
     start: (total, label) => { bar = new ProgressBar({ total, label, unit: 'batch' }); },
     update: (done, fields) => bar?.update(done, fields),
@@ -135,7 +136,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   const trainer = new Trainer(rt, config, data, out, {
     log,
-    metrics: (record) => appendFileSync(metricsFile, `${JSON.stringify(record)}\n`),
+    metrics: (record) => metrics.write(record),
     progress,
     schedule,
     poisonStep: values['poison-step'] !== undefined ? Number(values['poison-step']) : undefined,
@@ -165,6 +166,7 @@ export async function run(argv: string[]): Promise<number> {
     return summary.stoppedEarly ? 130 : 0;
   } finally {
     process.off('SIGINT', onSigint);
+    metrics.close();
     trainer.dispose();
   }
 }

@@ -1,12 +1,15 @@
 // WGSL sources from shaders/*.wgsl, their reflection, and compiled pipelines cached by text + overrides.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // The package's 'main' is a CommonJS-style bundle that ESM cannot name-import; its module build can.
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { ShaderCompileError } from './errors.ts';
 
-export const SHADER_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'shaders');
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+/** shaders/ at the package root: two levels up from the sources, three from the compiled dist/src/gpu/. */
+export const SHADER_DIR = [join(HERE, '..', '..', 'shaders'), join(HERE, '..', '..', '..', 'shaders')].find((dir) => existsSync(join(dir, 'matmul.wgsl'))) ?? join(HERE, '..', '..', 'shaders');
 
 export type BindingKind = 'uniform' | 'read-only-storage' | 'storage' | 'texture' | 'storage-texture';
 

@@ -1,0 +1,20 @@
+// The library: what a Node program needs to validate kernels, run them, and train ResNet-18 without the CLI.
+export { getRuntime, closeRuntime, Runtime, type KernelLaunch } from './gpu/runtime.ts';
+export { listAdapters, type GpuContext, type GpuOptions } from './gpu/context.ts';
+export { GpuError, NoAdapterError, DeviceLostError, KernelArgumentError, ShaderCompileError } from './gpu/errors.ts';
+export { Tensor, type DType } from './tensor.ts';
+export { Tape, Var } from './autograd.ts';
+export * as ops from './ops/index.ts';
+export * as nn from './nn/functional.ts';
+export { ResNet18, createResNet18, stageWidths, type ResNetConfig, type Stem } from './nn/resnet.ts';
+export { ParameterStore, type TensorSpec } from './nn/parameters.ts';
+export { Trainer, trainConfig, type TrainConfig, type TrainData, type TrainSummary, type EvalResult } from './train/trainer.ts';
+export { loadTrainData, DATASETS } from './train/data.ts';
+export { makeSchedule, type LrSchedule } from './train/schedule.ts';
+export { readSafetensors, writeSafetensors } from './train/safetensors.ts';
+export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.ts';
+export { tuneMatmul } from './ops/tuning.ts';
+export { allCases as validationCases } from './validate/cases.ts';
+export { CpuRandom, philox } from './rng.ts';
+export { loadFashionMnist } from '../datasets/fashion-mnist.ts';
+export { syntheticImages } from '../datasets/synthetic.ts';
