@@ -4,6 +4,7 @@ import { UsageError } from '../src/cli/args.ts';
 const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
   matmul: () => import('./matmul.ts'),
   conv: () => import('./conv.ts'),
+  step: () => import('./step.ts'),
 };
 
 const HELP = `usage: saln bench <${Object.keys(BENCHES).join('|')}> [--json] [options]
@@ -11,6 +12,8 @@ const HELP = `usage: saln bench <${Object.keys(BENCHES).join('|')}> [--json] [op
            (median of --runs runs after a warm-up; --shapes MxNxK,... to choose others)
   conv     forward, input-gradient and weight-gradient time and GFLOP/s of each distinct ResNet-18 conv,
            CIFAR stem at 32x32 and ImageNet stem at 224x224, batch 32 (--batch, --stem, --layers, --runs)
+  step     a full ResNet-18 training step (forward, backward, SGD) in images/s, batch 32 of 32x32x3,
+           CIFAR and ImageNet stems (--batch, --size, --stem, --width, --runs)
 `;
 
 export async function run(argv: string[]): Promise<number> {
