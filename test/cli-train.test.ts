@@ -1,0 +1,68 @@
+// `saln train` as a user runs it: help, bad flags, a NaN loss, Ctrl-C with a checkpoint, and --resume.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readMetrics } from '../src/train/metrics.ts';
+
+const BIN = fileURLToPath(new URL('../bin/saln.mjs', import.meta.url));
+const TINY = ['--dataset', 'synthetic', '--limit', '64', '--test-limit', '32', '--stem', 'cifar', '--width', '0.0625', '--batch-size', '16', '--seed', '4'];
+const dirs: string[] = [];
+const temp = () => { const d = mkdtempSync(join(tmpdir(), 'saln-cli-')); dirs.push(d); return d; };
+
+function saln(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 300_000 });
+  const stderr = r.stderr.split('\n').filter((l) => !l.startsWith('Warning: ')).join('\n');
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr };
+}
+
+test('train --help documents the flags; a bad value is one line with exit 2', () => {
+  const help = saln(['train', '--help']);
+  assert.is(help.status, 0);
+  for (const flag of ['--dataset', '--epochs', '--batch-size', '--lr', '--optimizer', '--schedule', '--limit', '--seed', '--out', '--pretrained', '--resume']) assert.ok(help.stdout.includes(flag), flag);
+  const bad = saln(['train', '--epochs', 'three']);
+  assert.is(bad.status, 2);
+  assert.is(bad.stderr.trim(), "saln: train: --epochs must be a positive integer, got 'three'");
+  const dataset = saln(['train', '--dataset', 'imagenet21k']);
+  assert.is(dataset.status, 2);
+  assert.match(dataset.stderr, /unknown dataset 'imagenet21k'; available: fashion-mnist, synthetic/);
+});
+
+test('a NaN loss stops the run: one line naming the step, exit 1', () => {
+  const out = temp();
+  const r = saln(['train', ...TINY, '--epochs', '1', '--out', out, '--poison-step', '2']);
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /saln: the loss or a gradient became NaN at step 2 \(epoch 1\); the last good checkpoint in .* is kept/);
+});
+
+test('Ctrl-C saves a checkpoint; --resume finishes with the losses of an uninterrupted run', async () => {
+  const whole = temp();
+  assert.is(saln(['train', ...TINY, '--epochs', '3', '--out', whole]).status, 0);
+  const expected = readMetrics(join(whole, 'metrics.jsonl')).records.filter((r) => r.kind === 'step').map((r) => r.loss);
+
+  const out = temp();
+  const child = spawn(process.execPath, [BIN, 'train', ...TINY, '--epochs', '3', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => { stderr += chunk; });
+  // Interrupt once the first epoch's evaluation has been logged.
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setInterval(() => { if (stderr.includes('epoch 1: test accuracy')) { clearInterval(timer); child.kill('SIGINT'); } }, 50);
+    child.on('exit', (status) => { clearInterval(timer); resolve(status); });
+  });
+  assert.is(code, 130, stderr);
+  assert.match(stderr, /checkpoint saved in .* \(continue with --resume /);
+  assert.ok(existsSync(join(out, 'model.safetensors')));
+  const resumed = saln(['train', '--resume', out]);
+  assert.is(resumed.status, 0, resumed.stderr);
+  const losses = readMetrics(join(out, 'metrics.jsonl')).records.filter((r) => r.kind === 'step').map((r) => r.loss);
+  assert.equal(losses, expected);
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  assert.is(summary.steps, 12);
+});
+
+test.after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+test.run();
