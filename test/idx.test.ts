@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { readIdx, loadIdxPair, type IdxPairSpec } from '../datasets/idx.ts';
 import { loadFashionMnist, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES } from '../datasets/fashion-mnist.ts';
+import { throwsOneLine } from './assertions.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'saln-idx-'));
 
@@ -26,17 +27,6 @@ function write(name: string, bytes: Uint8Array): string {
   return path;
 }
 
-const throwsOneLine = (fn: () => unknown, pattern: RegExp) => {
-  try {
-    fn();
-  } catch (e) {
-    const message = (e as Error).message;
-    assert.not.match(message, /\n/, 'one line');
-    assert.match(message, pattern);
-    return;
-  }
-  assert.unreachable(`expected an error matching ${pattern}`);
-};
 
 const pixels = Array.from({ length: 3 * 2 * 4 }, (_, i) => (i * 37) % 256);
 

@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors } from '../src/train/safetensors.ts';
+import { throwsOneLine } from './assertions.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'saln-safetensors-'));
 const at = (name: string) => join(dir, name);
@@ -23,17 +24,6 @@ function fromBits(bits: number[]): Float32Array {
   return new Float32Array(new Uint32Array(bits).buffer);
 }
 
-function throwsOneLine(fn: () => unknown, pattern: RegExp) {
-  try {
-    fn();
-  } catch (e) {
-    const message = (e as Error).message;
-    assert.not.match(message, /\n/, 'one line');
-    assert.match(message, pattern);
-    return;
-  }
-  assert.unreachable(`expected an error matching ${pattern}`);
-}
 
 test('round trip is bit-exact, including -0, infinities, denormals and NaN payloads', () => {
   const special = fromBits([

@@ -1,0 +1,15 @@
+// Assertions shared by the tests.
+import * as assert from 'uvu/assert';
+
+/** `fn` throws an error whose message is one line (users see one line) and matches `pattern`. */
+export function throwsOneLine(fn: () => unknown, pattern: RegExp): void {
+  try {
+    fn();
+  } catch (e) {
+    const message = (e as Error).message;
+    assert.not.match(message, /\n/, 'one line');
+    assert.match(message, pattern);
+    return;
+  }
+  assert.unreachable(`expected an error matching ${pattern}`);
+}
