@@ -22,6 +22,8 @@ data
   --dataset NAME          ${DATASETS.join(' | ')} (default fashion-mnist)
   --data-dir DIR          where the dataset lives (default: its standard place)
   --limit N               train on the first N training samples
+  --image-size N          side of the images decoded from JPEG/PNG sets (oxford-pets 224, folder 64)
+  --skip-bad              skip unreadable images with a warning (counted in the summary) instead of stopping
   --test-limit N          evaluate on the first N test samples (default: the whole test split)
 model
   --model resnet18        the architecture (only ResNet-18 for now)
@@ -53,7 +55,7 @@ const OPTIONS = {
   epochs: { type: 'string', default: '1' }, 'batch-size': { type: 'string', default: '64' }, optimizer: { type: 'string', default: 'sgd' }, lr: { type: 'string' },
   schedule: { type: 'string', default: 'onecycle' }, 'warmup-steps': { type: 'string', default: '0' }, momentum: { type: 'string', default: '0.9' },
   'no-nesterov': { type: 'boolean' }, 'weight-decay': { type: 'string' }, 'label-smoothing': { type: 'string', default: '0' }, 'clip-norm': { type: 'string', default: '0' },
-  augment: { type: 'string' }, seed: { type: 'string', default: '0' }, out: { type: 'string' }, resume: { type: 'string' }, 'eval-batch-size': { type: 'string', default: '256' },
+  augment: { type: 'string' }, 'image-size': { type: 'string' }, 'skip-bad': { type: 'boolean' }, seed: { type: 'string', default: '0' }, out: { type: 'string' }, resume: { type: 'string' }, 'eval-batch-size': { type: 'string', default: '256' },
   'poison-step': { type: 'string' },
 } as const;
 
@@ -109,7 +111,17 @@ export async function run(argv: string[]): Promise<number> {
     if (!Number.isInteger(config.seed)) throw new UsageError(`train: --seed must be an integer, got '${values.seed}'`);
   }
   const testLimit = values['test-limit'] !== undefined ? number('test-limit', values['test-limit'], 'positiveInteger') : undefined;
-  const data = loadTrainData(datasetName, { dir: values['data-dir'], limit, testLimit, augment: values.resume ? undefined : values.augment });
+  const imageSize = values['image-size'] !== undefined ? number('image-size', values['image-size'], 'positiveInteger') : undefined;
+  let decodeBar: ProgressBar | null = null;
+  const data = loadTrainData(datasetName, {
+    dir: values['data-dir'], limit, testLimit, augment: values.resume ? undefined : values.augment, imageSize, skipBad: values['skip-bad'],
+    onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
+    onProgress: (done, total) => {
+      decodeBar ??= new ProgressBar({ total, label: 'decoding images', unit: 'img' });
+      decodeBar.update(done);
+      if (done >= total) { decodeBar.finish(); decodeBar = null; }
+    },
+  });
   if (!values.resume) {
     config.model.inChannels = data.train.channels;
     config.model.classes = data.train.classes.length;
@@ -158,7 +170,7 @@ export async function run(argv: string[]): Promise<number> {
   process.on('SIGINT', onSigint);
   try {
     const summary = await trainer.run();
-    const record = { dataset: datasetName, out, ...summary, config };
+    const record = { dataset: datasetName, out, ...summary, skippedImages: data.skipped, config };
     writeFileSync(join(out, 'summary.json'), `${JSON.stringify(record, null, 2)}\n`);
     log(`done: ${summary.steps} steps, ${summary.imagesTrained} images in ${summary.seconds.toFixed(1)} s (${summary.imagesPerSecond.toFixed(1)} images/s)${summary.finalEval ? `, test accuracy ${(100 * summary.finalEval.accuracy).toFixed(2)}%` : ''}`);
     log(`outputs: ${out}/{model.safetensors, trainer.safetensors, metrics.jsonl, summary.json}`);

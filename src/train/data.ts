@@ -1,11 +1,21 @@
-// Datasets the trainer knows by name, with their normalisation constants and default augmentation.
+// Datasets the trainer knows by name: where each lives (`--data-dir`, SALN_DATA, datasets/data, or a system
+// copy), its splits, its normalisation constants (computed from the training split and cached) and its default
+// augmentation.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadFashionMnist } from '../../datasets/fashion-mnist.ts';
+import { loadMnist } from '../../datasets/mnist.ts';
+import { loadCifar10, loadCifar100 } from '../../datasets/cifar.ts';
+import { loadOxfordPets } from '../../datasets/oxford-pets.ts';
+import { loadImageFolder } from '../../datasets/image-folder.ts';
 import { syntheticImages } from '../../datasets/synthetic.ts';
+import { channelStats } from '../../datasets/stats.ts';
+import { findDataset, locateDataset, resolveDataDir, datasetDir } from '../../datasets/catalog.ts';
 import type { LabelledImages } from '../../datasets/idx.ts';
 import type { AugmentOptions } from '../ops/augment.ts';
 import { UsageError } from '../cli/args.ts';
 
-export const DATASETS = ['fashion-mnist', 'synthetic'] as const;
+export const DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'oxford-pets', 'folder', 'synthetic'] as const;
 
 export interface LoadedTrainData {
   name: string;
@@ -14,6 +24,21 @@ export interface LoadedTrainData {
   augment: Omit<AugmentOptions, 'mean' | 'std'>;
   mean: number[];
   std: number[];
+  /** Images skipped as unreadable (--skip-bad), both splits. */
+  skipped: number;
+}
+
+export interface DataOptions {
+  /** The dataset's own directory, or the data directory holding it (`--data-dir`). */
+  dir?: string;
+  limit?: number;
+  testLimit?: number;
+  augment?: string;
+  /** Side of the square images decoded from JPEG/PNG sets (default 224 for oxford-pets, 64 for folders). */
+  imageSize?: number;
+  skipBad?: boolean;
+  onWarning?: (message: string) => void;
+  onProgress?: (done: number, total: number) => void;
 }
 
 /** `--augment flip,crop,rotate,jitter` (or none) for images of a given size. */
@@ -30,36 +55,74 @@ export function parseAugment(text: string, size: number): Omit<AugmentOptions, '
   return augment;
 }
 
-function take(data: LabelledImages, limit?: number): LabelledImages {
-  if (limit === undefined || limit >= data.count) return data;
+function take(data: LabelledImages, start: number, count: number): LabelledImages {
   const pixels = data.height * data.width * data.channels;
-  return { ...data, count: limit, images: data.images.subarray(0, limit * pixels), labels: data.labels.subarray(0, limit) };
+  return { ...data, count, images: data.images.subarray(start * pixels, (start + count) * pixels), labels: data.labels.subarray(start, start + count) };
 }
 
-export function loadTrainData(name: string, options: { dir?: string; limit?: number; testLimit?: number; augment?: string } = {}): LoadedTrainData {
+/** Where a catalogued dataset is: the flag (its own folder or a data directory), else the default places. */
+function locate(name: string, flag: string | undefined): string {
+  const entry = findDataset(name)!;
+  if (flag) {
+    const asDataDir = datasetDir(entry, flag);
+    return locateDataset(entry, flag) ? asDataDir : flag;
+  }
+  const dataDir = resolveDataDir();
+  return locateDataset(entry, dataDir)?.dir ?? datasetDir(entry, dataDir);
+}
+
+function splits(name: string, options: DataOptions): { train: LabelledImages; test: LabelledImages; skipped: number; defaultAugment: string; statsDir: string } {
+  const { limit, testLimit } = options;
   switch (name) {
-    case 'fashion-mnist':
-      return {
-        name,
-        train: loadFashionMnist(options.dir, 'train', { limit: options.limit }),
-        test: loadFashionMnist(options.dir, 'test', { limit: options.testLimit }),
-        // Fashion-MNIST's training-split pixel mean and std on the 0..1 scale.
-        mean: [0.2860], std: [0.3530],
-        augment: parseAugment(options.augment ?? 'none', 28),
-      };
+    case 'fashion-mnist': {
+      const dir = options.dir ? locate(name, options.dir) : undefined;
+      return { train: loadFashionMnist(dir, 'train', { limit }), test: loadFashionMnist(dir, 'test', { limit: testLimit }), skipped: 0, defaultAugment: 'none', statsDir: resolveDataDir() };
+    }
+    case 'mnist': {
+      const dir = locate(name, options.dir);
+      return { train: loadMnist(dir, 'train', { limit }), test: loadMnist(dir, 'test', { limit: testLimit }), skipped: 0, defaultAugment: 'none', statsDir: dir };
+    }
+    case 'cifar10': case 'cifar100': {
+      const dir = locate(name, options.dir);
+      // Sets of any size in the release's layout train too (subsets, test fixtures): records must be whole, but
+      // their count is not held to the release's 10,000 per file.
+      const [train, test] = name === 'cifar10'
+        ? [loadCifar10(dir, 'train', { limit, recordsPerBatch: null }), loadCifar10(dir, 'test', { limit: testLimit, recordsPerBatch: null })]
+        : [loadCifar100(dir, 'train', { limit, records: null }), loadCifar100(dir, 'test', { limit: testLimit, records: null })];
+      return { train, test, skipped: 0, defaultAugment: 'flip,crop', statsDir: dir };
+    }
+    case 'oxford-pets': {
+      const dir = locate(name, options.dir);
+      const common = { imageSize: options.imageSize ?? 224, skipBad: options.skipBad, onWarning: options.onWarning, onProgress: options.onProgress };
+      const train = loadOxfordPets(dir, 'trainval', { ...common, limit });
+      const test = loadOxfordPets(dir, 'test', { ...common, limit: testLimit });
+      return { train, test, skipped: train.skipped + test.skipped, defaultAugment: 'flip,rotate,jitter', statsDir: dir };
+    }
+    case 'folder': {
+      if (!options.dir) throw new UsageError("--dataset folder needs --data-dir ROOT (ROOT/<class>/*.png|jpg)");
+      const common = { imageSize: options.imageSize ?? 64, skipBad: options.skipBad, onWarning: options.onWarning, onProgress: options.onProgress, seed: 0 };
+      const train = loadImageFolder(options.dir, { ...common, split: 'train', limit });
+      const test = loadImageFolder(options.dir, { ...common, split: 'test', limit: testLimit });
+      return { train, test, skipped: train.skipped + test.skipped, defaultAugment: 'flip', statsDir: options.dir };
+    }
     case 'synthetic': {
-      const all = syntheticImages({ count: (options.limit ?? 512) + (options.testLimit ?? 256), seed: 7 });
-      const trainCount = options.limit ?? 512;
-      const pixels = all.height * all.width * all.channels;
-      return {
-        name,
-        train: take(all, trainCount),
-        test: { ...all, count: all.count - trainCount, images: all.images.subarray(trainCount * pixels), labels: all.labels.subarray(trainCount) },
-        mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25],
-        augment: parseAugment(options.augment ?? 'none', all.height),
-      };
+      const trainCount = limit ?? 512, testCount = testLimit ?? 256;
+      const all = syntheticImages({ count: trainCount + testCount, seed: 7 });
+      return { train: take(all, 0, trainCount), test: take(all, trainCount, testCount), skipped: 0, defaultAugment: 'none', statsDir: '' };
     }
     default:
       throw new UsageError(`unknown dataset '${name}'; available: ${DATASETS.join(', ')}`);
   }
+}
+
+export function loadTrainData(name: string, options: DataOptions = {}): LoadedTrainData {
+  const { train, test, skipped, defaultAugment, statsDir } = splits(name, options);
+  // Synthetic data is centred by construction; real sets get their training split's statistics (cached).
+  if (statsDir) {
+    try { mkdirSync(statsDir, { recursive: true }); } catch { /* a read-only place: the statistics are recomputed each run */ }
+  }
+  const stats = name === 'synthetic'
+    ? { mean: new Array(train.channels).fill(0.5), std: new Array(train.channels).fill(0.25) }
+    : channelStats(train, { file: join(statsDir, '.saln-stats.json'), key: `${name}:${train.count}x${train.height}x${train.width}x${train.channels}`, onWarning: options.onWarning });
+  return { name, train, test, skipped, augment: parseAugment(options.augment ?? defaultAugment, train.height), mean: stats.mean, std: stats.std };
 }
