@@ -5,6 +5,7 @@ const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<numbe
   matmul: () => import('./matmul.ts'),
   conv: () => import('./conv.ts'),
   step: () => import('./step.ts'),
+  data: () => import('./data.ts'),
 };
 
 const HELP = `usage: saln bench <${Object.keys(BENCHES).join('|')}> [--json] [options]
@@ -14,6 +15,7 @@ const HELP = `usage: saln bench <${Object.keys(BENCHES).join('|')}> [--json] [op
            CIFAR stem at 32x32 and ImageNet stem at 224x224, batch 32 (--batch, --stem, --layers, --runs)
   step     a full ResNet-18 training step (forward, backward, SGD) in images/s, batch 32 of 32x32x3,
            CIFAR and ImageNet stems (--batch, --size, --stem, --width, --runs)
+  data     loader throughput (images/s): Fashion-MNIST, and a JPEG set decoded, cached and batched
 `;
 
 export async function run(argv: string[]): Promise<number> {

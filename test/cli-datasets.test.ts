@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeTinyCifar10, writeTinyPets } from './fixtures/datasets.ts';
+import { writeTinyCifar10, writeTinyPets } from '../datasets/fixtures.ts';
 
 const BIN = fileURLToPath(new URL('../bin/saln.mjs', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'saln-datasets-'));

@@ -98,6 +98,11 @@ export function epochOrder(count: number, seed: number, epoch: number): Uint32Ar
   return new CpuRandom(seed, 0x5a1e0000 + epoch).permutation(count);
 }
 
+/** Two views of the same part of an epoch's order (subarray makes a new object every time). */
+function sameWindow(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  return a instanceof Uint32Array && b instanceof Uint32Array && a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.length === b.length;
+}
+
 function gatherBatch(data: LabelledImages, indices: ArrayLike<number>): { bytes: Uint8Array; labels: Uint32Array } {
   const pixels = data.height * data.width * data.channels;
   const bytes = new Uint8Array(indices.length * pixels);
@@ -177,7 +182,9 @@ export class Trainer {
       for (; this.batchInEpoch < perEpoch; this.batchInEpoch++) {
         if (this.stopRequested) break;
         const indices = order.subarray(this.batchInEpoch * config.batchSize, Math.min(train.count, (this.batchInEpoch + 1) * config.batchSize));
-        const { loss, norm } = await this.trainStep(indices, decayRange);
+        const next = this.batchInEpoch + 1 < perEpoch
+          ? order.subarray((this.batchInEpoch + 1) * config.batchSize, Math.min(train.count, (this.batchInEpoch + 2) * config.batchSize)) : null;
+        const { loss, norm } = await this.trainStep(indices, decayRange, next);
         imagesTrained += indices.length;
         epochImages += indices.length;
         const seconds = (performance.now() - started) / 1000;
@@ -206,12 +213,18 @@ export class Trainer {
     return this.hooks.schedule ? this.hooks.schedule(step) : this.config.lr;
   }
 
-  /** One optimizer step on the given samples; returns the batch loss and the gradient norm. */
-  private async trainStep(indices: ArrayLike<number>, decayRange: [number, number]): Promise<{ loss: number; norm: number }> {
+  private prefetched: { indices: ArrayLike<number>; batch: { bytes: Uint8Array; labels: Uint32Array } } | null = null;
+
+  /**
+   * One optimizer step on the given samples; returns the batch loss and the gradient norm. The next batch's bytes
+   * are gathered while the GPU works on this one (between submitting the step and reading its loss).
+   */
+  private async trainStep(indices: ArrayLike<number>, decayRange: [number, number], next: ArrayLike<number> | null): Promise<{ loss: number; norm: number }> {
     const { rt, config } = this;
     const { model, store } = this.net;
     const train = this.data.train;
-    const { bytes, labels } = gatherBatch(train, indices);
+    const { bytes, labels } = this.prefetched && sameWindow(this.prefetched.indices, indices) ? this.prefetched.batch : gatherBatch(train, indices);
+    this.prefetched = null;
     const shape = this.imageShape(train, indices.length);
     const images = uploadImages(rt, bytes, shape);
     // The augmentation stream is the step: a resumed run draws what the uninterrupted one drew.
@@ -227,7 +240,9 @@ export class Trainer {
     ce.perSample.dispose(); ce.predicted.dispose(); ce.correct.dispose();
     x.dispose(); labelTensor.dispose();
     const { norm, nonFinite } = gradNorm(store.grads);
-    const [lossValue, normValue, bad] = await Promise.all([ce.loss.value.download(), norm.download(), nonFinite.download()]);
+    const readback = Promise.all([ce.loss.value.download(), norm.download(), nonFinite.download()]);
+    if (next) this.prefetched = { indices: next, batch: gatherBatch(train, next) };
+    const [lossValue, normValue, bad] = await readback;
     ce.loss.value.dispose();
     const loss = this.hooks.poisonStep === this.step + 1 ? NaN : lossValue[0];
     if (!Number.isFinite(loss) || bad[0] !== 0 || !Number.isFinite(normValue[0])) {
