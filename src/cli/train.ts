@@ -33,8 +33,8 @@ model
 optimisation
   --epochs N              (default 1)
   --batch-size N          (default 64)
-  --optimizer sgd|adamw   (default sgd: momentum 0.9, Nesterov)
-  --lr X                  peak learning rate (default 0.05 for sgd, 0.001 for adamw)
+  --optimizer sgd|adamw   (default adamw; sgd uses momentum 0.9, Nesterov)
+  --lr X                  peak learning rate (default 0.002 for adamw, 0.05 for sgd)
   --schedule NAME         ${SCHEDULE_NAMES.join(' | ')} (default onecycle)
   --warmup-steps N        for cosine (default 0)
   --momentum X            (default 0.9)      --no-nesterov
@@ -52,7 +52,7 @@ run
 const OPTIONS = {
   dataset: { type: 'string', default: 'fashion-mnist' }, 'data-dir': { type: 'string' }, limit: { type: 'string' }, 'test-limit': { type: 'string' },
   model: { type: 'string', default: 'resnet18' }, stem: { type: 'string', default: 'imagenet' }, width: { type: 'string', default: '1' }, pretrained: { type: 'string' },
-  epochs: { type: 'string', default: '1' }, 'batch-size': { type: 'string', default: '64' }, optimizer: { type: 'string', default: 'sgd' }, lr: { type: 'string' },
+  epochs: { type: 'string', default: '1' }, 'batch-size': { type: 'string', default: '64' }, optimizer: { type: 'string', default: 'adamw' }, lr: { type: 'string' },
   schedule: { type: 'string', default: 'onecycle' }, 'warmup-steps': { type: 'string', default: '0' }, momentum: { type: 'string', default: '0.9' },
   'no-nesterov': { type: 'boolean' }, 'weight-decay': { type: 'string' }, 'label-smoothing': { type: 'string', default: '0' }, 'clip-norm': { type: 'string', default: '0' },
   augment: { type: 'string' }, 'image-size': { type: 'string' }, 'skip-bad': { type: 'boolean' }, seed: { type: 'string', default: '0' }, out: { type: 'string' }, resume: { type: 'string' }, 'eval-batch-size': { type: 'string', default: '256' },
@@ -99,7 +99,9 @@ export async function run(argv: string[]): Promise<number> {
       batchSize: number('batch-size', values['batch-size'], 'positiveInteger'),
       evalBatchSize: number('eval-batch-size', values['eval-batch-size'], 'positiveInteger'),
       optimizer,
-      lr: values.lr !== undefined ? number('lr', values.lr, 'positive') : optimizer === 'sgd' ? 0.05 : 0.001,
+      // Defaults measured on Fashion-MNIST (1 epoch, 10,000 images, one-cycle): AdamW 2e-3 84.6% test accuracy,
+      // 3e-3 84.1%, 1e-3 83.8%; SGD+Nesterov 0.05 80.9%, 0.2 74.2%.
+      lr: values.lr !== undefined ? number('lr', values.lr, 'positive') : optimizer === 'sgd' ? 0.05 : 0.002,
       momentum: number('momentum', values.momentum, 'fraction'),
       nesterov: !values['no-nesterov'],
       weightDecay: values['weight-decay'] !== undefined ? number('weight-decay', values['weight-decay'], 'nonNegative') : optimizer === 'sgd' ? 5e-4 : 0.01,

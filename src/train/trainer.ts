@@ -37,11 +37,11 @@ export interface TrainConfig {
   std: number[];
 }
 
-/** A complete configuration from a few choices: SGD with Nesterov momentum, no augmentation, seed 0. */
+/** A complete configuration from a few choices: AdamW (the CLI's default), no augmentation, seed 0. */
 export function trainConfig(overrides: Partial<TrainConfig> & Pick<TrainConfig, 'model' | 'mean' | 'std'>): TrainConfig {
-  const optimizer = overrides.optimizer ?? 'sgd';
+  const optimizer = overrides.optimizer ?? 'adamw';
   return {
-    epochs: 1, batchSize: 64, evalBatchSize: 256, optimizer, lr: optimizer === 'sgd' ? 0.05 : 0.001, momentum: 0.9, nesterov: true,
+    epochs: 1, batchSize: 64, evalBatchSize: 256, optimizer, lr: optimizer === 'sgd' ? 0.05 : 0.002, momentum: 0.9, nesterov: true,
     weightDecay: optimizer === 'sgd' ? 5e-4 : 0.01, labelSmoothing: 0, clipNorm: 0, seed: 0, augment: {},
     ...overrides,
   };
