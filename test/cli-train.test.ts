@@ -28,7 +28,7 @@ test('train --help documents the flags; a bad value is one line with exit 2', ()
   assert.is(bad.stderr.trim(), "saln: train: --epochs must be a positive integer, got 'three'");
   const dataset = saln(['train', '--dataset', 'imagenet21k']);
   assert.is(dataset.status, 2);
-  assert.match(dataset.stderr, /unknown dataset 'imagenet21k'; available: fashion-mnist, synthetic/);
+  assert.match(dataset.stderr, /unknown dataset 'imagenet21k'; available: fashion-mnist, mnist, cifar10, cifar100, oxford-pets, folder, synthetic/);
 });
 
 test('a NaN loss stops the run: one line naming the step, exit 1', () => {
