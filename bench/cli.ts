@@ -6,6 +6,7 @@ const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<numbe
   conv: () => import('./conv.ts'),
   step: () => import('./step.ts'),
   data: () => import('./data.ts'),
+  select: () => import('./select.ts'),
 };
 
 const HELP = `usage: saln bench <${Object.keys(BENCHES).join('|')}> [--json] [options]
@@ -16,6 +17,7 @@ const HELP = `usage: saln bench <${Object.keys(BENCHES).join('|')}> [--json] [op
   step     a full ResNet-18 training step (forward, backward, SGD) in images/s, batch 32 of 32x32x3,
            CIFAR and ImageNet stems (--batch, --size, --stem, --width, --runs)
   data     loader throughput (images/s): Fashion-MNIST, and a JPEG set decoded, cached and batched
+  select   SALN selection time (features to indices) for B = 64..512, and GPU Lanczos against CPU Jacobi
 `;
 
 export async function run(argv: string[]): Promise<number> {

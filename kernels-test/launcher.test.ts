@@ -21,9 +21,9 @@ async function rejects(body: () => unknown, pattern: RegExp, type: Function): Pr
 test('a misnamed binding names the kernel, the wrong name and the real ones', async () => {
   const rt = await getRuntime();
   const x = Tensor.empty(rt, [4]);
-  await rejects(() => rt.launch({ shader: 'fill', entry: 'fill', bindings: { dest: x }, uniforms: { n: 4, value: 0, srcOffset: 0, dstOffset: 0 }, workgroups: 1 }),
+  await rejects(() => rt.launch({ shader: 'fill', entry: 'fill', bindings: { dest: x }, uniforms: { n: 4, value: 0, srcOffset: 0, dstOffset: 0, rowLen: 0 }, workgroups: 1 }),
     /kernel shaders\/fill\.wgsl:fill: binding 'dst' is missing \(it binds dst\)/, KernelArgumentError);
-  await rejects(() => rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x, extra: x }, uniforms: { n: 4, value: 0, srcOffset: 0, dstOffset: 0 }, workgroups: 1 }),
+  await rejects(() => rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x, extra: x }, uniforms: { n: 4, value: 0, srcOffset: 0, dstOffset: 0, rowLen: 0 }, workgroups: 1 }),
     /kernel shaders\/fill\.wgsl:fill: no binding named 'extra'/, KernelArgumentError);
   x.dispose();
 });
@@ -32,7 +32,7 @@ test('a too-small buffer is refused before anything reaches the GPU', async () =
   const rt = await getRuntime();
   const small = Tensor.empty(rt, [8]);
   const big = Tensor.empty(rt, [100]);
-  await rejects(() => rt.launch({ shader: 'fill', entry: 'copy', bindings: { src: small, dst: big }, needs: { src: 100, dst: 100 }, uniforms: { n: 100, value: 0, srcOffset: 0, dstOffset: 0 }, workgroups: 1 }),
+  await rejects(() => rt.launch({ shader: 'fill', entry: 'copy', bindings: { src: small, dst: big }, needs: { src: 100, dst: 100 }, uniforms: { n: 100, value: 0, srcOffset: 0, dstOffset: 0, rowLen: 0 }, workgroups: 1 }),
     /kernel shaders\/fill\.wgsl:copy: buffer for 'src' holds 32 bytes but the launch needs 400 \(100 elements of 4 bytes\)/, KernelArgumentError);
   small.dispose(); big.dispose();
 });
@@ -58,7 +58,7 @@ test('an unknown entry point or override constant is named', async () => {
 test('the same buffer bound to a read and a writable binding is refused', async () => {
   const rt = await getRuntime();
   const x = Tensor.empty(rt, [16]);
-  await rejects(() => rt.launch({ shader: 'fill', entry: 'copy', bindings: { src: x, dst: x }, uniforms: { n: 16, value: 0, srcOffset: 0, dstOffset: 0 }, workgroups: 1 }),
+  await rejects(() => rt.launch({ shader: 'fill', entry: 'copy', bindings: { src: x, dst: x }, uniforms: { n: 16, value: 0, srcOffset: 0, dstOffset: 0, rowLen: 0 }, workgroups: 1 }),
     /same buffer range is bound to 'src' and 'dst'/, KernelArgumentError);
   x.dispose();
 });
@@ -87,8 +87,8 @@ test('a 1-D grid above 65,535 workgroups is folded into 2-D and covers every ele
   // fill uses 256 lanes per workgroup: 65,537 * 256 + 3 elements need 65,538 workgroups.
   const n = 65537 * 256 + 3;
   const x = Tensor.empty(rt, [n]);
-  rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, needs: { dst: n }, uniforms: { n, value: 0, srcOffset: 0, dstOffset: 0 }, workgroups: 1 });
-  rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, needs: { dst: n }, uniforms: { n, value: 7, srcOffset: 0, dstOffset: 0 }, workgroups: Math.ceil(n / 256) });
+  rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, needs: { dst: n }, uniforms: { n, value: 0, srcOffset: 0, dstOffset: 0, rowLen: 0 }, workgroups: 1 });
+  rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, needs: { dst: n }, uniforms: { n, value: 7, srcOffset: 0, dstOffset: 0, rowLen: 0 }, workgroups: Math.ceil(n / 256) });
   const data = await x.download();
   let wrong = 0;
   for (let i = 0; i < n; i++) if (data[i] !== 7) wrong++;

@@ -1,6 +1,6 @@
 // Fill a buffer with a constant, or copy one buffer into another. 1-D grids folded into 2-D by the launcher.
 
-struct Params { n: u32, value: f32, srcOffset: u32, dstOffset: u32 }
+struct Params { n: u32, value: f32, srcOffset: u32, dstOffset: u32, rowLen: u32 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
@@ -18,4 +18,14 @@ fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 fn copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = gid.x + gid.y * groups.x * WG;
   if (i < params.n) { dst[params.dstOffset + i] = src[params.srcOffset + i]; }
+}
+
+// out[r] = src[index[r]] for rows of `rowLen` elements (a selector's kept samples out of a super-batch).
+@group(0) @binding(3) var<storage, read> rowIndex: array<u32>;
+
+@compute @workgroup_size(256)
+fn gather_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = gid.x + gid.y * groups.x * WG;
+  if (i >= params.n) { return; }
+  dst[i] = src[rowIndex[i / params.rowLen] * params.rowLen + i % params.rowLen];
 }

@@ -42,6 +42,11 @@ optimisation
   --label-smoothing X     (default 0)
   --clip-norm X           clip the gradient's global norm (default: off)
   --augment LIST          comma list of flip, crop, rotate, jitter, or none (default: the dataset's)
+batch selection
+  --selector NAME         none | random | loss | rho | jest | saln (default none: every sample)
+  --keep R                fraction of each batch back-propagated (default 0.5 with a selector)
+  --selector-option K=V   a selector option, repeatable (e.g. rule=balanced, affinity=clip, chunks=16)
+  --reference DIR         reference model checkpoint (jest, rho, or saln with featureSource=reference)
 run
   --seed N                every random choice follows it (default 0)
   --out DIR               (default runs/<dataset>)
@@ -57,6 +62,8 @@ const OPTIONS = {
   'no-nesterov': { type: 'boolean' }, 'weight-decay': { type: 'string' }, 'label-smoothing': { type: 'string', default: '0' }, 'clip-norm': { type: 'string', default: '0' },
   augment: { type: 'string' }, 'image-size': { type: 'string' }, 'skip-bad': { type: 'boolean' }, seed: { type: 'string', default: '0' }, out: { type: 'string' }, resume: { type: 'string' }, 'eval-batch-size': { type: 'string', default: '256' },
   'poison-step': { type: 'string' },
+  selector: { type: 'string', default: 'none' }, keep: { type: 'string', default: '0.5' },
+  'selector-option': { type: 'string', multiple: true }, reference: { type: 'string' },
 } as const;
 
 function number(flag: string, text: string | undefined, rule: 'positiveInteger' | 'nonNegative' | 'positive' | 'fraction'): number {
@@ -66,6 +73,18 @@ function number(flag: string, text: string | undefined, rule: 'positiveInteger' 
       : rule === 'positive' ? value > 0 : rule === 'fraction' ? value >= 0 && value < 1 : value >= 0);
   if (!ok) throw new UsageError(`train: --${flag} must be ${rule === 'positiveInteger' ? 'a positive integer' : rule === 'positive' ? 'a positive number' : rule === 'fraction' ? 'a number in [0, 1)' : 'a non-negative number'}, got '${text}'`);
   return value;
+}
+
+/** `--selector-option key=value` pairs; numbers and booleans become numbers and booleans. */
+export function parseSelectorOptions(pairs: string[]): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new UsageError(`--selector-option takes key=value, got '${pair}'`);
+    const key = pair.slice(0, at), text = pair.slice(at + 1);
+    options[key] = text === 'true' ? true : text === 'false' ? false : text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
+  }
+  return options;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -111,6 +130,11 @@ export async function run(argv: string[]): Promise<number> {
       augment: {}, mean: [], std: [],
     };
     if (!Number.isInteger(config.seed)) throw new UsageError(`train: --seed must be an integer, got '${values.seed}'`);
+    if (values.selector !== 'none') {
+      const keep = number('keep', values.keep, 'positive');
+      if (keep > 1) throw new UsageError(`train: --keep must lie in (0, 1], got '${values.keep}'`);
+      config.selection = { selector: values.selector!, options: parseSelectorOptions(values['selector-option'] ?? []), keep, reference: values.reference };
+    }
   }
   const testLimit = values['test-limit'] !== undefined ? number('test-limit', values['test-limit'], 'positiveInteger') : undefined;
   const imageSize = values['image-size'] !== undefined ? number('image-size', values['image-size'], 'positiveInteger') : undefined;

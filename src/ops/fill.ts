@@ -5,7 +5,7 @@ export function fill(out: Tensor, value: number): Tensor {
   if (out.size === 0) return out;
   out.rt.launch({
     shader: 'fill', entry: 'fill', bindings: { dst: out }, needs: { dst: out.size },
-    uniforms: { n: out.size, value, srcOffset: 0, dstOffset: 0 },
+    uniforms: { n: out.size, value, srcOffset: 0, dstOffset: 0, rowLen: 0 },
     workgroups: Math.ceil(out.size / 256),
   });
   return out;
@@ -24,7 +24,7 @@ export function copy(src: Tensor, dst: Tensor, count = src.size, srcOffset = 0, 
   src.rt.launch({
     shader: 'fill', entry: 'copy', bindings: { src, dst },
     needs: { src: srcOffset + count, dst: dstOffset + count },
-    uniforms: { n: count, value: 0, srcOffset, dstOffset },
+    uniforms: { n: count, value: 0, srcOffset, dstOffset, rowLen: 0 },
     workgroups: Math.ceil(count / 256),
   });
   return dst;
@@ -32,4 +32,20 @@ export function copy(src: Tensor, dst: Tensor, count = src.size, srcOffset = 0, 
 
 export function clone(src: Tensor): Tensor {
   return copy(src, Tensor.empty(src.rt, src.shape, src.dtype));
+}
+
+/** Rows `indices` of `src` (first dimension), in that order: [indices.length, ...rest]. */
+export function gatherRows(src: Tensor, indices: Tensor): Tensor {
+  const rows = src.shape[0];
+  const rowLen = src.size / Math.max(rows, 1);
+  const out = Tensor.empty(src.rt, [indices.size, ...src.shape.slice(1)], src.dtype);
+  if (out.size === 0) return out;
+  if (indices.dtype !== 'u32') throw new Error(`gatherRows: indices must be u32, got ${indices.dtype}`);
+  src.rt.launch({
+    shader: 'fill', entry: 'gather_rows', bindings: { src, dst: out, rowIndex: indices },
+    needs: { src: src.size, dst: out.size, rowIndex: indices.size },
+    uniforms: { n: out.size, value: 0, srcOffset: 0, dstOffset: 0, rowLen },
+    workgroups: Math.ceil(out.size / 256),
+  });
+  return out;
 }

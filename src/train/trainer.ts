@@ -14,7 +14,13 @@ import { adamwStep, gradNorm, sgdStep } from '../ops/optimizer.ts';
 import { sum } from '../ops/reduce.ts';
 import { fill } from '../ops/fill.ts';
 import type { LabelledImages } from '../../datasets/idx.ts';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { applyModelTensors, loadCheckpoint, MODEL_FILE, saveCheckpoint } from './checkpoint.ts';
+import { readSafetensors } from './safetensors.ts';
+import { createSelector } from '../select/registry.ts';
+import type { Selector } from '../select/types.ts';
+import { gatherRows } from '../ops/fill.ts';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadPretrained } from './pretrained.ts';
 
 export interface TrainConfig {
@@ -35,6 +41,17 @@ export interface TrainConfig {
   augment: Omit<AugmentOptions, 'mean' | 'std'>;
   mean: number[];
   std: number[];
+  /** Batch selection: every step scores the batch (the super-batch) and back-propagates only the kept part. */
+  selection?: SelectionConfig;
+}
+
+export interface SelectionConfig {
+  selector: string;
+  options: Record<string, unknown>;
+  /** Fraction of each super-batch trained on (k = round(keep * batch), at least 2 for batch-norm). */
+  keep: number;
+  /** A checkpoint directory (or model.safetensors) of the reference model, for jest, rho and reference features. */
+  reference?: string;
 }
 
 /** A complete configuration from a few choices: AdamW (the CLI's default), no augmentation, seed 0. */
@@ -117,6 +134,9 @@ function gatherBatch(data: LabelledImages, indices: ArrayLike<number>): { bytes:
 
 export class Trainer {
   readonly net: ResNetInstance;
+  readonly selector: Selector | null;
+  /** A frozen model whose losses or features some selectors ask for. */
+  readonly reference: ResNetInstance | null = null;
   private stopRequested = false;
   private optimizerState = new Map<string, Tensor>();
   step = 0;
@@ -127,6 +147,16 @@ export class Trainer {
 
   constructor(readonly rt: Runtime, readonly config: TrainConfig, readonly data: TrainData, readonly out: string, readonly hooks: TrainerHooks) {
     this.net = createResNet18(rt, config.model, config.seed);
+    const selection = config.selection;
+    this.selector = selection && selection.selector !== 'none' ? createSelector(selection.selector, selection.options) : null;
+    if (selection && !(selection.keep > 0 && selection.keep <= 1)) throw new Error(`keep ratio must lie in (0, 1], got ${selection.keep}`);
+    const needs = this.selector?.needs ?? {};
+    if (needs.referenceLoss || needs.features === 'reference') {
+      if (!selection?.reference) throw new Error(`the ${selection!.selector} selector needs a reference model: pass --reference CHECKPOINT (a run of saln train, or ImageNet weights)`);
+      this.reference = createResNet18(rt, config.model, config.seed + 1);
+      const file = existsSync(selection.reference) && statSync(selection.reference).isDirectory() ? join(selection.reference, MODEL_FILE) : selection.reference;
+      applyModelTensors(this.reference.store, readSafetensors(file).tensors, { strict: true, source: file });
+    }
     const n = this.net.store.values.size;
     const zeros = () => fill(Tensor.empty(rt, [n]), 0);
     if (config.optimizer === 'sgd') {
@@ -184,12 +214,12 @@ export class Trainer {
         const indices = order.subarray(this.batchInEpoch * config.batchSize, Math.min(train.count, (this.batchInEpoch + 1) * config.batchSize));
         const next = this.batchInEpoch + 1 < perEpoch
           ? order.subarray((this.batchInEpoch + 1) * config.batchSize, Math.min(train.count, (this.batchInEpoch + 2) * config.batchSize)) : null;
-        const { loss, norm } = await this.trainStep(indices, decayRange, next);
-        imagesTrained += indices.length;
+        const { loss, norm, kept, selectionSeconds, stepSeconds } = await this.trainStep(indices, decayRange, next);
+        imagesTrained += kept;
         epochImages += indices.length;
         const seconds = (performance.now() - started) / 1000;
         const imagesPerSecond = epochImages / ((performance.now() - epochStart) / 1000);
-        hooks.metrics({ kind: 'step', step: this.step, epoch: this.epoch, loss, gradNorm: norm, lr: this.lr(this.step), imagesPerSecond, elapsed: seconds, backpropagated: indices.length });
+        hooks.metrics({ kind: 'step', step: this.step, epoch: this.epoch, loss, gradNorm: norm, lr: this.lr(this.step), imagesPerSecond, elapsed: seconds, backpropagated: kept, candidates: indices.length, selectionSeconds, stepSeconds });
         hooks.progress?.update(this.batchInEpoch + 1, { loss: loss.toFixed(4), 'img/s': imagesPerSecond.toFixed(1) });
       }
       hooks.progress?.stop();
@@ -219,17 +249,21 @@ export class Trainer {
    * One optimizer step on the given samples; returns the batch loss and the gradient norm. The next batch's bytes
    * are gathered while the GPU works on this one (between submitting the step and reading its loss).
    */
-  private async trainStep(indices: ArrayLike<number>, decayRange: [number, number], next: ArrayLike<number> | null): Promise<{ loss: number; norm: number }> {
+  private async trainStep(indices: ArrayLike<number>, decayRange: [number, number], next: ArrayLike<number> | null): Promise<{ loss: number; norm: number; kept: number; selectionSeconds: number; stepSeconds: number }> {
     const { rt, config } = this;
     const { model, store } = this.net;
     const train = this.data.train;
-    const { bytes, labels } = this.prefetched && sameWindow(this.prefetched.indices, indices) ? this.prefetched.batch : gatherBatch(train, indices);
+    const stepStart = performance.now();
+    const batch = this.prefetched && sameWindow(this.prefetched.indices, indices) ? this.prefetched.batch : gatherBatch(train, indices);
     this.prefetched = null;
     const shape = this.imageShape(train, indices.length);
-    const images = uploadImages(rt, bytes, shape);
+    const images = uploadImages(rt, batch.bytes, shape);
     // The augmentation stream is the step: a resumed run draws what the uninterrupted one drew.
-    const x = augmentBatch(rt, images, shape, { ...config.augment, mean: config.mean, std: config.std }, config.seed, this.step + 1);
+    const candidates = augmentBatch(rt, images, shape, { ...config.augment, mean: config.mean, std: config.std }, config.seed, this.step + 1);
     images.dispose();
+    const selectionStart = performance.now();
+    const { x, labels } = await this.select(candidates, batch.labels);
+    const selectionSeconds = this.selector ? (performance.now() - selectionStart) / 1000 : 0;
     const labelTensor = Tensor.upload(rt, labels, [labels.length], 'u32');
     store.zeroGrads();
     const tape = new Tape();
@@ -260,7 +294,51 @@ export class Trainer {
         { lr, weightDecay: config.weightDecay }, { clip, decayRange });
     }
     norm.dispose(); nonFinite.dispose();
-    return { loss, norm: normValue[0] };
+    return { loss, norm: normValue[0], kept: labels.length, selectionSeconds, stepSeconds: (performance.now() - stepStart) / 1000 };
+  }
+
+  /**
+   * The samples to back-propagate: all of them without a selector; otherwise the selector's choice, scored from
+   * a no-grad forward (batch-norm on its running statistics, which the scoring pass must not move).
+   */
+  private async select(candidates: Tensor, labels: Uint32Array): Promise<{ x: Tensor; labels: Uint32Array }> {
+    const selector = this.selector;
+    if (!selector) return { x: candidates, labels };
+    const { rt, config } = this;
+    const B = labels.length;
+    const keep = Math.min(B, Math.max(2, Math.round(config.selection!.keep * B)));
+    const labelTensor = Tensor.upload(rt, labels, [B], 'u32');
+    const owned: Tensor[] = [labelTensor];
+    const score = (net: ResNetInstance, wantFeatures: boolean, wantLoss: boolean) => {
+      const tape = new Tape(false);
+      const ctx = { tape, store: net.store, training: false };
+      const features = net.model.features(ctx, new Var(candidates, false));
+      let loss: Tensor | undefined;
+      if (wantLoss) {
+        const ce = crossEntropy(tape, net.model.fc.forward(ctx, features), labelTensor);
+        ce.predicted.dispose(); ce.correct.dispose();
+        loss = ce.perSample;
+        owned.push(loss);
+      }
+      if (wantFeatures) { tape.keep(features); owned.push(features.value); }
+      tape.release();
+      return { features: wantFeatures ? features.value : undefined, loss };
+    };
+    const needs = selector.needs;
+    const learner = needs.features === 'learner' || needs.learnerLoss ? score(this.net, needs.features === 'learner', Boolean(needs.learnerLoss)) : null;
+    const reference = needs.features === 'reference' || needs.referenceLoss ? score(this.reference!, needs.features === 'reference', Boolean(needs.referenceLoss)) : null;
+    const result = await selector.select({
+      rt, batchSize: B, keep, labels: labelTensor, seed: config.seed, step: this.step + 1,
+      features: learner?.features ?? reference?.features, learnerLoss: learner?.loss, referenceLoss: reference?.loss,
+    });
+    for (const t of owned) t.dispose();
+    const chosen = result.indices;
+    if (chosen.length === B) return { x: candidates, labels };
+    const index = Tensor.upload(rt, chosen, [chosen.length], 'u32');
+    const x = gatherRows(candidates, index);
+    index.dispose();
+    candidates.dispose();
+    return { x, labels: Uint32Array.from(chosen, (i) => labels[i]) };
   }
 
   /** Top-1 accuracy and mean loss over a split, batch-norm in evaluation mode, no tape records. */
@@ -302,5 +380,6 @@ export class Trainer {
   dispose(): void {
     for (const t of this.optimizerState.values()) t.dispose();
     this.net.store.dispose();
+    this.reference?.store.dispose();
   }
 }

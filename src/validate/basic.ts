@@ -12,10 +12,24 @@ import { reduce, type ReduceOp } from '../ops/reduce.ts';
 import { reduceReference } from '../reference/reduce.ts';
 import { transpose } from '../ops/transpose.ts';
 import { transposeReference } from '../reference/transpose.ts';
-import { copy, fill } from '../ops/fill.ts';
+import { copy, fill, gatherRows } from '../ops/fill.ts';
 import { randomNormal, randomUniform } from '../ops/random.ts';
 
 const SIZES = [1, 7, 64, 257, 4099, 65537];
+
+/** gather_rows: a selector's kept rows out of a super-batch (exact copies). */
+function gatherCases(): ValidationCase[] {
+  const shapes: [number, number, number[]][] = [[1, 1, [0]], [5, 3, [4, 0, 2]], [7, 13, [6, 6, 1]], [64, 784, [63, 0, 31, 32, 1]], [37, 1, Array.from({ length: 37 }, (_, i) => 36 - i)]];
+  return shapes.map(([rows, rowLen, picked]) => define('gather_rows', `${rows}x${rowLen} pick ${picked.length}`, async (rt) => {
+    const x = inputs(rows * rowLen);
+    const src = Tensor.upload(rt, x, [rows, rowLen]);
+    const index = Tensor.upload(rt, picked, [picked.length], 'u32');
+    const got = await take(gatherRows(src, index));
+    src.dispose(); index.dispose();
+    const ref = picked.flatMap((r) => Array.from(x.subarray(r * rowLen, (r + 1) * rowLen)));
+    return { got, ref, tolerance: { atol: 0, rtol: 0 } };
+  }));
+}
 
 function fillCases(): ValidationCase[] {
   return SIZES.flatMap((n) => [
@@ -172,6 +186,7 @@ export function basicCases(options: { variants?: readonly MatmulVariant[] } = {}
   const variants = options.variants ?? MATMUL_VARIANTS;
   return [
     ...fillCases(),
+    ...gatherCases(),
     ...elementwiseCases(),
     ...reduceCases(),
     ...transposeCases(),

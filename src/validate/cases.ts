@@ -6,6 +6,7 @@ import { convCases } from './conv.ts';
 import { augmentCases } from './augment.ts';
 import { normPoolCases } from './norm_pool.ts';
 import { lossOptimCases } from './loss_optim.ts';
+import { selectCases } from './select.ts';
 import { MATMUL_VARIANTS } from '../ops/matmul.ts';
 import type { ValidationCase } from './define.ts';
 
@@ -18,5 +19,6 @@ export function allCases(options: { variants?: readonly MatmulVariant[] } = {}):
     ...normPoolCases(),
     ...lossOptimCases(),
     ...augmentCases(),
+    ...selectCases(),
   ];
 }

@@ -1,0 +1,311 @@
+// The SALN selector: the Fiedler rules (exactly k distinct ascending indices, sign invariance, ties by index),
+// planted clusters split by the Fiedler vector's sign, invariances of the whole path, determinism, degenerate
+// batches (tiny, identical, disconnected, zero rows) without NaN, and the GPU scores against the float64
+// reference path (src/reference/saln.ts) within the Davis-Kahan bound of the measured residual.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { getRuntime } from '../src/gpu/runtime.ts';
+import { Tensor } from '../src/tensor.ts';
+import { normalArray, uniformArray } from '../src/rng.ts';
+import { SalnSelector, pickByRule, FIEDLER_RULES, type FiedlerRule, type SalnDetails, type SalnOptions } from '../src/select/saln.ts';
+import type { Affinity, LaplacianKind } from '../src/select/graph.ts';
+import { salnReference, deflatedEigen } from '../src/reference/saln.ts';
+
+const rt = await getRuntime();
+
+// ---- inputs ----------------------------------------------------------------------------------------------
+
+/** Non-negative features of `sizes.length` clusters: each on its own block of dimensions plus weak noise everywhere. */
+function plantedClusters(sizes: number[], F: number, seed: number, crossTalk = 0.05): { features: Float32Array; cluster: number[] } {
+  const B = sizes.reduce((p, q) => p + q, 0);
+  const noise = uniformArray(B * F, seed, 1, 0, 1);
+  const cluster = sizes.flatMap((size, c) => new Array(size).fill(c));
+  const block = Math.floor(F / sizes.length);
+  const features = Float32Array.from({ length: B * F }, (_, index) => {
+    const i = Math.floor(index / F), j = index % F;
+    const own = Math.floor(j / block) === cluster[i];
+    return (own ? 1 : crossTalk) * noise[index];
+  });
+  return { features, cluster };
+}
+
+/**
+ * Samples along a curve: f_i = relu(cos(phi_i) a + sin(phi_i) b + noise), phi_i in [0, pi/2): similarity falls with
+ * |phi_i - phi_j|, so the graph is path-like and its Fiedler vector spreads its values (few near-ties).
+ */
+function curveFeatures(B: number, F: number, seed: number): Float32Array {
+  const phi = uniformArray(B, seed, 1, 0, Math.PI / 2);
+  const a = uniformArray(F, seed, 2, -1, 1), b = uniformArray(F, seed, 3, -1, 1);
+  const noise = normalArray(B * F, seed, 4, 0, 0.05);
+  return Float32Array.from({ length: B * F }, (_, index) => {
+    const i = Math.floor(index / F), j = index % F;
+    return Math.max(0, Math.cos(phi[i]) * a[j] + Math.sin(phi[i]) * b[j] + noise[index]);
+  });
+}
+
+async function select(options: SalnOptions, features: Float32Array, B: number, keep: number, seed = 1, step = 0) {
+  const F = features.length / B;
+  const t = Tensor.upload(rt, features, [B, F]);
+  const labels = Tensor.upload(rt, new Uint32Array(B), [B], 'u32');
+  const before = rt.pool.report().liveBytes;
+  const result = await new SalnSelector(options).select({ rt, batchSize: B, keep, labels, features: t, seed, step });
+  assert.is(rt.pool.report().liveBytes, before, 'the selector leaves nothing allocated');
+  t.dispose(); labels.dispose();
+  return { ...result, details: result.details as unknown as SalnDetails };
+}
+
+function assertValidChoice(indices: Uint32Array, keep: number, B: number, what: string): void {
+  assert.is(indices.length, keep, `${what}: ${keep} indices`);
+  for (let i = 0; i < indices.length; i++) {
+    assert.ok(indices[i] < B, `${what}: index ${indices[i]} in range`);
+    if (i > 0) assert.ok(indices[i] > indices[i - 1], `${what}: ascending and distinct`);
+  }
+}
+
+const COMBINATIONS: [Affinity, LaplacianKind][] = [['clip', 'unnormalized'], ['clip', 'normalized'], ['shift', 'unnormalized'], ['shift', 'normalized'], ['exp', 'unnormalized'], ['exp', 'normalized']];
+
+// ---- the rules ---------------------------------------------------------------------------------------------
+
+test('rules by hand: high, low, balanced (alternating sides from the side of the largest |v2|, zeros last)', () => {
+  const v = [0.5, -0.1, 0.3, -0.6, 0, 0.2];
+  assert.equal(Array.from(pickByRule(v, 3, 'high').indices), [0, 2, 3]);
+  assert.equal(Array.from(pickByRule(v, 2, 'low').indices), [1, 4]);
+  // Order: 3 (-0.6), 0 (0.5), 1 (-0.1), 2 (0.3), 5 (0.2, the negative side is spent), 4 (zero).
+  assert.equal(Array.from(pickByRule(v, 3, 'balanced').indices), [0, 1, 3]);
+  assert.equal(Array.from(pickByRule(v, 5, 'balanced').indices), [0, 1, 2, 3, 5]);
+  assert.equal(Array.from(pickByRule(v, 6, 'balanced').indices), [0, 1, 2, 3, 4, 5]);
+  // Ties go to the lower index, whichever side they are on.
+  assert.equal(Array.from(pickByRule([0.3, -0.3, 0.3], 1, 'high').indices), [0]);
+  assert.equal(Array.from(pickByRule([0.3, -0.1, 0.9, 0.1], 1, 'low').indices), [1]);
+  assert.equal(Array.from(pickByRule([0.3, -0.1, 0.9, 0.1], 2, 'low').indices), [1, 3]);
+  assert.equal(Array.from(pickByRule([0.3, -0.3, 0.3], 2, 'balanced').indices), [0, 1]);
+  assert.equal(Array.from(pickByRule([-0.3, 0.3, -0.3], 2, 'balanced').indices), [0, 1]);
+  const scores = pickByRule(v, 1, 'low').scores;
+  assert.ok(Math.abs(scores[4] - 0.6) < 1e-7 && scores[3] === 0, 'low: max|v2| - |v2|, higher preferred');
+});
+
+test('every rule gives exactly k distinct ascending in-range indices, and flipping v2 changes nothing', () => {
+  for (const n of [1, 2, 3, 10, 33]) {
+    // Ties (quantised values) and zeros on purpose.
+    const v = Array.from(uniformArray(n, 5, n, -1, 1), (x) => Math.round(x * 4) / 4);
+    const flipped = v.map((x) => -x);
+    for (const rule of FIEDLER_RULES) {
+      for (let k = 0; k <= n; k++) {
+        const picked = pickByRule(v, k, rule);
+        assertValidChoice(picked.indices, k, n, `${rule} n=${n} k=${k}`);
+        assert.equal(Array.from(pickByRule(flipped, k, rule).indices), Array.from(picked.indices), `${rule} n=${n} k=${k} flipped`);
+      }
+    }
+  }
+  assert.throws(() => pickByRule([1, 2], 3, 'high'), /keep must be an integer in \[0, 2\]/);
+});
+
+// ---- the selector ------------------------------------------------------------------------------------------
+
+test('options: defaults, featureSource sets needs, unknown or bad options are one-line errors', () => {
+  const saln = new SalnSelector();
+  assert.equal(saln.needs, { features: 'learner' });
+  assert.equal(saln.options, { affinity: 'clip', temperature: 0.5, laplacian: 'unnormalized', rule: 'high', lanczosSteps: 100, tolerance: 1e-5 });
+  assert.equal(new SalnSelector({ featureSource: 'reference' }).needs, { features: 'reference' });
+  assert.throws(() => new SalnSelector({ affinity: 'cosine' as Affinity }), /saln selector: option affinity must be one of clip, shift, exp/);
+  assert.throws(() => new SalnSelector({ temperature: 0 }), /option temperature must be a positive finite number/);
+  assert.throws(() => new SalnSelector({ lanczosSteps: 2.5 }), /option lanczosSteps must be a positive integer/);
+  assert.throws(() => new SalnSelector({ ratio: 0.5 } as SalnOptions), /unknown option 'ratio'/);
+});
+
+test('a missing or mis-shaped features tensor and a bad keep are one-line errors', async () => {
+  const labels = Tensor.upload(rt, new Uint32Array(4), [4], 'u32');
+  const features = Tensor.upload(rt, new Float32Array(12), [3, 4]);
+  const saln = new SalnSelector();
+  const base = { rt, batchSize: 4, keep: 2, labels, seed: 0, step: 0 };
+  for (const [input, pattern] of [
+    [base, /saln selector needs features \(\[4, F\] f32\)/],
+    [{ ...base, features }, /features must be \[4, F\], got \[3, 4\]/],
+    [{ ...base, keep: 5, features }, /keep must be an integer in \[1, 4\]/],
+  ] as const) {
+    try {
+      await saln.select(input);
+      assert.unreachable('should have thrown');
+    } catch (e) {
+      assert.match((e as Error).message, pattern);
+    }
+  }
+  labels.dispose(); features.dispose();
+});
+
+test('planted clusters: the Fiedler vector\'s sign splits them exactly, for every affinity and Laplacian', async () => {
+  const { features, cluster } = plantedClusters([17, 23], 32, 3);
+  for (const [affinity, laplacian] of COMBINATIONS) {
+    const { details, indices } = await select({ affinity, laplacian, rule: 'balanced' }, features, 40, 10);
+    const what = `${affinity}/${laplacian}`;
+    const side = Array.from(details.fiedler, (x) => x > 0);
+    assert.ok(details.converged, `${what}: converged`);
+    for (let i = 0; i < 40; i++) assert.is(side[i] === side[0], cluster[i] === cluster[0], `${what}: sample ${i}`);
+    // balanced: half from each side of the split, i.e. from each cluster.
+    assert.is(Array.from(indices).filter((i) => cluster[i] === 0).length, 5, `${what}: 5 of each cluster`);
+  }
+});
+
+test('the same seed and step give the same choice; negated features give the identical result', async () => {
+  const B = 30, F = 24;
+  const features = curveFeatures(B, F, 8);
+  for (const rule of FIEDLER_RULES) {
+    const first = await select({ rule }, features, B, 11, 4, 9);
+    const again = await select({ rule }, features, B, 11, 4, 9);
+    assert.equal(Array.from(again.indices), Array.from(first.indices), `${rule}: same seed`);
+    assert.equal(Array.from(again.details.fiedler), Array.from(first.details.fiedler), `${rule}: same Fiedler vector`);
+    // -F gives the same unit rows up to sign and exactly the same products, so exactly the same graph.
+    const negated = await select({ rule }, features.map((x) => -x), B, 11, 4, 9);
+    assert.equal(Array.from(negated.indices), Array.from(first.indices), `${rule}: negated features`);
+    assert.equal(Array.from(negated.scores!), Array.from(first.scores!), `${rule}: negated features, scores`);
+  }
+});
+
+/**
+ * Scores that may differ by `slack` can reorder only candidates within 2 slack of each other: `got` must be a
+ * top-k of `scores` (among `candidates`) perturbed by at most slack: every kept score >= every dropped one - 2 slack.
+ */
+function assertTopKWithin(scores: ArrayLike<number>, got: Uint32Array, slack: number, what: string, candidates?: number[]): void {
+  const kept = new Set(got);
+  let lowestKept = Infinity, highestDropped = -Infinity;
+  for (const i of candidates ?? Array.from({ length: scores.length }, (_, j) => j)) {
+    if (kept.has(i)) lowestKept = Math.min(lowestKept, scores[i]);
+    else highestDropped = Math.max(highestDropped, scores[i]);
+  }
+  assert.ok(lowestKept >= highestDropped - 2 * slack, `${what}: kept down to ${lowestKept}, dropped up to ${highestDropped}, slack ${slack}`);
+}
+
+test('permuting the feature columns, the samples or the start vector changes nothing beyond rounding', async () => {
+  const B = 36, F = 20;
+  const features = curveFeatures(B, F, 12);
+  const base = await select({ rule: 'high' }, features, B, 12);
+  // Feature columns reversed: the same similarities up to the dot products' summation order.
+  const columns = features.map((_, index) => features[Math.floor(index / F) * F + (F - 1 - (index % F))]);
+  // Samples shuffled: sample i of the new batch is sample order[i] of the old, the same graph relabelled.
+  const order = Array.from({ length: B }, (_, i) => (i * 7) % B);
+  const rows = features.map((_, index) => features[order[Math.floor(index / F)] * F + (index % F)]);
+  const others = [
+    { name: 'columns reversed', result: await select({ rule: 'high' }, columns, B, 12), map: (i: number) => i },
+    { name: 'samples shuffled', result: await select({ rule: 'high' }, rows, B, 12), map: (i: number) => order[i] },
+    { name: 'another start vector', result: await select({ rule: 'high' }, features, B, 12, 1, 5), map: (i: number) => i },
+  ];
+  for (const { name, result, map } of others) {
+    // Both Fiedler vectors are within r / gap of the true one: their scores differ by at most the sum.
+    const slack = 2 * Math.SQRT2 * (base.details.residual + result.details.residual) / (base.details.eigenvalues[1] - base.details.eigenvalues[0]) + 1e-6;
+    const mapped = Uint32Array.from(result.indices, map).sort();
+    assertTopKWithin(base.scores!, mapped, slack, name);
+    for (let i = 0; i < B; i++) assert.ok(Math.abs(result.scores![i] - base.scores![map(i)]) <= slack, `${name}: score ${i}`);
+  }
+});
+
+// ---- degenerate batches ------------------------------------------------------------------------------------
+
+test('B < 3 returns the first k; identical samples, zero rows, all-zero features and disconnected graphs give valid, NaN-free, repeatable choices', async () => {
+  for (const B of [1, 2]) {
+    for (let keep = 1; keep <= B; keep++) {
+      const { indices, details } = await select({}, new Float32Array(B * 3).fill(1), B, keep);
+      assert.equal(Array.from(indices), Array.from({ length: keep }, (_, i) => i));
+      assert.is(details.fallback, 'batch < 3');
+    }
+  }
+  const B = 16, F = 8;
+  const identical = Float32Array.from({ length: B * F }, (_, i) => (i % F) + 1);
+  const zeroRows = Float32Array.from(curveFeatures(B, F, 2)).fill(0, 3 * F, 4 * F).fill(0, 9 * F, 10 * F);
+  const zeros = new Float32Array(B * F);
+  const inputs: [string, Float32Array][] = [['identical samples', identical], ['two zero rows', zeroRows], ['all rows zero', zeros]];
+  for (const [affinity, laplacian] of COMBINATIONS) {
+    for (const rule of FIEDLER_RULES) {
+      for (const [name, features] of inputs) {
+        const what = `${name}, ${affinity}/${laplacian}/${rule}`;
+        const first = await select({ affinity, laplacian, rule }, features, B, 5);
+        const again = await select({ affinity, laplacian, rule }, features, B, 5);
+        assertValidChoice(first.indices, 5, B, what);
+        assert.ok(first.details.fiedler.every(Number.isFinite) && first.scores!.every(Number.isFinite), `${what}: no NaN`);
+        assert.ok(first.details.eigenvalues.every(Number.isFinite) && Number.isFinite(first.details.residual), `${what}: finite spectrum`);
+        assert.is(first.details.fallback, undefined, `${what}: from the Fiedler vector`);
+        assert.equal(Array.from(again.indices), Array.from(first.indices), `${what}: repeatable`);
+      }
+    }
+  }
+  // Identical samples: every similarity is 1, so W = J - I and L = B I - J (L_sym = (B I - J) / (B - 1)): the
+  // complement of the null vector is one eigenspace, found in a single step.
+  const identicalResult = await select({}, identical, B, 5);
+  assert.is(identicalResult.details.iterations, 1);
+  assert.ok(Math.abs(identicalResult.details.eigenvalues[0] - B) <= 1e-5 * B, `${identicalResult.details.eigenvalues}`);
+});
+
+test('a disconnected graph: the Fiedler vector is constant on each component, its sign splits them', async () => {
+  // Disjoint feature supports: similarity 0 across, so clip leaves no edge between the groups.
+  const { features, cluster } = plantedClusters([6, 9], 30, 4, 0);
+  for (const laplacian of ['unnormalized', 'normalized'] as LaplacianKind[]) {
+    const { details } = await select({ affinity: 'clip', laplacian }, features, 15, 4);
+    assert.ok(Math.abs(details.eigenvalues[0]) <= 1e-5 * 15, `${laplacian}: lambda_2 = ${details.eigenvalues[0]} is 0`);
+    const side = Array.from(details.fiedler, (x) => x > 0);
+    for (let i = 0; i < 15; i++) assert.is(side[i] === side[0], cluster[i] === cluster[0], `${laplacian}: sample ${i}`);
+  }
+});
+
+// ---- against the float64 reference ---------------------------------------------------------------------------
+
+interface ReferenceCase { B: number; F: number; affinity: Affinity; laplacian: LaplacianKind; rule: FiedlerRule; keep: number; temperature?: number }
+
+const REFERENCE_CASES: ReferenceCase[] = [
+  ...COMBINATIONS.map(([affinity, laplacian], i) => ({ B: 24, F: 16, affinity, laplacian, rule: FIEDLER_RULES[i % 3], keep: 9 })),
+  { B: 37, F: 5, affinity: 'exp', laplacian: 'unnormalized', rule: 'low', keep: 18, temperature: 0.2 },
+  { B: 64, F: 512, affinity: 'clip', laplacian: 'unnormalized', rule: 'high', keep: 32 },
+  { B: 64, F: 512, affinity: 'shift', laplacian: 'normalized', rule: 'balanced', keep: 16 },
+];
+
+test('GPU Fiedler vector, lambda_2, scores and choice match the float64 reference path', async () => {
+  for (const c of REFERENCE_CASES) {
+    const what = `B=${c.B} F=${c.F} ${c.affinity}/${c.laplacian}/${c.rule}`;
+    const features = curveFeatures(c.B, c.F, c.B + c.F);
+    const options = { affinity: c.affinity, laplacian: c.laplacian, rule: c.rule, temperature: c.temperature ?? 0.5 };
+    const gpu = await select(options, features, c.B, c.keep);
+    const ref = salnReference(features, c.B, c.F, c.keep, options);
+    // The GPU vector's residual against the reference problem, in float64: it covers the f32 rounding of the
+    // graph (whose kernels are bounded elementwise by their own cases) and the Lanczos stop at once.
+    const { shifted } = deflatedEigen(ref.laplacian, ref.nullVector, c.B);
+    const y = Float64Array.from(gpu.details.fiedler);
+    const length = Math.hypot(...y);
+    y.forEach((x, i) => { y[i] = x / length; });
+    const theta = gpu.details.eigenvalues[0];
+    let residual = 0;
+    for (let i = 0; i < c.B; i++) {
+      let s = 0;
+      for (let k = 0; k < c.B; k++) s += shifted[i * c.B + k] * y[k];
+      residual += (s - theta * y[i]) ** 2;
+    }
+    residual = Math.sqrt(residual);
+    const norm = ref.values[ref.values.length - 1];
+    // The Lanczos stop (1e-5 |L|) plus the f32 Laplacian's error, |dL| <= gamma_(F + B) |L| roughly: 1e-4 |L| is
+    // ample for these sizes and still a real check.
+    assert.ok(residual <= 1e-4 * norm, `${what}: residual ${residual} against |L| = ${norm}`);
+    assert.ok(Math.abs(theta - ref.values[0]) <= residual + 1e-12, `${what}: lambda_2 ${theta} vs ${ref.values[0]}`);
+    // Davis-Kahan: sin(angle) <= r / (lambda_3 - theta); unit vectors then differ by at most sqrt 2 sin(angle) in
+    // any entry (after aligning signs); f32 storage adds half an ULP.
+    const sine = residual / (ref.values[1] - theta);
+    assert.ok(sine < 1e-2, `${what}: the bound must say something (sin <= ${sine})`);
+    const slack = Math.SQRT2 * sine + 2 ** -24;
+    const sign = Math.sign(y.reduce((s, x, i) => s + x * ref.fiedler[i], 0));
+    for (let i = 0; i < c.B; i++) assert.ok(Math.abs(sign * y[i] - ref.fiedler[i]) <= slack, `${what}: v2[${i}] ${sign * y[i]} vs ${ref.fiedler[i]} (slack ${slack})`);
+    for (let i = 0; i < c.B; i++) assert.ok(Math.abs(gpu.scores![i] - ref.scores[i]) <= 2 * slack, `${what}: score ${i}`);
+    if (c.rule !== 'balanced') {
+      assertTopKWithin(ref.scores, gpu.indices, 2 * slack, what);
+    } else {
+      // Sides are stable when no |v2| is within slack of 0; each side's picks are then a top-k of that side by
+      // |v2| up to the slack, and the side counts agree but for the odd pick, which goes to the side whose
+      // largest |v2| is larger (a near-tie can move it).
+      assert.ok(ref.fiedler.every((x) => Math.abs(x) > slack), `${what}: a sample within the slack of the cut`);
+      for (const positive of [true, false]) {
+        const members = Array.from({ length: c.B }, (_, i) => i).filter((i) => (ref.fiedler[i] > 0) === positive);
+        const gpuKept = Array.from(gpu.indices).filter((i) => members.includes(i));
+        const refKept = Array.from(ref.indices).filter((i) => members.includes(i));
+        assert.ok(Math.abs(gpuKept.length - refKept.length) <= 1, `${what}: ${gpuKept.length} vs ${refKept.length} on one side`);
+        assertTopKWithin(ref.scores, Uint32Array.from(gpuKept), 2 * slack, `${what}, one side`, members);
+      }
+    }
+  }
+});
+
+test.run();

@@ -1,0 +1,159 @@
+// The similarity graph of a batch for spectral selection (SALN): features [B, F] -> unit rows; the cosine
+// similarity S = Fn Fn^T comes from the matmul kernels; S -> affinity W (zero diagonal) and degrees d = W 1;
+// W -> graph Laplacian in place; the Laplacian's known null vector, which Lanczos deflates.
+// normalize_rows: one workgroup per row. The row is scaled by 1/max|x| before squaring, so neither large nor
+//                 tiny features overflow or underflow the sum of squares; the scale cancels in the result.
+//                 A zero row (max|x| = 0) cannot be normalised: it stays zero, so its similarity to every
+//                 sample is 0.
+// affinity:       one workgroup per row: W_ij = affinity((S_ij + S_ji) / 2), W_ii = 0, and d_i = sum_j W_ij. The
+//                 mean makes W exactly symmetric even if the GEMM's rounding is not, which the Lanczos mat-vec
+//                 relies on (it reads columns as rows).
+// laplacian:      one invocation per entry: L = D - W, or L_sym = I - D^-1/2 W D^-1/2 where an isolated vertex
+//                 (d = 0) keeps the identity row (D^-1/2 taken as 0 there, as for a pseudo-inverse).
+// null_vector:    one workgroup: 1/sqrt(B) for D - W; D^1/2 1 / |D^1/2 1| for L_sym, all zeros when every
+//                 degree is 0 (L_sym = I has no null vector, and deflating a zero vector changes nothing).
+
+override AFFINITY: u32 = 0u;      // 0 clip max(S, 0); 1 shift (S + 1) / 2; 2 exp exp(-(1 - S) / t)
+override NORMALIZED: bool = false;
+
+struct Params {
+  rows: u32,          // B
+  cols: u32,          // F for normalize_rows, B otherwise
+  temperature: f32,   // t of the exp affinity
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> features: array<f32>;
+@group(0) @binding(2) var<storage, read_write> unitRows: array<f32>;
+@group(0) @binding(3) var<storage, read> similarity: array<f32>;
+@group(0) @binding(4) var<storage, read_write> weights: array<f32>;
+@group(0) @binding(5) var<storage, read_write> degrees: array<f32>;
+@group(0) @binding(6) var<storage, read> degreesIn: array<f32>;
+@group(0) @binding(7) var<storage, read_write> nullVector: array<f32>;
+
+const WG = 64u;
+const WG_SINGLE = 256u;
+var<workgroup> partial: array<f32, 64>;
+var<workgroup> partialWide: array<f32, 256>;
+
+fn treeSum(lid: u32) -> f32 {
+  for (var half = WG / 2u; half > 0u; half /= 2u) {
+    if (lid < half) { partial[lid] = partial[lid] + partial[lid + half]; }
+    workgroupBarrier();
+  }
+  return partial[0];
+}
+
+@compute @workgroup_size(64)
+fn normalize_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let row = wid.x + wid.y * groups.x;
+  let inRange = row < params.rows;   // guard, do not return: every invocation must reach the barriers
+  let base = row * params.cols;
+  var largest = 0.0;
+  if (inRange) {
+    for (var j = lid.x; j < params.cols; j += WG) { largest = max(largest, abs(features[base + j])); }
+  }
+  partial[lid.x] = largest;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half /= 2u) {
+    if (lid.x < half) { partial[lid.x] = max(partial[lid.x], partial[lid.x + half]); }
+    workgroupBarrier();
+  }
+  let rowMax = partial[0];
+  workgroupBarrier();   // everyone has read partial[0] before it is reused
+  var inverseMax = 0.0;
+  if (rowMax > 0.0) { inverseMax = 1.0 / rowMax; }
+  var sumSquares = 0.0;
+  if (inRange) {
+    for (var j = lid.x; j < params.cols; j += WG) {
+      let x = features[base + j] * inverseMax;
+      sumSquares += x * x;
+    }
+  }
+  partial[lid.x] = sumSquares;
+  workgroupBarrier();
+  let total = treeSum(lid.x);
+  // total >= 1 whenever the row is nonzero (its largest entry scales to 1), so inverseSqrt is safe.
+  var scale = 0.0;
+  if (total > 0.0) { scale = inverseMax * inverseSqrt(total); }
+  if (inRange) {
+    for (var j = lid.x; j < params.cols; j += WG) { unitRows[base + j] = features[base + j] * scale; }
+  }
+}
+
+fn affinityOf(s: f32) -> f32 {
+  switch AFFINITY {
+    case 0u: { return max(s, 0.0); }
+    case 1u: { return (s + 1.0) * 0.5; }
+    default: { return exp(-(1.0 - s) / params.temperature); }
+  }
+}
+
+@compute @workgroup_size(64)
+fn affinity(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let row = wid.x + wid.y * groups.x;
+  let inRange = row < params.rows;
+  let n = params.rows;
+  var degree = 0.0;
+  if (inRange) {
+    for (var j = lid.x; j < n; j += WG) {
+      var w = 0.0;
+      if (j != row) { w = affinityOf((similarity[row * n + j] + similarity[j * n + row]) * 0.5); }
+      weights[row * n + j] = w;
+      degree += w;
+    }
+  }
+  partial[lid.x] = degree;
+  workgroupBarrier();
+  let total = treeSum(lid.x);
+  if (inRange && lid.x == 0u) { degrees[row] = total; }
+}
+
+fn inverseRootDegree(d: f32) -> f32 {
+  if (d > 0.0) { return inverseSqrt(d); }
+  return 0.0;
+}
+
+@compute @workgroup_size(256)
+fn laplacian(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = gid.x + gid.y * groups.x * WG_SINGLE;
+  let n = params.rows;
+  if (i >= n * n) { return; }
+  let row = i / n;
+  let col = i % n;
+  let w = weights[i];
+  if (NORMALIZED) {
+    var identity = 0.0;
+    if (row == col) { identity = 1.0; }
+    weights[i] = identity - w * inverseRootDegree(degreesIn[row]) * inverseRootDegree(degreesIn[col]);
+  } else {
+    var diagonal = 0.0;
+    if (row == col) { diagonal = degreesIn[row]; }
+    weights[i] = diagonal - w;
+  }
+}
+
+@compute @workgroup_size(256)
+fn null_vector(@builtin(local_invocation_id) lid: vec3<u32>) {
+  let n = params.rows;
+  var total = 0.0;
+  if (NORMALIZED) {
+    for (var j = lid.x; j < n; j += WG_SINGLE) { total += degreesIn[j]; }
+  }
+  partialWide[lid.x] = total;
+  workgroupBarrier();
+  for (var half = WG_SINGLE / 2u; half > 0u; half /= 2u) {
+    if (lid.x < half) { partialWide[lid.x] = partialWide[lid.x] + partialWide[lid.x + half]; }
+    workgroupBarrier();
+  }
+  let sum = partialWide[0];
+  for (var j = lid.x; j < n; j += WG_SINGLE) {
+    if (NORMALIZED) {
+      var u = 0.0;
+      if (sum > 0.0) { u = sqrt(degreesIn[j]) * inverseSqrt(sum); }
+      nullVector[j] = u;
+    } else {
+      nullVector[j] = inverseSqrt(f32(n));
+    }
+  }
+}

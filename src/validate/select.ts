@@ -1,0 +1,319 @@
+// Validation cases of the spectral-selection kernels (shaders/graph.wgsl, shaders/lanczos.wgsl) against their
+// float64 references (src/reference/saln.ts), and of the whole Lanczos solver against dense Jacobi.
+// Tolerances |got - ref| <= atol + rtol |ref| + bound_i come from a forward error analysis with unit roundoff
+// u = 2^-24 (every f32 + - * and fma correctly rounded) and WGSL's accuracy rules: x / y within 2.5 ULP,
+// inverseSqrt within 2 ULP, sqrt inherited from 1 / inverseSqrt (4.5 ULP), exp within 3 + 2|x| ULP, where an
+// ULP is at most 2u relative. Higham's gamma_k = k u / (1 - k u) bounds k accumulated roundings: a sum whose
+// terms each pass through at most L roundings (a kernel's sequential share plus its tree levels) is within
+// gamma_L * sum|terms| of the exact sum.
+import { Tensor } from '../tensor.ts';
+import type { Runtime } from '../gpu/runtime.ts';
+import { define, HALF_ULP as U, inputs, joinOutputs, take, withinBounds, type CaseOutput, type ValidationCase } from './define.ts';
+import { affinityAndDegrees, laplacianInPlace, laplacianNullVector, normalizeRows, type Affinity, type LaplacianKind } from '../select/graph.ts';
+import { combineRows, lanczos, matvec, normalizeInto, project, residualNorms, subtract } from '../select/lanczos.ts';
+import {
+  affinityReference, combineReference, laplacianReference, matvecReference, normalizeRowsReference, nullVectorReference,
+  projectReference, residualReference, subtractReference, deflatedEigen,
+} from '../reference/saln.ts';
+
+const EPS = 2 * U;
+const higham = (k: number) => (k * U) / (1 - k * U);
+
+/** A symmetric n x n matrix with entries in [low, high) (the upper triangle mirrored). */
+export function symmetricInputs(n: number, low = -1, high = 1): Float32Array {
+  const raw = inputs(n * n, low, high);
+  const out = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i * n + j] = raw[Math.min(i, j) * n + Math.max(i, j)];
+  return out;
+}
+
+// ---- graph.wgsl -----------------------------------------------------------------------------------------------
+
+interface RowsCase { rows: number; cols: number; zeroRow?: number; scaleRow?: [number, number]; }
+
+// A 1x1, odd and prime shapes, F = 64 and 512 (ResNet-18's feature width), a zero row (stays zero), rows
+// scaled by 1e20 and 1e-30 (their squares overflow or underflow f32 without the 1/max scaling).
+const ROWS_CASES: RowsCase[] = [
+  { rows: 1, cols: 1 }, { rows: 3, cols: 5 }, { rows: 7, cols: 7, zeroRow: 3 }, { rows: 17, cols: 64 },
+  { rows: 64, cols: 512, zeroRow: 0 }, { rows: 5, cols: 130, scaleRow: [1, 1e20] }, { rows: 6, cols: 33, scaleRow: [4, 1e-30] },
+];
+
+function rowsCases(): ValidationCase[] {
+  return ROWS_CASES.map((c) => define('graph.normalize_rows', `${c.rows}x${c.cols}${c.zeroRow !== undefined ? ` zero row ${c.zeroRow}` : ''}${c.scaleRow ? ` row ${c.scaleRow[0]} x${c.scaleRow[1]}` : ''}`, async (rt) => {
+    const x = inputs(c.rows * c.cols, -2, 2);
+    if (c.zeroRow !== undefined) x.fill(0, c.zeroRow * c.cols, (c.zeroRow + 1) * c.cols);
+    if (c.scaleRow) for (let j = 0; j < c.cols; j++) x[c.scaleRow[0] * c.cols + j] *= c.scaleRow[1];
+    const t = Tensor.upload(rt, x, [c.rows, c.cols]);
+    const got = await take(normalizeRows(t));
+    t.dispose();
+    // The scale 1/max|x| (2.5 ULP) is common to every term and cancels; what remains: the sum of squares within
+    // gamma_(F+3) (squares, the scaled terms, at most F additions), halved by the square root, inverseSqrt's
+    // 2 ULP and two products: rel <= (F + 3) u / 2 + 4u + 2u, to first order.
+    return { got, ref: normalizeRowsReference(x, c.rows, c.cols), tolerance: { atol: 0, rtol: higham(c.cols + 3) / 2 + 6.01 * U } };
+  }));
+}
+
+const AFFINITY_SIZES = [1, 2, 5, 7, 64, 129];
+
+function affinityTolerance(affinity: Affinity, temperature: number): { atol: number; rtol: number } {
+  // s = (S_ij + S_ji) / 2 rounds once (u |s|, the halving is exact). clip passes it through; shift rounds s + 1
+  // and halves: |err| <= (u |s| + u |s + 1|) / 2 <= 1.5u for |s| <= 1. exp: 1 - s is within u (|1 - s| + |s|)
+  // <= 3u absolutely, the division by t adds 2.5 ULP, so x = -(1 - s) / t is within 3u / t + 5u |x|, which
+  // becomes relative error in exp(x), plus exp's own 3 + 2|x| ULP, with |x| <= 2 / t.
+  if (affinity === 'clip') return { atol: 0, rtol: U };
+  if (affinity === 'shift') return { atol: 1.5 * U, rtol: 0 };
+  const x = 2 / temperature;
+  return { atol: 0, rtol: 3 * U / temperature + 5 * U * x + (3 + 2 * x) * EPS };
+}
+
+function affinityCases(): ValidationCase[] {
+  const cases: ValidationCase[] = [];
+  for (const affinity of ['clip', 'shift', 'exp'] as Affinity[]) {
+    for (const n of AFFINITY_SIZES) {
+      const temperature = n === 7 ? 0.1 : 0.5;
+      cases.push(define(`graph.affinity.${affinity}`, `n=${n}${affinity === 'exp' ? ` t=${temperature}` : ''}`, async (rt) => {
+        // Not symmetric on purpose: the kernel symmetrises; entries in [-1, 1] like cosine similarities.
+        const s = inputs(n * n, -1, 1);
+        const t = Tensor.upload(rt, s, [n, n]);
+        const { weights, degrees } = affinityAndDegrees(t, affinity, temperature);
+        t.dispose();
+        const ref = affinityReference(s, n, affinity, temperature);
+        const tol = affinityTolerance(affinity, temperature);
+        // Degrees sum n non-negative weights, each within its own tolerance (at most atol + rtol w), through at most
+        // ceil(n / 64) + 6 additions.
+        const chain = Math.ceil(n / 64) + 6;
+        return joinOutputs([
+          { got: await take(weights), ref: ref.weights, tolerance: tol },
+          { got: await take(degrees), ref: ref.degrees, tolerance: { atol: n * tol.atol * (1 + higham(chain)), rtol: tol.rtol + higham(chain) * (1 + tol.rtol) } },
+        ]);
+      }));
+    }
+  }
+  return cases;
+}
+
+/** A random symmetric non-negative affinity with a zero diagonal (vertex `isolated` without edges) and its f32 degrees. */
+function randomGraph(n: number, isolated?: number): { weights: Float32Array; degrees: Float32Array } {
+  const weights = symmetricInputs(n, 0, 1);
+  for (let i = 0; i < n; i++) {
+    weights[i * n + i] = 0;
+    if (i === isolated) for (let j = 0; j < n; j++) { weights[i * n + j] = 0; weights[j * n + i] = 0; }
+  }
+  const degrees = new Float32Array(n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) degrees[i] += weights[i * n + j];
+  return { weights, degrees };
+}
+
+const GRAPH_SIZES: [number, number?][] = [[1], [3], [7, 2], [64], [130, 129], [5, 0]];
+
+function laplacianCases(): ValidationCase[] {
+  return (['unnormalized', 'normalized'] as LaplacianKind[]).flatMap((kind) => GRAPH_SIZES.map(([n, isolated]) =>
+    define(`graph.laplacian.${kind}`, `n=${n}${isolated !== undefined ? ` isolated ${isolated}` : ''}`, async (rt) => {
+      const { weights, degrees } = randomGraph(n, isolated);
+      const w = Tensor.upload(rt, weights, [n, n]), d = Tensor.upload(rt, degrees);
+      const got = await take(laplacianInPlace(w, d, kind));
+      d.dispose();
+      // D - W: a copy and a negation, exact. L_sym off the diagonal: -w r_i r_j with each r = inverseSqrt(d)
+      // within 2 ULP and two products: 4 ULP + 2u = 10u relative; its diagonal is exactly 1 (W_ii = 0).
+      return { got, ref: laplacianReference(weights, degrees, n, kind), tolerance: { atol: 0, rtol: kind === 'unnormalized' ? 0 : 10 * U } };
+    })));
+}
+
+function nullVectorCases(): ValidationCase[] {
+  const sizes: [number, boolean?][] = [[1], [3], [7], [64], [300], [513], [9, true]];
+  return (['unnormalized', 'normalized'] as LaplacianKind[]).flatMap((kind) => sizes.map(([n, zeroDegrees]) =>
+    define(`graph.null_vector.${kind}`, `n=${n}${zeroDegrees ? ' all degrees 0' : ''}`, async (rt) => {
+      const degrees = zeroDegrees ? new Float32Array(n) : inputs(n, 0, 50);
+      const d = Tensor.upload(rt, degrees);
+      const got = await take(laplacianNullVector(d, kind));
+      d.dispose();
+      // 1/sqrt(n): inverseSqrt's 2 ULP = 4u. sqrt(d_i) inverseSqrt(sum d): the sum of n non-negative terms within
+      // gamma_(ceil(n/256) + 8), halved by the root; sqrt 4.5 ULP, inverseSqrt 2 ULP, one product.
+      const rtol = kind === 'unnormalized' ? 4 * U : higham(Math.ceil(n / 256) + 8) / 2 + 9 * U + 4 * U + U;
+      return { got, ref: nullVectorReference(degrees, kind), tolerance: { atol: 0, rtol } };
+    })));
+}
+
+// ---- lanczos.wgsl -----------------------------------------------------------------------------------------
+
+function matvecCases(): ValidationCase[] {
+  // Sizes around the 64-wide tile (a partial last tile, one element past it), and src/dst rows other than 0.
+  const shapes: [number, number, number][] = [[1, 0, 0], [3, 1, 2], [7, 0, 1], [64, 2, 0], [65, 0, 0], [130, 1, 1], [512, 0, 0]];
+  return shapes.map(([n, src, dst]) => define('lanczos.matvec', `n=${n} src ${src} dst ${dst}`, async (rt) => {
+    const a = symmetricInputs(n);
+    const basis = inputs((src + 1) * n);
+    const ta = Tensor.upload(rt, a, [n, n]), tb = Tensor.upload(rt, basis, [src + 1, n]);
+    const product = Tensor.empty(rt, [dst + 1, n]);
+    matvec(rt, ta, tb, src, product, dst);
+    const got = Array.from(await take(product)).slice(dst * n);
+    ta.dispose(); tb.dispose();
+    const x = basis.subarray(src * n);
+    // A sequential fma chain over n terms: |err_i| <= gamma_n sum_k |a_ki x_k|.
+    const bound = Float64Array.from({ length: n }, (_, i) => {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += Math.abs(a[k * n + i] * x[k]);
+      return higham(n) * s;
+    });
+    return withinBounds(got, matvecReference(a, x, n), bound);
+  }));
+}
+
+const VECTOR_SHAPES: [number, number][] = [[1, 1], [7, 2], [64, 5], [129, 9], [512, 33], [1000, 3]];
+
+function projectCases(): ValidationCase[] {
+  return VECTOR_SHAPES.map(([n, rows]) => define('lanczos.project', `n=${n} rows ${rows}`, async (rt) => {
+    const basis = inputs(rows * n), w = inputs(n);
+    const tb = Tensor.upload(rt, basis, [rows, n]), tw = Tensor.upload(rt, w);
+    const coeffs = Tensor.empty(rt, [rows + 3]);
+    project(rt, tb, tw, rows, coeffs, 3);
+    const got = Array.from(await take(coeffs)).slice(3);
+    tb.dispose(); tw.dispose();
+    // Each product passes through its lane's fma chain (ceil(n/64)) and 6 tree levels.
+    const bound = Float64Array.from({ length: rows }, (_, r) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += Math.abs(basis[r * n + i] * w[i]);
+      return higham(Math.ceil(n / 64) + 6) * s;
+    });
+    return withinBounds(got, projectReference(basis, w, rows, n), bound);
+  }));
+}
+
+function subtractCases(): ValidationCase[] {
+  return VECTOR_SHAPES.map(([n, rows]) => define('lanczos.subtract', `n=${n} rows ${rows}`, async (rt) => {
+    const basis = inputs(rows * n), w = inputs(n), c = inputs(rows + 2);
+    const tb = Tensor.upload(rt, basis, [rows, n]), tw = Tensor.upload(rt, w), tc = Tensor.upload(rt, c);
+    subtract(rt, tb, tw, rows, tc, 2);
+    const got = await take(tw);
+    tb.dispose(); tc.dispose();
+    const coefficients = c.subarray(2);
+    // An fma chain over the rows, then one subtraction: gamma_(rows + 1) (|w_i| + sum_r |c_r q_ri|).
+    const bound = Float64Array.from({ length: n }, (_, i) => {
+      let s = Math.abs(w[i]);
+      for (let r = 0; r < rows; r++) s += Math.abs(coefficients[r] * basis[r * n + i]);
+      return higham(rows + 1) * s;
+    });
+    return withinBounds(got, subtractReference(basis, w, coefficients, rows, n), bound);
+  }));
+}
+
+function normalizeCases(): ValidationCase[] {
+  const sizes: [number, boolean?][] = [[1], [5], [64], [257], [512], [1000], [9, true]];
+  return sizes.map(([n, zero]) => define('lanczos.normalize_vector', `n=${n}${zero ? ' zero vector' : ''}`, async (rt) => {
+    const w = zero ? new Float32Array(n) : inputs(n);
+    const c = inputs(8);
+    const tw = Tensor.upload(rt, w), tc = Tensor.upload(rt, c);
+    const basis = Tensor.empty(rt, [3, n]);
+    const scalars = Tensor.empty(rt, [4]);
+    normalizeInto(rt, tw, basis, 2, scalars, 1, tc, { slot: 3, row: 1, secondOffset: 4 });
+    const row = Array.from(await take(basis)).slice(2 * n);
+    const slots = await take(scalars);
+    tw.dispose(); tc.dispose();
+    let sum = 0;
+    for (const x of w) sum += x * x;
+    const norm = Math.sqrt(sum);
+    // The sum of squares within gamma_(ceil(n/256) + 9) (fma chains of ceil(n/256), 8 tree levels, the square),
+    // halved by sqrt's root, plus sqrt's 4.5 ULP; the row adds 1/norm's 2.5 ULP and a product.
+    const normRel = higham(Math.ceil(n / 256) + 9) / 2 + 9 * U;
+    return joinOutputs([
+      { got: row, ref: Float64Array.from(w, (x) => (norm > 0 ? x / norm : 0)), tolerance: { atol: 0, rtol: normRel + 5 * U + U } },
+      { got: [slots[1]], ref: [norm], tolerance: { atol: 0, rtol: normRel } },
+      // alpha = first-pass + second-pass coefficient: one rounding.
+      { got: [slots[3]], ref: [c[1] + c[5]], tolerance: { atol: 0, rtol: U } },
+    ]);
+  }));
+}
+
+function combineCases(): ValidationCase[] {
+  const shapes: [number, number, number, number][] = [[1, 1, 1, 0], [7, 3, 2, 1], [64, 17, 1, 2], [200, 4, 3, 0], [513, 9, 2, 1]];
+  return shapes.map(([n, rows, count, first]) => define('lanczos.combine', `n=${n} rows ${rows} count ${count} first ${first}`, async (rt) => {
+    const basis = inputs((first + rows) * n), c = inputs(count * rows);
+    const tb = Tensor.upload(rt, basis, [first + rows, n]), tc = Tensor.upload(rt, c);
+    const out = Tensor.empty(rt, [count, n]);
+    combineRows(rt, tb, first, rows, tc, count, out);
+    const got = await take(out);
+    tb.dispose(); tc.dispose();
+    const bound = Float64Array.from({ length: count * n }, (_, index) => {
+      const v = Math.floor(index / n), i = index % n;
+      let s = 0;
+      for (let r = 0; r < rows; r++) s += Math.abs(c[v * rows + r] * basis[(first + r) * n + i]);
+      return higham(rows) * s;
+    });
+    return withinBounds(got, combineReference(basis, first, c, rows, count, n), bound);
+  }));
+}
+
+function residualCases(): ValidationCase[] {
+  const shapes: [number, number][] = [[1, 1], [7, 2], [64, 1], [130, 3], [512, 2]];
+  return shapes.map(([n, count]) => define('lanczos.residual', `n=${n} count ${count}`, async (rt) => {
+    const y = inputs(count * n), p = inputs(count * n), thetas = inputs(count, -3, 3);
+    const ty = Tensor.upload(rt, y, [count, n]), tp = Tensor.upload(rt, p, [count, n]), tt = Tensor.upload(rt, thetas);
+    const norms = Tensor.empty(rt, [count]);
+    residualNorms(rt, ty, tp, tt, norms);
+    const got = await take(norms);
+    ty.dispose(); tp.dispose(); tt.dispose();
+    // Each p_i - theta y_i within 2u (|p_i| + |theta y_i|) (a product and a subtraction, or one fma), so the norm of
+    // the computed vector is off by at most the norm of those bounds; then the sum of squares within
+    // gamma_(ceil(n/64) + 7), halved by the root, and sqrt's 4.5 ULP.
+    const bound = Float64Array.from(thetas, (theta, v) => {
+      let s = 0;
+      for (let i = 0; i < n; i++) s += (2 * U * (Math.abs(p[v * n + i]) + Math.abs(theta * y[v * n + i]))) ** 2;
+      return Math.sqrt(s);
+    });
+    return { got, ref: residualReference(y, p, thetas, n), tolerance: { atol: 0, rtol: higham(Math.ceil(n / 64) + 7) / 2 + 9 * U, bound } };
+  }));
+}
+
+// ---- the solver ------------------------------------------------------------------------------------------
+
+/**
+ * The lowest `count` eigenvalues by GPU Lanczos against Jacobi on the same f32 matrix (in float64). For a unit
+ * vector y and any theta, some eigenvalue lies within |A y - theta y| of theta; the residual is recomputed here
+ * in float64 from the downloaded Ritz vector, so the bound holds whatever the GPU's rounding. (Which eigenvalue:
+ * the i-th, when Lanczos has found the lowest ones in order; a missed eigenvalue fails the comparison.)
+ */
+export async function lanczosAgainstJacobi(rt: Runtime, a: Float32Array, n: number, count: number, deflate?: Float64Array): Promise<CaseOutput & { residuals: number[]; iterations: number }> {
+  const ta = Tensor.upload(rt, a, [n, n]);
+  const td = deflate ? Tensor.upload(rt, Float32Array.from(deflate), [1, n]) : undefined;
+  const result = await lanczos(rt, ta, { count, maxSteps: n, tolerance: 1e-6, deflate: td, seed: 5 });
+  const vectors = await result.vectors.download();
+  ta.dispose(); td?.dispose(); result.vectors.dispose();
+  const eigen = deflatedEigen(a, deflate ?? new Float64Array(n), n);
+  const ref = eigen.values.slice(0, count);
+  // Against L + c u u^T, whose eigenvalues below c are those of L on u's complement.
+  const m = eigen.shifted;
+  const residuals = result.values.map((theta, v) => {
+    const y = vectors.subarray(v * n, (v + 1) * n);
+    let r = 0, norm = 0;
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += m[i * n + k] * y[k];
+      r += (s - theta * y[i]) ** 2;
+      norm += y[i] * y[i];
+    }
+    return Math.sqrt(r / norm);
+  });
+  return { got: result.values, ref, tolerance: { atol: 1e-12, rtol: 0, bound: residuals }, residuals, iterations: result.iterations };
+}
+
+/** A graph Laplacian D - W of a random graph and its null vector. */
+function laplacianInputs(n: number): { laplacian: Float32Array; nullVector: Float64Array } {
+  const { weights, degrees } = randomGraph(n);
+  return { laplacian: Float32Array.from(laplacianReference(weights, degrees, n, 'unnormalized')), nullVector: new Float64Array(n).fill(1 / Math.sqrt(n)) };
+}
+
+function solverCases(): ValidationCase[] {
+  const cases: [string, number, number, boolean][] = [['random', 5, 2, false], ['random', 16, 3, false], ['random', 33, 3, false], ['laplacian', 24, 2, true], ['laplacian', 64, 3, true]];
+  return cases.map(([kind, n, count, isLaplacian]) => define('lanczos.lowest', `${kind} n=${n} lowest ${count}${isLaplacian ? ' null vector deflated' : ''}`, async (rt) => {
+    if (!isLaplacian) return lanczosAgainstJacobi(rt, symmetricInputs(n), n, count);
+    const { laplacian, nullVector } = laplacianInputs(n);
+    return lanczosAgainstJacobi(rt, laplacian, n, count, nullVector);
+  }));
+}
+
+export function selectCases(): ValidationCase[] {
+  return [
+    ...rowsCases(), ...affinityCases(), ...laplacianCases(), ...nullVectorCases(),
+    ...matvecCases(), ...projectCases(), ...subtractCases(), ...normalizeCases(), ...combineCases(), ...residualCases(),
+    ...solverCases(),
+  ];
+}
