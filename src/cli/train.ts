@@ -7,7 +7,8 @@ import { tuneMatmul } from '../ops/tuning.ts';
 import { makeSchedule, SCHEDULE_NAMES } from '../train/schedule.ts';
 import { ProgressBar } from '../train/progress.ts';
 import { batchesPerEpoch, Trainer, type Progress, type TrainConfig } from '../train/trainer.ts';
-import { loadTrainData, DATASETS } from '../train/data.ts';
+import { DATASETS } from '../train/data.ts';
+import { applyData, configFromFlags, loadDataFromFlags, numberFlag, RUN_OPTIONS } from './run-options.ts';
 import { readSafetensors } from '../train/safetensors.ts';
 import { TRAINER_FILE } from '../train/checkpoint.ts';
 import { MetricsWriter } from '../train/metrics.ts';
@@ -54,49 +55,16 @@ run
   --eval-batch-size N     (default 256)
 `;
 
-const OPTIONS = {
-  dataset: { type: 'string', default: 'fashion-mnist' }, 'data-dir': { type: 'string' }, limit: { type: 'string' }, 'test-limit': { type: 'string' },
-  model: { type: 'string', default: 'resnet18' }, stem: { type: 'string', default: 'imagenet' }, width: { type: 'string', default: '1' }, pretrained: { type: 'string' },
-  epochs: { type: 'string', default: '1' }, 'batch-size': { type: 'string', default: '64' }, optimizer: { type: 'string', default: 'adamw' }, lr: { type: 'string' },
-  schedule: { type: 'string', default: 'onecycle' }, 'warmup-steps': { type: 'string', default: '0' }, momentum: { type: 'string', default: '0.9' },
-  'no-nesterov': { type: 'boolean' }, 'weight-decay': { type: 'string' }, 'label-smoothing': { type: 'string', default: '0' }, 'clip-norm': { type: 'string', default: '0' },
-  augment: { type: 'string' }, 'image-size': { type: 'string' }, 'skip-bad': { type: 'boolean' }, seed: { type: 'string', default: '0' }, out: { type: 'string' }, resume: { type: 'string' }, 'eval-batch-size': { type: 'string', default: '256' },
-  'poison-step': { type: 'string' },
-  selector: { type: 'string', default: 'none' }, keep: { type: 'string', default: '0.5' },
-  'selector-option': { type: 'string', multiple: true }, reference: { type: 'string' },
-} as const;
-
-function number(flag: string, text: string | undefined, rule: 'positiveInteger' | 'nonNegative' | 'positive' | 'fraction'): number {
-  const value = Number(text);
-  const ok = text !== undefined && text.trim() !== '' && Number.isFinite(value) && (
-    rule === 'positiveInteger' ? Number.isInteger(value) && value > 0
-      : rule === 'positive' ? value > 0 : rule === 'fraction' ? value >= 0 && value < 1 : value >= 0);
-  if (!ok) throw new UsageError(`train: --${flag} must be ${rule === 'positiveInteger' ? 'a positive integer' : rule === 'positive' ? 'a positive number' : rule === 'fraction' ? 'a number in [0, 1)' : 'a non-negative number'}, got '${text}'`);
-  return value;
-}
-
-/** `--selector-option key=value` pairs; numbers and booleans become numbers and booleans. */
-export function parseSelectorOptions(pairs: string[]): Record<string, unknown> {
-  const options: Record<string, unknown> = {};
-  for (const pair of pairs) {
-    const at = pair.indexOf('=');
-    if (at <= 0) throw new UsageError(`--selector-option takes key=value, got '${pair}'`);
-    const key = pair.slice(0, at), text = pair.slice(at + 1);
-    options[key] = text === 'true' ? true : text === 'false' ? false : text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text;
-  }
-  return options;
-}
-
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parse('train', argv, OPTIONS);
+  const { values } = parse('train', argv, RUN_OPTIONS);
   if (values.help) { process.stdout.write(HELP); return 0; }
   if (values.model !== 'resnet18') throw new UsageError(`train: --model ${values.model} is not available; resnet18 is`);
 
   let config: TrainConfig;
   let datasetName = values.dataset!;
-  let limit = values.limit !== undefined ? number('limit', values.limit, 'positiveInteger') : undefined;
+  let limit = values.limit !== undefined ? numberFlag('train', 'limit', values.limit, 'positiveInteger') : undefined;
   let scheduleName = values.schedule!;
-  let warmupSteps = number('warmup-steps', values['warmup-steps'], 'nonNegative');
+  let warmupSteps = numberFlag('train', 'warmup-steps', values['warmup-steps'], 'nonNegative');
   if (values.resume) {
     // The checkpoint's own settings: a resumed run must be the same run.
     const file = join(values.resume, TRAINER_FILE);
@@ -108,53 +76,12 @@ export async function run(argv: string[]): Promise<number> {
     limit = saved.limit;
     scheduleName = saved.schedule;
     warmupSteps = saved.warmupSteps;
-    if (argv.includes('--epochs')) config.epochs = number('epochs', values.epochs, 'positiveInteger');
+    if (argv.includes('--epochs')) config.epochs = numberFlag('train', 'epochs', values.epochs, 'positiveInteger');
   } else {
-    const optimizer = values.optimizer === 'sgd' || values.optimizer === 'adamw' ? values.optimizer : (() => { throw new UsageError(`train: --optimizer must be sgd or adamw, got '${values.optimizer}'`); })();
-    const stem = values.stem === 'imagenet' || values.stem === 'cifar' ? values.stem : (() => { throw new UsageError(`train: --stem must be imagenet or cifar, got '${values.stem}'`); })();
-    config = {
-      model: { stem, width: number('width', values.width, 'positive'), inChannels: 0, classes: 0 },
-      epochs: number('epochs', values.epochs, 'positiveInteger'),
-      batchSize: number('batch-size', values['batch-size'], 'positiveInteger'),
-      evalBatchSize: number('eval-batch-size', values['eval-batch-size'], 'positiveInteger'),
-      optimizer,
-      // Defaults measured on Fashion-MNIST (1 epoch, 10,000 images, one-cycle): AdamW 2e-3 84.6% test accuracy,
-      // 3e-3 84.1%, 1e-3 83.8%; SGD+Nesterov 0.05 80.9%, 0.2 74.2%.
-      lr: values.lr !== undefined ? number('lr', values.lr, 'positive') : optimizer === 'sgd' ? 0.05 : 0.002,
-      momentum: number('momentum', values.momentum, 'fraction'),
-      nesterov: !values['no-nesterov'],
-      weightDecay: values['weight-decay'] !== undefined ? number('weight-decay', values['weight-decay'], 'nonNegative') : optimizer === 'sgd' ? 5e-4 : 0.01,
-      labelSmoothing: number('label-smoothing', values['label-smoothing'], 'fraction'),
-      clipNorm: number('clip-norm', values['clip-norm'], 'nonNegative'),
-      seed: number('seed', values.seed, 'nonNegative'),
-      augment: {}, mean: [], std: [],
-    };
-    if (!Number.isInteger(config.seed)) throw new UsageError(`train: --seed must be an integer, got '${values.seed}'`);
-    if (values.selector !== 'none') {
-      const keep = number('keep', values.keep, 'positive');
-      if (keep > 1) throw new UsageError(`train: --keep must lie in (0, 1], got '${values.keep}'`);
-      config.selection = { selector: values.selector!, options: parseSelectorOptions(values['selector-option'] ?? []), keep, reference: values.reference };
-    }
+    config = configFromFlags('train', values);
   }
-  const testLimit = values['test-limit'] !== undefined ? number('test-limit', values['test-limit'], 'positiveInteger') : undefined;
-  const imageSize = values['image-size'] !== undefined ? number('image-size', values['image-size'], 'positiveInteger') : undefined;
-  let decodeBar: ProgressBar | null = null;
-  const data = loadTrainData(datasetName, {
-    dir: values['data-dir'], limit, testLimit, augment: values.resume ? undefined : values.augment, imageSize, skipBad: values['skip-bad'],
-    onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
-    onProgress: (done, total) => {
-      decodeBar ??= new ProgressBar({ total, label: 'decoding images', unit: 'img' });
-      decodeBar.update(done);
-      if (done >= total) { decodeBar.finish(); decodeBar = null; }
-    },
-  });
-  if (!values.resume) {
-    config.model.inChannels = data.train.channels;
-    config.model.classes = data.train.classes.length;
-    config.augment = data.augment;
-    config.mean = data.mean;
-    config.std = data.std;
-  }
+  const data = loadDataFromFlags(datasetName, values, limit, Boolean(values.resume));
+  if (!values.resume) applyData(config, data);
   const out = resolve(values.out ?? values.resume ?? join('runs', datasetName));
   mkdirSync(out, { recursive: true });
 

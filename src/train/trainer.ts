@@ -17,7 +17,7 @@ import type { LabelledImages } from '../../datasets/idx.ts';
 import { applyModelTensors, loadCheckpoint, MODEL_FILE, saveCheckpoint } from './checkpoint.ts';
 import { readSafetensors } from './safetensors.ts';
 import { createSelector } from '../select/registry.ts';
-import type { Selector } from '../select/types.ts';
+import type { SelectionResult, Selector } from '../select/types.ts';
 import { gatherRows } from '../ops/fill.ts';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -86,6 +86,23 @@ export interface TrainerHooks {
   schedule?: (step: number) => number;
   /** Test hook: makes the loss of this step NaN, to prove that the run stops cleanly. */
   poisonStep?: number;
+  /** Stop (after a final evaluation) once this many images were back-propagated or training took this long. */
+  budget?: { images?: number; seconds?: number };
+  /** Also evaluate every N steps on the first `evalSubset` test images (accuracy curves for comparisons). */
+  evalEvery?: number;
+  evalSubset?: number;
+  /** Sees each selection while its tensors are alive (reports keep a few super-batches and their choice). */
+  onSelection?: (info: SelectionInfo) => Promise<void> | void;
+}
+
+export interface SelectionInfo {
+  step: number;
+  /** Raw uint8 bytes of the super-batch (NHWC) and its shape, before augmentation. */
+  bytes: Uint8Array;
+  shape: ImageShape;
+  result: SelectionResult;
+  /** [B, F] features the selector used, if any. */
+  features?: Tensor;
 }
 
 export interface EvalResult { loss: number; accuracy: number; count: number }
@@ -98,6 +115,9 @@ export interface TrainSummary {
   imagesPerSecond: number;
   finalEval: EvalResult | null;
   stoppedEarly: boolean;
+  /** Seconds spent in training steps (selection included), without evaluations and checkpoints. */
+  trainSeconds: number;
+  budgetReached: boolean;
 }
 
 export class NonFiniteLossError extends Error {
@@ -203,6 +223,10 @@ export class Trainer {
     let imagesTrained = 0;
     let lastEval: EvalResult | null = null;
     const decayRange: [number, number] = [0, store.decayEnd];
+    let trainSeconds = 0;
+    let budgetReached = false;
+    const budget = hooks.budget;
+    const subset = hooks.evalSubset ? { ...this.data.test, count: Math.min(hooks.evalSubset, this.data.test.count) } : this.data.test;
     hooks.log(`training ResNet-18 (${config.model.stem} stem, width ${config.model.width}, ${store.parameterCount.toLocaleString('en-US')} parameters) on ${this.data.name}: ${train.count} samples, ${perEpoch} batches of ${config.batchSize} per epoch, ${config.epochs} epochs`);
     while (this.epoch < config.epochs) {
       const order = epochOrder(train.count, config.seed, this.epoch);
@@ -214,13 +238,23 @@ export class Trainer {
         const indices = order.subarray(this.batchInEpoch * config.batchSize, Math.min(train.count, (this.batchInEpoch + 1) * config.batchSize));
         const next = this.batchInEpoch + 1 < perEpoch
           ? order.subarray((this.batchInEpoch + 1) * config.batchSize, Math.min(train.count, (this.batchInEpoch + 2) * config.batchSize)) : null;
-        const { loss, norm, kept, selectionSeconds, stepSeconds } = await this.trainStep(indices, decayRange, next);
+        const { loss, norm, kept, forwarded, selectionSeconds, stepSeconds } = await this.trainStep(indices, decayRange, next);
         imagesTrained += kept;
+        trainSeconds += stepSeconds;
         epochImages += indices.length;
         const seconds = (performance.now() - started) / 1000;
         const imagesPerSecond = epochImages / ((performance.now() - epochStart) / 1000);
-        hooks.metrics({ kind: 'step', step: this.step, epoch: this.epoch, loss, gradNorm: norm, lr: this.lr(this.step), imagesPerSecond, elapsed: seconds, backpropagated: kept, candidates: indices.length, selectionSeconds, stepSeconds });
+        hooks.metrics({ kind: 'step', step: this.step, epoch: this.epoch, loss, gradNorm: norm, lr: this.lr(this.step), imagesPerSecond, elapsed: seconds, backpropagated: kept, forwarded, candidates: indices.length, selectionSeconds, stepSeconds, trainSeconds, imagesTrained });
         hooks.progress?.update(this.batchInEpoch + 1, { loss: loss.toFixed(4), 'img/s': imagesPerSecond.toFixed(1) });
+        if (budget && ((budget.images !== undefined && imagesTrained >= budget.images) || (budget.seconds !== undefined && trainSeconds >= budget.seconds))) {
+          budgetReached = true;
+          this.batchInEpoch++;
+          break;
+        }
+        if (hooks.evalEvery && this.step % hooks.evalEvery === 0) {
+          const partial = await this.evaluate(subset);
+          hooks.metrics({ kind: 'eval', partial: true, step: this.step, epoch: this.epoch, loss: partial.loss, accuracy: partial.accuracy, count: partial.count, elapsed: (performance.now() - started) / 1000, trainSeconds, imagesTrained });
+        }
       }
       hooks.progress?.stop();
       if (this.stopRequested) {
@@ -229,27 +263,32 @@ export class Trainer {
         break;
       }
       lastEval = await this.evaluate(this.data.test);
-      hooks.metrics({ kind: 'eval', step: this.step, epoch: this.epoch, loss: lastEval.loss, accuracy: lastEval.accuracy, count: lastEval.count, elapsed: (performance.now() - started) / 1000 });
+      hooks.metrics({ kind: 'eval', step: this.step, epoch: this.epoch, loss: lastEval.loss, accuracy: lastEval.accuracy, count: lastEval.count, elapsed: (performance.now() - started) / 1000, trainSeconds, imagesTrained });
       hooks.log(`epoch ${this.epoch + 1}: test accuracy ${(100 * lastEval.accuracy).toFixed(2)}% (${lastEval.count} images), test loss ${lastEval.loss.toFixed(4)}`);
-      this.epoch++;
-      this.batchInEpoch = 0;
+      if (this.batchInEpoch >= perEpoch) {
+        this.epoch++;
+        this.batchInEpoch = 0;
+      }
       await this.save();
+      if (budgetReached) break;
     }
     const seconds = (performance.now() - started) / 1000;
-    return { epochs: this.epoch, steps: this.step, imagesTrained, seconds, imagesPerSecond: imagesTrained / seconds, finalEval: lastEval, stoppedEarly: this.stopRequested };
+    return { epochs: this.epoch, steps: this.step, imagesTrained, seconds, imagesPerSecond: imagesTrained / seconds, finalEval: lastEval, stoppedEarly: this.stopRequested, trainSeconds, budgetReached };
   }
 
   private lr(step: number): number {
     return this.hooks.schedule ? this.hooks.schedule(step) : this.config.lr;
   }
 
+  /** Images run forward (no grad) to score the last super-batch. */
+  private scoringForwards = 0;
   private prefetched: { indices: ArrayLike<number>; batch: { bytes: Uint8Array; labels: Uint32Array } } | null = null;
 
   /**
    * One optimizer step on the given samples; returns the batch loss and the gradient norm. The next batch's bytes
    * are gathered while the GPU works on this one (between submitting the step and reading its loss).
    */
-  private async trainStep(indices: ArrayLike<number>, decayRange: [number, number], next: ArrayLike<number> | null): Promise<{ loss: number; norm: number; kept: number; selectionSeconds: number; stepSeconds: number }> {
+  private async trainStep(indices: ArrayLike<number>, decayRange: [number, number], next: ArrayLike<number> | null): Promise<{ loss: number; norm: number; kept: number; forwarded: number; selectionSeconds: number; stepSeconds: number }> {
     const { rt, config } = this;
     const { model, store } = this.net;
     const train = this.data.train;
@@ -262,7 +301,8 @@ export class Trainer {
     const candidates = augmentBatch(rt, images, shape, { ...config.augment, mean: config.mean, std: config.std }, config.seed, this.step + 1);
     images.dispose();
     const selectionStart = performance.now();
-    const { x, labels } = await this.select(candidates, batch.labels);
+    this.scoringForwards = 0;
+    const { x, labels } = await this.select(candidates, batch.labels, batch.bytes);
     const selectionSeconds = this.selector ? (performance.now() - selectionStart) / 1000 : 0;
     const labelTensor = Tensor.upload(rt, labels, [labels.length], 'u32');
     store.zeroGrads();
@@ -294,14 +334,14 @@ export class Trainer {
         { lr, weightDecay: config.weightDecay }, { clip, decayRange });
     }
     norm.dispose(); nonFinite.dispose();
-    return { loss, norm: normValue[0], kept: labels.length, selectionSeconds, stepSeconds: (performance.now() - stepStart) / 1000 };
+    return { loss, norm: normValue[0], kept: labels.length, forwarded: labels.length + this.scoringForwards, selectionSeconds, stepSeconds: (performance.now() - stepStart) / 1000 };
   }
 
   /**
    * The samples to back-propagate: all of them without a selector; otherwise the selector's choice, scored from
    * a no-grad forward (batch-norm on its running statistics, which the scoring pass must not move).
    */
-  private async select(candidates: Tensor, labels: Uint32Array): Promise<{ x: Tensor; labels: Uint32Array }> {
+  private async select(candidates: Tensor, labels: Uint32Array, bytes?: Uint8Array): Promise<{ x: Tensor; labels: Uint32Array }> {
     const selector = this.selector;
     if (!selector) return { x: candidates, labels };
     const { rt, config } = this;
@@ -327,10 +367,13 @@ export class Trainer {
     const needs = selector.needs;
     const learner = needs.features === 'learner' || needs.learnerLoss ? score(this.net, needs.features === 'learner', Boolean(needs.learnerLoss)) : null;
     const reference = needs.features === 'reference' || needs.referenceLoss ? score(this.reference!, needs.features === 'reference', Boolean(needs.referenceLoss)) : null;
+    this.scoringForwards = (learner ? B : 0) + (reference ? B : 0);
+    const features = learner?.features ?? reference?.features;
     const result = await selector.select({
       rt, batchSize: B, keep, labels: labelTensor, seed: config.seed, step: this.step + 1,
-      features: learner?.features ?? reference?.features, learnerLoss: learner?.loss, referenceLoss: reference?.loss,
+      features, learnerLoss: learner?.loss, referenceLoss: reference?.loss,
     });
+    if (this.hooks.onSelection && bytes) await this.hooks.onSelection({ step: this.step + 1, bytes, shape: this.imageShape(this.data.train, B), result, features });
     for (const t of owned) t.dispose();
     const chosen = result.indices;
     if (chosen.length === B) return { x: candidates, labels };

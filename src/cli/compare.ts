@@ -1,0 +1,116 @@
+// `saln compare`: several selectors on the same data, model, seed and budget; summary.md, summary.json, metrics
+// per selector and pictures in --out.
+import { join, resolve } from 'node:path';
+import { parse, UsageError } from './args.ts';
+import { getRuntime } from '../gpu/runtime.ts';
+import { tuneMatmul } from '../ops/tuning.ts';
+import { makeSchedule } from '../train/schedule.ts';
+import { ProgressBar } from '../train/progress.ts';
+import { batchesPerEpoch, Trainer, type Progress } from '../train/trainer.ts';
+import { compareSelectors } from '../train/compare.ts';
+import { createSelector, SELECTOR_NAMES } from '../select/registry.ts';
+import { applyData, configFromFlags, loadDataFromFlags, numberFlag, parseSelectorOptions, RUN_OPTIONS } from './run-options.ts';
+
+const HELP = `usage: saln compare [options]
+
+Trains one model per selector on the same data, initialisation, seed, schedule and budget, one after another,
+and writes into --out: summary.md and summary.json (per selector: final and best test accuracy, training
+seconds, images back-propagated, images forwarded, seconds to --target accuracy, selection time per step and
+its share of the step), metrics-<selector>.jsonl, and pictures/ (accuracy against training seconds and against
+images back-propagated, loss against steps, kept/dropped grids of a few super-batches, SALN's Fiedler vector and
+sorted similarity matrix, weight histograms after training).
+
+  --selectors LIST        comma list of ${SELECTOR_NAMES.join(', ')} (default none,random,saln)
+  --keep R                fraction of each batch back-propagated by the selectors (default 0.5)
+  --selector-option S:K=V an option for one selector, repeatable (e.g. saln:rule=balanced, jest:chunks=8)
+  --budget-images N       stop each run after N images back-propagated (default: the epochs)
+  --budget-seconds S      stop each run after S seconds of training
+  --eval-every N          evaluate every N steps on --eval-subset test images (default 25; 0: epochs only)
+  --eval-subset N         (default 1000)
+  --target A              test accuracy for the time-to-accuracy column (default 0.8)
+  --grids N               super-batches drawn per selector (default 2)
+  --reference DIR         reference model for jest and rho; without it one is trained first (1 epoch) on
+                          --reference-limit training images that follow the --limit ones (default 5000)
+plus the data, model and optimisation flags of 'saln train' (--dataset, --limit, --epochs, --batch-size, --lr, ...).
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parse('compare', argv, {
+    ...RUN_OPTIONS,
+    selectors: { type: 'string', default: 'none,random,saln' }, 'budget-images': { type: 'string' }, 'budget-seconds': { type: 'string' },
+    'eval-every': { type: 'string', default: '25' }, 'eval-subset': { type: 'string', default: '1000' }, target: { type: 'string', default: '0.8' },
+    grids: { type: 'string', default: '2' }, 'reference-limit': { type: 'string', default: '5000' },
+  });
+  if (values.help) { process.stdout.write(HELP); return 0; }
+  const names = values.selectors!.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const name of names) if (!(SELECTOR_NAMES as readonly string[]).includes(name)) throw new UsageError(`compare: unknown selector '${name}'; choose from ${SELECTOR_NAMES.join(', ')}`);
+  if (names.length === 0) throw new UsageError('compare: --selectors is empty');
+  const perSelector = new Map<string, Record<string, unknown>>();
+  for (const item of values['selector-option'] ?? []) {
+    const at = item.indexOf(':');
+    if (at <= 0) throw new UsageError(`compare: --selector-option takes SELECTOR:KEY=VALUE, got '${item}'`);
+    const name = item.slice(0, at);
+    perSelector.set(name, { ...perSelector.get(name), ...parseSelectorOptions([item.slice(at + 1)]) });
+  }
+  const selectors = names.map((name) => {
+    const options = perSelector.get(name) ?? {};
+    createSelector(name, options); // fail on bad options before any training
+    return { name, options };
+  });
+  const number = (flag: string, text: string | undefined, rule: Parameters<typeof numberFlag>[3]) => numberFlag('compare', flag, text, rule);
+  const keep = number('keep', values.keep, 'positive');
+  if (keep > 1) throw new UsageError(`compare: --keep must lie in (0, 1], got '${values.keep}'`);
+  const budget = {
+    images: values['budget-images'] !== undefined ? number('budget-images', values['budget-images'], 'positiveInteger') : undefined,
+    seconds: values['budget-seconds'] !== undefined ? number('budget-seconds', values['budget-seconds'], 'positive') : undefined,
+  };
+  const target = number('target', values.target, 'fraction');
+  const limit = values.limit !== undefined ? number('limit', values.limit, 'positiveInteger') : undefined;
+  const needsReference = selectors.some(({ name }) => name === 'jest' || name === 'rho') && !values.reference;
+  const referenceCount = number('reference-limit', values['reference-limit'], 'positiveInteger');
+
+  const config = configFromFlags('compare', { ...values, selector: 'none' });
+  const loaded = loadDataFromFlags(values.dataset!, values, needsReference && limit !== undefined ? limit + referenceCount : limit);
+  // The reference model learns from the images after the compared runs' --limit: held out from them.
+  const data = needsReference && limit !== undefined ? { ...loaded, train: slice(loaded.train, 0, limit) } : loaded;
+  applyData(config, data);
+  const out = resolve(values.out ?? join('runs', `compare-${data.name}`));
+
+  const rt = await getRuntime({ adapter: values.adapter });
+  let bar: ProgressBar | null = null;
+  const log = (line: string) => (bar ? bar.log(line) : process.stderr.write(`${line}\n`));
+  const progress: Progress = {
+    start: (total, label) => { bar = new ProgressBar({ total, label, unit: 'batch' }); },
+    update: (done, fields) => bar?.update(done, fields),
+    stop: () => { bar?.finish(); bar = null; },
+  };
+  await tuneMatmul(rt, { log });
+  const totalSteps = config.epochs * batchesPerEpoch(data.train.count, config.batchSize);
+  const schedule = makeSchedule(values.schedule!, { lr: config.lr, totalSteps, warmupSteps: number('warmup-steps', values['warmup-steps'], 'nonNegative'), stepSize: Math.max(1, Math.floor(totalSteps / 3)) });
+
+  let reference = values.reference;
+  if (needsReference) {
+    if (limit === undefined || loaded.train.count <= limit) throw new UsageError('compare: jest and rho need a reference model: pass --reference DIR, or --limit N so that the images after the first N train one');
+    const held = { ...loaded, train: slice(loaded.train, limit, loaded.train.count - limit) };
+    reference = join(out, 'reference');
+    log(`training the reference model on ${held.train.count} held-out images (1 epoch) into ${reference}`);
+    const trainer = new Trainer(rt, { ...config, epochs: 1 }, held, reference, { log, progress, metrics: () => {}, schedule: makeSchedule(values.schedule!, { lr: config.lr, totalSteps: batchesPerEpoch(held.train.count, config.batchSize), stepSize: 1 }) });
+    await trainer.run();
+    trainer.dispose();
+  }
+
+  const rows = await compareSelectors(rt, config, data, out, {
+    selectors, keep, reference, budget: budget.images || budget.seconds ? budget : undefined,
+    evalEvery: number('eval-every', values['eval-every'], 'nonNegative'), evalSubset: number('eval-subset', values['eval-subset'], 'positiveInteger'),
+    target, grids: number('grids', values.grids, 'nonNegative'),
+  }, log, progress, schedule);
+  process.stdout.write(`${(await import('node:fs')).readFileSync(join(out, 'summary.md'), 'utf8')}\n`);
+  process.stderr.write(`outputs: ${out}/{summary.md, summary.json, metrics-<selector>.jsonl, pictures/}\n`);
+  void rows;
+  return 0;
+}
+
+function slice<T extends { count: number; height: number; width: number; channels: number; images: Uint8Array; labels: Uint8Array }>(data: T, start: number, count: number): T {
+  const pixels = data.height * data.width * data.channels;
+  return { ...data, count, images: data.images.subarray(start * pixels, (start + count) * pixels), labels: data.labels.subarray(start, start + count) };
+}
