@@ -13,3 +13,16 @@ export function throwsOneLine(fn: () => unknown, pattern: RegExp): void {
   }
   assert.unreachable(`expected an error matching ${pattern}`);
 }
+
+/** The async twin of throwsOneLine: `fn` rejects with a one-line message matching `pattern`. */
+export async function rejectsOneLine(fn: () => Promise<unknown>, pattern: RegExp): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    const message = (e as Error).message;
+    assert.not.match(message, /\n/, 'one line');
+    assert.match(message, pattern);
+    return;
+  }
+  assert.unreachable(`expected an error matching ${pattern}`);
+}

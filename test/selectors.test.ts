@@ -15,7 +15,7 @@ import { JestSelector, jestSample, type JestOptions } from '../src/select/jest.t
 import { createSelector, SELECTOR_NAMES } from '../src/select/registry.ts';
 import type { SelectionInput, Selector } from '../src/select/types.ts';
 import { jestPairScoreReference, jestReference, sequentialInclusionReference, topKReference } from '../src/reference/select.ts';
-import { throwsOneLine } from './assertions.ts';
+import { rejectsOneLine, throwsOneLine } from './assertions.ts';
 
 const rt = await getRuntime();
 const FEATURES = 8;
@@ -270,17 +270,7 @@ test('selector names, options and inputs are checked with one-line errors', asyn
 
   const host = hostInput(7, 6);
   await withInput(host, 3, 0, 0, async (input) => {
-    const rejects = async (selector: Selector, changes: Partial<SelectionInput>, pattern: RegExp) => {
-      try {
-        await selector.select({ ...input, ...changes });
-      } catch (e) {
-        const message = (e as Error).message;
-        assert.not.match(message, /\n/, 'one line');
-        assert.match(message, pattern);
-        return;
-      }
-      assert.unreachable(`expected an error matching ${pattern}`);
-    };
+    const rejects = (selector: Selector, changes: Partial<SelectionInput>, pattern: RegExp) => rejectsOneLine(() => selector.select({ ...input, ...changes }), pattern);
     await rejects(new LossSelector(), { keep: 0 }, /loss selector: keep must be an integer in \[1, 7\] \(the batch size\), got 0/);
     await rejects(new RandomSelector(), { keep: 8 }, /random selector: keep must be an integer in \[1, 7\]/);
     await rejects(new NoneSelector(), { batchSize: 0 }, /none selector: batchSize must be a positive integer/);

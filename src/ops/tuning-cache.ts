@@ -1,7 +1,8 @@
 // The on-disk record of tuned choices per adapter and driver (read by the ops, written by the tuner).
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 
 export interface TuningRecord {
   variant: string;
@@ -27,9 +28,5 @@ export function readTuning(): Record<string, TuningRecord> {
 export function writeTuning(adapterKey: string, record: TuningRecord): void {
   const all = readTuning();
   all[adapterKey] = record;
-  const file = tuningFile();
-  mkdirSync(dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
-  writeFileSync(temp, `${JSON.stringify(all, null, 2)}\n`);
-  renameSync(temp, file);
+  writeFileAtomic(tuningFile(), `${JSON.stringify(all, null, 2)}\n`);
 }

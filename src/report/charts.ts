@@ -1,8 +1,7 @@
 // SVG charts for `saln compare`, drawn with Vega-Lite and rendered headless by Vega (no canvas in Node, so
 // SVG is the only format). Data is reduced on the CPU (smoothing, thinning, binning) so that a spec, and the
 // SVG drawn from it, stays small however long the run or however many weights the model has.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 
@@ -224,21 +223,9 @@ async function writeChart(path: string, spec: TopLevelSpec): Promise<void> {
   const vlSpec = { ...spec, background: 'white', config: CONFIG } as TopLevelSpec;
   const view = new View(parse(compile(vlSpec).spec), { renderer: 'none' });
   try {
-    writeAtomically(path, await view.toSVG());
+    writeFileAtomic(path, await view.toSVG());
   } finally {
     view.finalize();
   }
 }
 
-/** Temp file then rename: a reader (or a crash) never sees half a chart. */
-function writeAtomically(path: string, contents: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const temp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(temp, contents);
-    renameSync(temp, path);
-  } catch (e) {
-    rmSync(temp, { force: true });
-    throw e;
-  }
-}

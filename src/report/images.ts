@@ -1,7 +1,6 @@
 // PNG pictures of one selection step for `saln compare`: the super-batch with the kept images framed, and the
 // similarity matrix the selector saw, reordered so that its clusters show as blocks on the diagonal.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { encode } from 'fast-png';
 
 export interface ImageBatch {
@@ -141,15 +140,6 @@ class Canvas {
   }
   /** Temp file then rename: a reader (or a crash) never sees half a picture. */
   write(path: string): void {
-    const png = encode({ width: this.width, height: this.height, data: this.data, channels: 3, depth: 8 });
-    mkdirSync(dirname(path), { recursive: true });
-    const temp = `${path}.tmp-${process.pid}`;
-    try {
-      writeFileSync(temp, png);
-      renameSync(temp, path);
-    } catch (e) {
-      rmSync(temp, { force: true });
-      throw e;
-    }
+    writeFileAtomic(path, encode({ width: this.width, height: this.height, data: this.data, channels: 3, depth: 8 }));
   }
 }

@@ -8,7 +8,7 @@ import type { LoadedTrainData } from './data.ts';
 import { MetricsWriter } from './metrics.ts';
 import { accuracyChart, fiedlerChart, lossChart, weightHistograms } from '../report/charts.ts';
 import { selectionGrid, similarityImage } from '../report/images.ts';
-import { summaryMarkdown } from '../report/markdown.ts';
+import { summaryMarkdown, type SummaryRow } from '../report/markdown.ts';
 
 export interface CompareOptions {
   selectors: { name: string; options: Record<string, unknown> }[];
@@ -23,17 +23,7 @@ export interface CompareOptions {
   grids: number;
 }
 
-export interface CompareRow {
-  selector: string;
-  finalAccuracy: number;
-  bestAccuracy: number;
-  seconds: number;
-  imagesBackpropagated: number;
-  /** Images run forward: the training forward of the kept ones plus every scoring forward. */
-  forwardPasses: number;
-  secondsToTarget: number | null;
-  selectionSecondsPerStep: number;
-  selectionShare: number;
+export interface CompareRow extends SummaryRow {
   steps: number;
 }
 
