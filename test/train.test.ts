@@ -137,6 +137,16 @@ test('the pool holds the same live bytes after step 10 and step 100', async () =
   assert.is(live[100], live[10]);
 });
 
+test('a selector back-propagates its kept share, and a keep schedule moves it linearly', async () => {
+  const kept: number[] = [];
+  const cfg = config({ epochs: 2, selection: { selector: 'random', options: {}, keep: 0.25, keepEnd: 1 } });
+  const trainer = new Trainer(rt, cfg, data, tempDir(), { log: () => {}, metrics: (r) => { if (r.kind === 'step') kept.push(r.backpropagated as number); } });
+  await trainer.run();
+  trainer.dispose();
+  // 8 steps of 16 candidates: keep goes 0.25 -> 1 over steps 0..7, k = round(r * 16) (at least 2).
+  assert.equal(kept, [4, 6, 7, 9, 11, 13, 14, 16]);
+});
+
 test.after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
 test.run();

@@ -22,6 +22,7 @@ sorted similarity matrix, weight histograms after training).
 
   --selectors LIST        comma list of ${SELECTOR_NAMES.join(', ')} (default none,random,saln)
   --keep R                fraction of each batch back-propagated by the selectors (default 0.5)
+  --keep-end R            move the fraction linearly from --keep to R over training
   --selector-option S:K=V an option for one selector, repeatable (e.g. saln:rule=balanced, jest:chunks=8)
   --budget-images N       stop each run after N images back-propagated (default: the epochs)
   --budget-seconds S      stop each run after S seconds of training
@@ -100,7 +101,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const rows = await compareSelectors(rt, config, data, out, {
-    selectors, keep, reference, budget: budget.images || budget.seconds ? budget : undefined,
+    selectors, keep, keepEnd: values['keep-end'] !== undefined ? number('keep-end', values['keep-end'], 'positive') : undefined, reference, budget: budget.images || budget.seconds ? budget : undefined,
     evalEvery: number('eval-every', values['eval-every'], 'nonNegative'), evalSubset: number('eval-subset', values['eval-subset'], 'positiveInteger'),
     target, grids: number('grids', values.grids, 'nonNegative'),
   }, log, progress, schedule);

@@ -14,7 +14,7 @@ export const RUN_OPTIONS = {
   augment: { type: 'string' }, 'image-size': { type: 'string' }, 'skip-bad': { type: 'boolean' }, seed: { type: 'string', default: '0' }, out: { type: 'string' }, resume: { type: 'string' }, 'eval-batch-size': { type: 'string', default: '256' },
   'poison-step': { type: 'string' },
   selector: { type: 'string', default: 'none' }, keep: { type: 'string', default: '0.5' },
-  'selector-option': { type: 'string', multiple: true }, reference: { type: 'string' },
+  'selector-option': { type: 'string', multiple: true }, reference: { type: 'string' }, 'keep-end': { type: 'string' },
 } as const;
 
 export function numberFlag(command: string, flag: string, text: string | undefined, rule: 'positiveInteger' | 'nonNegative' | 'positive' | 'fraction'): number {
@@ -66,7 +66,9 @@ export function configFromFlags(command: string, values: Flags): TrainConfig {
   if (values.selector !== 'none') {
     const keep = number('keep', values.keep, 'positive');
     if (keep > 1) throw new UsageError(`${command}: --keep must lie in (0, 1], got '${values.keep}'`);
-    config.selection = { selector: values.selector!, options: parseSelectorOptions(values['selector-option'] ?? []), keep, reference: values.reference };
+    const keepEnd = values['keep-end'] !== undefined ? number('keep-end', values['keep-end'], 'positive') : undefined;
+    if (keepEnd !== undefined && keepEnd > 1) throw new UsageError(`${command}: --keep-end must lie in (0, 1], got '${values['keep-end']}'`);
+    config.selection = { selector: values.selector!, options: parseSelectorOptions(values['selector-option'] ?? []), keep, keepEnd, reference: values.reference };
   }
   return config;
 }

@@ -46,6 +46,7 @@ optimisation
 batch selection
   --selector NAME         none | random | loss | rho | jest | saln (default none: every sample)
   --keep R                fraction of each batch back-propagated (default 0.5 with a selector)
+  --keep-end R            move the fraction linearly from --keep to R over training (a pre-scheduled filter)
   --selector-option K=V   a selector option, repeatable (e.g. rule=balanced, affinity=clip, chunks=16)
   --reference DIR         reference model checkpoint (jest, rho, or saln with featureSource=reference)
 run

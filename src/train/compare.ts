@@ -13,6 +13,7 @@ import { summaryMarkdown, type SummaryRow } from '../report/markdown.ts';
 export interface CompareOptions {
   selectors: { name: string; options: Record<string, unknown> }[];
   keep: number;
+  keepEnd?: number;
   reference?: string;
   budget?: { images?: number; seconds?: number };
   evalEvery: number;
@@ -39,7 +40,7 @@ export async function compareSelectors(rt: Runtime, base: TrainConfig, data: Loa
   const curves = new Map<string, Curves>();
   for (const { name, options: selectorOptions } of options.selectors) {
     log(`--- ${name} ---`);
-    const config: TrainConfig = { ...base, selection: name === 'none' ? undefined : { selector: name, options: selectorOptions, keep: options.keep, reference: options.reference } };
+    const config: TrainConfig = { ...base, selection: name === 'none' ? undefined : { selector: name, options: selectorOptions, keep: options.keep, keepEnd: options.keepEnd, reference: options.reference } };
     const metrics = new MetricsWriter(join(out, `metrics-${name}.jsonl`));
     const curve: Curves = { evals: [], losses: [] };
     let selectionSeconds = 0, stepSeconds = 0, steps = 0, forwardPasses = 0, grids = 0;

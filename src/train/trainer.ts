@@ -50,6 +50,8 @@ export interface SelectionConfig {
   options: Record<string, unknown>;
   /** Fraction of each super-batch trained on (k = round(keep * batch), at least 2 for batch-norm). */
   keep: number;
+  /** When set, the fraction moves linearly from `keep` at the first step to `keepEnd` at the last (GSTDS-style). */
+  keepEnd?: number;
   /** A checkpoint directory (or model.safetensors) of the reference model, for jest, rho and reference features. */
   reference?: string;
 }
@@ -280,6 +282,14 @@ export class Trainer {
     return this.hooks.schedule ? this.hooks.schedule(step) : this.config.lr;
   }
 
+  /** The keep ratio at the current step (constant, or linear from keep to keepEnd over the planned steps). */
+  keepRatio(): number {
+    const { keep, keepEnd } = this.config.selection!;
+    if (keepEnd === undefined) return keep;
+    const total = this.config.epochs * batchesPerEpoch(this.data.train.count, this.config.batchSize);
+    return keep + (keepEnd - keep) * Math.min(1, this.step / Math.max(1, total - 1));
+  }
+
   /** Images run forward (no grad) to score the last super-batch. */
   private scoringForwards = 0;
   private prefetched: { indices: ArrayLike<number>; batch: { bytes: Uint8Array; labels: Uint32Array } } | null = null;
@@ -346,7 +356,7 @@ export class Trainer {
     if (!selector) return { x: candidates, labels };
     const { rt, config } = this;
     const B = labels.length;
-    const keep = Math.min(B, Math.max(2, Math.round(config.selection!.keep * B)));
+    const keep = Math.min(B, Math.max(2, Math.round(this.keepRatio() * B)));
     const labelTensor = Tensor.upload(rt, labels, [B], 'u32');
     const owned: Tensor[] = [labelTensor];
     const score = (net: ResNetInstance, wantFeatures: boolean, wantLoss: boolean) => {
