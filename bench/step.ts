@@ -14,9 +14,10 @@ export async function run(argv: string[]): Promise<number> {
   const { values } = parse('bench step', argv, {
     json: { type: 'boolean' }, runs: { type: 'string', default: '5' }, batch: { type: 'string', default: '32' },
     size: { type: 'string', default: '32' }, stem: { type: 'string', default: 'cifar,imagenet' }, width: { type: 'string', default: '1' },
+    profile: { type: 'boolean' },
   });
   if (values.help) {
-    process.stdout.write('usage: saln bench step [--json] [--runs N] [--batch 32] [--size 32] [--stem cifar,imagenet] [--width 1]\n');
+    process.stdout.write('usage: saln bench step [--json] [--runs N] [--batch 32] [--size 32] [--stem cifar,imagenet] [--width 1] [--profile]\n');
     return 0;
   }
   const runs = Number(values.runs), batch = Number(values.batch), size = Number(values.size), width = Number(values.width);
@@ -46,6 +47,20 @@ export async function run(argv: string[]): Promise<number> {
     const imagesPerSecond = batch / seconds;
     if (values.json) process.stdout.write(`${JSON.stringify({ bench: 'step', adapter, design: tuning.variant, stem, width, batch, size, seconds, imagesPerSecond })}\n`);
     else process.stdout.write(`${`${stem} stem`.padEnd(16)} ${(seconds * 1000).toFixed(0).padStart(7)} ms/step ${imagesPerSecond.toFixed(1).padStart(8)} images/s\n`);
+    if (values.profile) {
+      rt.pool.resetPeak();
+      rt.startProfile();
+      step();
+      const kernels = await rt.stopProfile();
+      const total = kernels.reduce((t, k) => t + k.seconds, 0);
+      const dispatches = kernels.reduce((t, k) => t + k.dispatches, 0);
+      const peak = rt.pool.report().peakBytes;
+      if (values.json) process.stdout.write(`${JSON.stringify({ bench: 'step-profile', stem, dispatches, gpuSeconds: total, peakPoolBytes: peak, kernels })}\n`);
+      else {
+        process.stdout.write(`  profile (timestamp queries, one step): ${dispatches} dispatches, ${(total * 1000).toFixed(0)} ms of kernel time, peak pool ${(peak / 2 ** 20).toFixed(1)} MiB\n`);
+        for (const k of kernels.slice(0, 12)) process.stdout.write(`    ${k.kernel.padEnd(46)} ${String(k.dispatches).padStart(5)} x ${(k.seconds * 1000).toFixed(1).padStart(8)} ms ${(100 * k.seconds / total).toFixed(1).padStart(6)}%\n`);
+      }
+    }
     x.dispose(); labels.dispose(); momentum.dispose(); store.dispose();
   }
   return 0;

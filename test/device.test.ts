@@ -7,6 +7,7 @@ import { installPollThrottle, pollStats } from '../src/gpu/throttle.ts';
 import { getRuntime } from '../src/gpu/runtime.ts';
 import { Tensor } from '../src/tensor.ts';
 import { matmul } from '../src/ops/matmul.ts';
+import { rejectsOneLine } from './assertions.ts';
 
 test('JS callbacks passed to setImmediate still run before timers', async () => {
   installPollThrottle();
@@ -35,6 +36,22 @@ test('a lost device is reported with its reason, and the process still exits', (
   const r = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 60_000 });
   assert.is(r.signal, null, 'the process hung after losing the device');
   assert.match(r.stdout, /DeviceLostError: GPU device lost during .*: destroyed/);
+});
+
+test('a profile counts every dispatch per kernel and times them on the device', async () => {
+  const rt = await getRuntime();
+  const a = Tensor.upload(rt, new Float32Array(128 * 128).fill(1), [128, 128]);
+  rt.startProfile();
+  const c = matmul(a, a, { variant: 'regtile' });
+  const d = matmul(c, a, { variant: 'regtile' });
+  const kernels = await rt.stopProfile();
+  const regtile = kernels.find((k) => k.kernel === 'shaders/matmul.wgsl:regtile');
+  assert.ok(regtile, kernels.map((k) => k.kernel).join(', '));
+  assert.is(regtile!.dispatches, 2);
+  if (rt.ctx.features.includes('timestamp-query')) assert.ok(regtile!.seconds > 0 && regtile!.seconds < 10);
+  await rejectsOneLine(() => rt.stopProfile(), /no profile is running/);
+  assert.equal([...await d.download()].slice(0, 2), [128 * 128, 128 * 128]);
+  a.dispose(); c.dispose(); d.dispose();
 });
 
 test.run();

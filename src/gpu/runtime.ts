@@ -5,6 +5,7 @@ import { getGpu, type GpuContext, type GpuOptions } from './context.ts';
 import { BufferPool, STORAGE_USAGE, TexturePool } from './pool.ts';
 import { formatCompileMessages, loadShader, type BindingInfo, type EntryInfo, type ShaderSource } from './shaders.ts';
 import { KernelArgumentError, ShaderCompileError } from './errors.ts';
+import { Profiler, type KernelTime } from './profiler.ts';
 
 /** Something a storage binding accepts: a buffer, or a buffer range, or anything carrying one (a Tensor). */
 export interface BufferBinding {
@@ -58,6 +59,7 @@ export class Runtime {
   private uniformUsed = 0;
   private readonly uniformAlign: number;
   private readonly maxPerDim: number;
+  private profiler: Profiler | null = null;
   /** Counts for reports and tests. */
   readonly counters = { dispatches: 0, submits: 0, pipelinesCompiled: 0 };
 
@@ -159,10 +161,13 @@ export class Runtime {
     checkAliasing(label, entry, entries);
     const bindGroup = this.device.createBindGroup({ layout, entries, label });
     const [x, y, z] = this.foldGrid(label, spec.workgroups);
-    const pass = this.computePass();
+    const timestampWrites = this.profiler?.next(label);
+    // A profiled dispatch gets a pass of its own, bracketed by timestamps.
+    const pass = timestampWrites ? this.commandEncoder().beginComputePass({ timestampWrites }) : this.computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    if (timestampWrites) pass.end();
     this.ctx.lastKernel = label;
     this.counters.dispatches++;
     if (++this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
@@ -239,6 +244,23 @@ export class Runtime {
     }
     this.uniformUsed += slot;
     return { buffer: this.uniformChunk, offset, size: bytes };
+  }
+
+  // ---- profiling ---------------------------------------------------------------------------------------------
+
+  /** Starts timing every dispatch on the device (up to `capacity` dispatches: WebGPU allows 4096 queries; counts beyond). */
+  startProfile(capacity = 2048): void {
+    if (this.profiler) throw new Error('a profile is already running');
+    this.flush();
+    this.profiler = new Profiler(this.device, capacity, this.ctx.features.includes('timestamp-query'));
+  }
+
+  /** Ends the profile: per-kernel dispatch counts and device seconds, most expensive first. */
+  async stopProfile(): Promise<KernelTime[]> {
+    const profiler = this.profiler;
+    if (!profiler) throw new Error('no profile is running');
+    this.profiler = null;
+    return profiler.collect(() => this.commandEncoder(), () => this.flush(), (buffer, bytes) => this.read(buffer, bytes));
   }
 
   // ---- encoding, submission, readback ----------------------------------------------------------------------
