@@ -63,6 +63,15 @@ test('Ctrl-C saves a checkpoint; --resume finishes with the losses of an uninter
   assert.is(summary.steps, 12);
 });
 
+test('--profile prints the device time per kernel of step 3 and records it in metrics.jsonl', () => {
+  const out = temp();
+  const r = saln(['train', ...TINY, '--epochs', '1', '--out', out, '--profile']);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stderr, /profile of step 3: \d+ dispatches, \d+ ms of kernel time, peak pool [\d.]+ MiB\n\s+shaders\//);
+  const profile = readMetrics(join(out, 'metrics.jsonl')).records.find((rec) => rec.kind === 'profile');
+  assert.ok(profile && Array.isArray(profile.kernels) && (profile.kernels as unknown[]).length > 5);
+});
+
 test.after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
 test.run();

@@ -12,7 +12,7 @@ export const RUN_OPTIONS = {
   schedule: { type: 'string', default: 'onecycle' }, 'warmup-steps': { type: 'string', default: '0' }, momentum: { type: 'string', default: '0.9' },
   'no-nesterov': { type: 'boolean' }, 'weight-decay': { type: 'string' }, 'label-smoothing': { type: 'string', default: '0' }, 'clip-norm': { type: 'string', default: '0' },
   augment: { type: 'string' }, 'image-size': { type: 'string' }, 'skip-bad': { type: 'boolean' }, seed: { type: 'string', default: '0' }, out: { type: 'string' }, resume: { type: 'string' }, 'eval-batch-size': { type: 'string', default: '256' },
-  'poison-step': { type: 'string' },
+  'poison-step': { type: 'string' }, profile: { type: 'boolean' },
   selector: { type: 'string', default: 'none' }, keep: { type: 'string', default: '0.5' },
   'selector-option': { type: 'string', multiple: true }, reference: { type: 'string' }, 'keep-end': { type: 'string' },
 } as const;

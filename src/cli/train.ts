@@ -54,6 +54,7 @@ run
   --out DIR               (default runs/<dataset>)
   --resume DIR            continue a run exactly where it stopped (settings come from its checkpoint)
   --eval-batch-size N     (default 256)
+  --profile               print the device time per kernel of step 3 (timestamp queries), its dispatches and peak memory
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -106,6 +107,14 @@ export async function run(argv: string[]): Promise<number> {
     progress,
     schedule,
     poisonStep: values['poison-step'] !== undefined ? Number(values['poison-step']) : undefined,
+    // Step 3: the first two compile every pipeline, which would dominate a profile of them.
+    profileStep: values.profile ? 3 : undefined,
+    onProfile: (kernels, peak) => {
+      const total = kernels.reduce((t, k) => t + k.seconds, 0);
+      log(`profile of step 3: ${kernels.reduce((t, k) => t + k.dispatches, 0)} dispatches, ${(total * 1000).toFixed(0)} ms of kernel time, peak pool ${(peak / 2 ** 20).toFixed(1)} MiB`);
+      for (const k of kernels.slice(0, 15)) log(`  ${k.kernel.padEnd(46)} ${String(k.dispatches).padStart(5)} x ${(k.seconds * 1000).toFixed(1).padStart(8)} ms ${(100 * k.seconds / total).toFixed(1).padStart(6)}%`);
+      metrics.write({ kind: 'profile', step: 3, kernels, peakPoolBytes: peak });
+    },
   });
   // The trainer's state also records what the CLI needs to rebuild the run on --resume.
   trainer.runInfo = { limit, schedule: scheduleName, warmupSteps };

@@ -18,6 +18,7 @@ import { applyModelTensors, loadCheckpoint, MODEL_FILE, saveCheckpoint } from '.
 import { readSafetensors } from './safetensors.ts';
 import { createSelector } from '../select/registry.ts';
 import type { SelectionResult, Selector } from '../select/types.ts';
+import type { KernelTime } from '../gpu/profiler.ts';
 import { gatherRows } from '../ops/fill.ts';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -93,6 +94,9 @@ export interface TrainerHooks {
   /** Also evaluate every N steps on the first `evalSubset` test images (accuracy curves for comparisons). */
   evalEvery?: number;
   evalSubset?: number;
+  /** Profile this optimizer step (1-based; the first steps also compile pipelines): per-kernel device time. */
+  profileStep?: number;
+  onProfile?: (kernels: KernelTime[], peakPoolBytes: number) => void;
   /** Sees each selection while its tensors are alive (reports keep a few super-batches and their choice). */
   onSelection?: (info: SelectionInfo) => Promise<void> | void;
 }
@@ -240,7 +244,10 @@ export class Trainer {
         const indices = order.subarray(this.batchInEpoch * config.batchSize, Math.min(train.count, (this.batchInEpoch + 1) * config.batchSize));
         const next = this.batchInEpoch + 1 < perEpoch
           ? order.subarray((this.batchInEpoch + 1) * config.batchSize, Math.min(train.count, (this.batchInEpoch + 2) * config.batchSize)) : null;
+        const profiling = hooks.profileStep === this.step + 1;
+        if (profiling) { this.rt.pool.resetPeak(); this.rt.startProfile(); }
         const { loss, norm, kept, forwarded, selectionSeconds, stepSeconds } = await this.trainStep(indices, decayRange, next);
+        if (profiling) hooks.onProfile?.(await this.rt.stopProfile(), this.rt.pool.report().peakBytes);
         imagesTrained += kept;
         trainSeconds += stepSeconds;
         epochImages += indices.length;
