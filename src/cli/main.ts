@@ -21,8 +21,12 @@ global options:
   -h, --help       show help (after a command: that command's help)
 
 environment:
-  SALN_MATMUL=tiled|regtile|naive|texture   force a matmul design instead of the tuned one
-  SALN_POOL=0                               create and destroy every buffer (debug the buffer pool)
+  SALN_MATMUL=tiled|regtile|naive|texture|subgroup   force a matmul design instead of the tuned one
+  SALN_DATA=DIR          the data directory (default: datasets/data in the package)
+  SALN_CACHE=DIR         where the per-adapter tuning is cached (default: ~/.cache/saln)
+  SALN_POOL=0            create and destroy every buffer (debug the buffer pool)
+  SALN_NO_THROTTLE=1     let dawn.node poll the GPU in a tight loop (see README)
+  SALN_DEBUG=1           print stack traces instead of one-line errors
 `;
 
 async function main(argv: string[]): Promise<number> {
