@@ -1,5 +1,6 @@
 // `saln compare`: several selectors on the same data, model, seed and budget; summary.md, summary.json, metrics
 // per selector and pictures in --out.
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse, UsageError } from './args.ts';
 import { getRuntime } from '../gpu/runtime.ts';
@@ -100,14 +101,13 @@ export async function run(argv: string[]): Promise<number> {
     trainer.dispose();
   }
 
-  const rows = await compareSelectors(rt, config, data, out, {
+  await compareSelectors(rt, config, data, out, {
     selectors, keep, keepEnd: values['keep-end'] !== undefined ? number('keep-end', values['keep-end'], 'positive') : undefined, reference, budget: budget.images || budget.seconds ? budget : undefined,
     evalEvery: number('eval-every', values['eval-every'], 'nonNegative'), evalSubset: number('eval-subset', values['eval-subset'], 'positiveInteger'),
     target, grids: number('grids', values.grids, 'nonNegative'),
   }, log, progress, schedule);
-  process.stdout.write(`${(await import('node:fs')).readFileSync(join(out, 'summary.md'), 'utf8')}\n`);
+  process.stdout.write(`${readFileSync(join(out, 'summary.md'), 'utf8')}\n`);
   process.stderr.write(`outputs: ${out}/{summary.md, summary.json, metrics-<selector>.jsonl, pictures/}\n`);
-  void rows;
   return 0;
 }
 
