@@ -8,22 +8,17 @@ import { getRuntime, type Runtime } from '../src/gpu/runtime.ts';
 import { loadFashionMnist } from '../datasets/fashion-mnist.ts';
 import { loadOxfordPets } from '../datasets/oxford-pets.ts';
 import { augmentBatch, uploadImages, type AugmentOptions } from '../src/ops/augment.ts';
-import type { LabelledImages } from '../datasets/idx.ts';
+import { gatherImages, type LabelledImages } from '../datasets/idx.ts';
 import { CpuRandom } from '../src/rng.ts';
 import { writeTinyPets } from '../datasets/fixtures.ts';
 
 /** Gather + upload + augment of shuffled batches, as the trainer does, in images/s. */
 async function batchRate(rt: Runtime, data: LabelledImages, batch: number, batches: number, augment: Omit<AugmentOptions, 'mean' | 'std'>): Promise<number> {
   const order = new CpuRandom(1).permutation(data.count);
-  const pixels = data.height * data.width * data.channels;
   const options = { ...augment, mean: new Array(data.channels).fill(0.5), std: new Array(data.channels).fill(0.25) };
   const start = performance.now();
   for (let b = 0; b < batches; b++) {
-    const bytes = new Uint8Array(batch * pixels);
-    for (let k = 0; k < batch; k++) {
-      const i = order[(b * batch + k) % data.count];
-      bytes.set(data.images.subarray(i * pixels, (i + 1) * pixels), k * pixels);
-    }
+    const { bytes } = gatherImages(data, Array.from({ length: batch }, (_, k) => order[(b * batch + k) % data.count]));
     const shape = { n: batch, h: data.height, w: data.width, c: data.channels };
     const images = uploadImages(rt, bytes, shape);
     augmentBatch(rt, images, shape, options, 1, b).dispose();

@@ -1,15 +1,18 @@
 // Assertions shared by the tests.
 import * as assert from 'uvu/assert';
 
+function oneLine(error: unknown, pattern: RegExp): void {
+  const message = (error as Error).message;
+  assert.not.match(message, /\n/, 'one line');
+  assert.match(message, pattern);
+}
+
 /** `fn` throws an error whose message is one line (users see one line) and matches `pattern`. */
 export function throwsOneLine(fn: () => unknown, pattern: RegExp): void {
   try {
     fn();
   } catch (e) {
-    const message = (e as Error).message;
-    assert.not.match(message, /\n/, 'one line');
-    assert.match(message, pattern);
-    return;
+    return oneLine(e, pattern);
   }
   assert.unreachable(`expected an error matching ${pattern}`);
 }
@@ -19,10 +22,7 @@ export async function rejectsOneLine(fn: () => Promise<unknown>, pattern: RegExp
   try {
     await fn();
   } catch (e) {
-    const message = (e as Error).message;
-    assert.not.match(message, /\n/, 'one line');
-    assert.match(message, pattern);
-    return;
+    return oneLine(e, pattern);
   }
   assert.unreachable(`expected an error matching ${pattern}`);
 }

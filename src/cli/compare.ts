@@ -2,15 +2,14 @@
 // per selector and pictures in --out.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { subsetImages } from '../../datasets/idx.ts';
 import { parse, UsageError } from './args.ts';
 import { getRuntime } from '../gpu/runtime.ts';
 import { tuneMatmul } from '../ops/tuning.ts';
-import { makeSchedule } from '../train/schedule.ts';
-import { ProgressBar } from '../train/progress.ts';
-import { batchesPerEpoch, Trainer, type Progress } from '../train/trainer.ts';
+import { Trainer } from '../train/trainer.ts';
 import { compareSelectors } from '../train/compare.ts';
 import { createSelector, SELECTOR_NAMES } from '../select/registry.ts';
-import { applyData, configFromFlags, loadDataFromFlags, numberFlag, parseSelectorOptions, RUN_OPTIONS } from './run-options.ts';
+import { applyData, configFromFlags, loadDataFromFlags, numberFlag, parseSelectorOptions, RUN_OPTIONS, scheduleFor, terminalReporting } from './run-options.ts';
 
 const HELP = `usage: saln compare [options]
 
@@ -74,29 +73,24 @@ export async function run(argv: string[]): Promise<number> {
   const config = configFromFlags('compare', { ...values, selector: 'none' });
   const loaded = loadDataFromFlags(values.dataset!, values, needsReference && limit !== undefined ? limit + referenceCount : limit);
   // The reference model learns from the images after the compared runs' --limit: held out from them.
-  const data = needsReference && limit !== undefined ? { ...loaded, train: slice(loaded.train, 0, limit) } : loaded;
+  const data = needsReference && limit !== undefined ? { ...loaded, train: subsetImages(loaded.train, 0, limit) } : loaded;
   applyData(config, data);
   const out = resolve(values.out ?? join('runs', `compare-${data.name}`));
 
   const rt = await getRuntime({ adapter: values.adapter });
-  let bar: ProgressBar | null = null;
-  const log = (line: string) => (bar ? bar.log(line) : process.stderr.write(`${line}\n`));
-  const progress: Progress = {
-    start: (total, label) => { bar = new ProgressBar({ total, label, unit: 'batch' }); },
-    update: (done, fields) => bar?.update(done, fields),
-    stop: () => { bar?.finish(); bar = null; },
-  };
+  const { log, progress } = terminalReporting();
   await tuneMatmul(rt, { log });
-  const totalSteps = config.epochs * batchesPerEpoch(data.train.count, config.batchSize);
-  const schedule = makeSchedule(values.schedule!, { lr: config.lr, totalSteps, warmupSteps: number('warmup-steps', values['warmup-steps'], 'nonNegative'), stepSize: Math.max(1, Math.floor(totalSteps / 3)) });
+  const warmupSteps = number('warmup-steps', values['warmup-steps'], 'nonNegative');
+  const schedule = scheduleFor(values.schedule!, config, data.train.count, warmupSteps);
 
   let reference = values.reference;
   if (needsReference) {
     if (limit === undefined || loaded.train.count <= limit) throw new UsageError('compare: jest and rho need a reference model: pass --reference DIR, or --limit N so that the images after the first N train one');
-    const held = { ...loaded, train: slice(loaded.train, limit, loaded.train.count - limit) };
+    const held = { ...loaded, train: subsetImages(loaded.train, limit, loaded.train.count - limit) };
     reference = join(out, 'reference');
     log(`training the reference model on ${held.train.count} held-out images (1 epoch) into ${reference}`);
-    const trainer = new Trainer(rt, { ...config, epochs: 1 }, held, reference, { log, progress, metrics: () => {}, schedule: makeSchedule(values.schedule!, { lr: config.lr, totalSteps: batchesPerEpoch(held.train.count, config.batchSize), stepSize: 1 }) });
+    const referenceConfig = { ...config, epochs: 1 };
+    const trainer = new Trainer(rt, referenceConfig, held, reference, { log, progress, metrics: () => {}, schedule: scheduleFor(values.schedule!, referenceConfig, held.train.count, warmupSteps) });
     await trainer.run();
     trainer.dispose();
   }
@@ -109,9 +103,4 @@ export async function run(argv: string[]): Promise<number> {
   process.stdout.write(`${readFileSync(join(out, 'summary.md'), 'utf8')}\n`);
   process.stderr.write(`outputs: ${out}/{summary.md, summary.json, metrics-<selector>.jsonl, pictures/}\n`);
   return 0;
-}
-
-function slice<T extends { count: number; height: number; width: number; channels: number; images: Uint8Array; labels: Uint8Array }>(data: T, start: number, count: number): T {
-  const pixels = data.height * data.width * data.channels;
-  return { ...data, count, images: data.images.subarray(start * pixels, (start + count) * pixels), labels: data.labels.subarray(start, start + count) };
 }

@@ -1,6 +1,7 @@
 // What `saln train` and `saln compare` share: their flags, the configuration built from them, and the data.
 import { UsageError } from './args.ts';
-import type { TrainConfig } from '../train/trainer.ts';
+import { batchesPerEpoch, type Progress, type TrainConfig } from '../train/trainer.ts';
+import { makeSchedule, type LrSchedule } from '../train/schedule.ts';
 import { loadTrainData, DATASETS, type LoadedTrainData } from '../train/data.ts';
 import { ProgressBar } from '../train/progress.ts';
 
@@ -96,6 +97,28 @@ export function applyData(config: TrainConfig, data: LoadedTrainData): void {
   config.augment = data.augment;
   config.mean = data.mean;
   config.std = data.std;
+}
+
+/** The LR schedule of a run: `name` over every step of its epochs (step decay: three drops). */
+export function scheduleFor(name: string, config: TrainConfig, trainCount: number, warmupSteps: number): LrSchedule {
+  const totalSteps = config.epochs * batchesPerEpoch(trainCount, config.batchSize);
+  return makeSchedule(name, { lr: config.lr, totalSteps, warmupSteps, stepSize: Math.max(1, Math.floor(totalSteps / 3)) });
+}
+
+/**
+ * A progress bar per epoch on stderr, and a log that writes through the bar while one is on a terminal (so a
+ * message does not land on the bar's line).
+ */
+export function terminalReporting(): { log: (line: string) => void; progress: Progress } {
+  let bar: ProgressBar | null = null;
+  return {
+    log: (line) => { if (bar) bar.log(line); else process.stderr.write(`${line}\n`); },
+    progress: {
+      start: (total, label) => { bar = new ProgressBar({ total, label, unit: 'batch' }); },
+      update: (done, fields) => bar?.update(done, fields),
+      stop: () => { bar?.finish(); bar = null; },
+    },
+  };
 }
 
 export { DATASETS };

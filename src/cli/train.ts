@@ -4,11 +4,10 @@ import { join, resolve } from 'node:path';
 import { parse, UsageError } from './args.ts';
 import { getRuntime } from '../gpu/runtime.ts';
 import { tuneMatmul } from '../ops/tuning.ts';
-import { makeSchedule, SCHEDULE_NAMES } from '../train/schedule.ts';
-import { ProgressBar } from '../train/progress.ts';
-import { batchesPerEpoch, Trainer, type Progress, type TrainConfig } from '../train/trainer.ts';
+import { SCHEDULE_NAMES } from '../train/schedule.ts';
+import { Trainer, type TrainConfig } from '../train/trainer.ts';
 import { DATASETS } from '../train/data.ts';
-import { applyData, configFromFlags, loadDataFromFlags, numberFlag, RUN_OPTIONS } from './run-options.ts';
+import { applyData, configFromFlags, loadDataFromFlags, numberFlag, RUN_OPTIONS, scheduleFor, terminalReporting } from './run-options.ts';
 import { readSafetensors } from '../train/safetensors.ts';
 import { TRAINER_FILE } from '../train/checkpoint.ts';
 import { MetricsWriter } from '../train/metrics.ts';
@@ -87,20 +86,12 @@ export async function run(argv: string[]): Promise<number> {
   const out = resolve(values.out ?? values.resume ?? join('runs', datasetName));
   mkdirSync(out, { recursive: true });
 
-  const totalSteps = config.epochs * batchesPerEpoch(data.train.count, config.batchSize);
-  const schedule = makeSchedule(scheduleName, { lr: config.lr, totalSteps, warmupSteps, stepSize: Math.max(1, Math.floor(totalSteps / 3)) });
+  const schedule = scheduleFor(scheduleName, config, data.train.count, warmupSteps);
 
   const rt = await getRuntime({ adapter: values.adapter });
-  let bar: ProgressBar | null = null;
-  // While a progress bar is on a terminal, messages go through it so that they do not land on its line.
-  const log = (line: string) => (bar ? bar.log(line) : process.stderr.write(`${line}\n`));
+  const { log, progress } = terminalReporting();
   await tuneMatmul(rt, { log });
   const metrics = new MetricsWriter(join(out, 'metrics.jsonl'), { resume: Boolean(values.resume) });
-  const progress: Progress = {
-    start: (total, label) => { bar = new ProgressBar({ total, label, unit: 'batch' }); },
-    update: (done, fields) => bar?.update(done, fields),
-    stop: () => { bar?.finish(); bar = null; },
-  };
   const trainer = new Trainer(rt, config, data, out, {
     log,
     metrics: (record) => metrics.write(record),

@@ -11,7 +11,7 @@ import { loadImageFolder } from '../../datasets/image-folder.ts';
 import { syntheticImages } from '../../datasets/synthetic.ts';
 import { channelStats } from '../../datasets/stats.ts';
 import { findDataset, locateDataset, resolveDataDir, datasetDir } from '../../datasets/catalog.ts';
-import type { LabelledImages } from '../../datasets/idx.ts';
+import { subsetImages, type LabelledImages } from '../../datasets/idx.ts';
 import type { AugmentOptions } from '../ops/augment.ts';
 import { UsageError } from '../cli/args.ts';
 
@@ -53,11 +53,6 @@ export function parseAugment(text: string, size: number): Omit<AugmentOptions, '
     else throw new UsageError(`--augment: unknown '${item}'; use a comma list of flip, crop, rotate, jitter, or none`);
   }
   return augment;
-}
-
-function take(data: LabelledImages, start: number, count: number): LabelledImages {
-  const pixels = data.height * data.width * data.channels;
-  return { ...data, count, images: data.images.subarray(start * pixels, (start + count) * pixels), labels: data.labels.subarray(start, start + count) };
 }
 
 /** Where a catalogued dataset is: the flag (its own folder or a data directory), else the default places. */
@@ -108,7 +103,7 @@ function splits(name: string, options: DataOptions): { train: LabelledImages; te
     case 'synthetic': {
       const trainCount = limit ?? 512, testCount = testLimit ?? 256;
       const all = syntheticImages({ count: trainCount + testCount, seed: 7 });
-      return { train: take(all, 0, trainCount), test: take(all, trainCount, testCount), skipped: 0, defaultAugment: 'none', statsDir: '' };
+      return { train: subsetImages(all, 0, trainCount), test: subsetImages(all, trainCount, testCount), skipped: 0, defaultAugment: 'none', statsDir: '' };
     }
     default:
       throw new UsageError(`unknown dataset '${name}'; available: ${DATASETS.join(', ')}`);

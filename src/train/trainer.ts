@@ -13,7 +13,7 @@ import { augmentBatch, uploadImages, type AugmentOptions, type ImageShape } from
 import { adamwStep, gradNorm, sgdStep } from '../ops/optimizer.ts';
 import { sum } from '../ops/reduce.ts';
 import { fill } from '../ops/fill.ts';
-import type { LabelledImages } from '../../datasets/idx.ts';
+import { gatherImages, type LabelledImages } from '../../datasets/idx.ts';
 import { applyModelTensors, loadCheckpoint, MODEL_FILE, saveCheckpoint } from './checkpoint.ts';
 import { readSafetensors } from './safetensors.ts';
 import { createSelector } from '../select/registry.ts';
@@ -146,17 +146,6 @@ function sameWindow(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   return a instanceof Uint32Array && b instanceof Uint32Array && a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.length === b.length;
 }
 
-function gatherBatch(data: LabelledImages, indices: ArrayLike<number>): { bytes: Uint8Array; labels: Uint32Array } {
-  const pixels = data.height * data.width * data.channels;
-  const bytes = new Uint8Array(indices.length * pixels);
-  const labels = new Uint32Array(indices.length);
-  for (let k = 0; k < indices.length; k++) {
-    const i = indices[k];
-    bytes.set(data.images.subarray(i * pixels, (i + 1) * pixels), k * pixels);
-    labels[k] = data.labels[i];
-  }
-  return { bytes, labels };
-}
 
 export class Trainer {
   readonly net: ResNetInstance;
@@ -310,7 +299,7 @@ export class Trainer {
     const { model, store } = this.net;
     const train = this.data.train;
     const stepStart = performance.now();
-    const batch = this.prefetched && sameWindow(this.prefetched.indices, indices) ? this.prefetched.batch : gatherBatch(train, indices);
+    const batch = this.prefetched && sameWindow(this.prefetched.indices, indices) ? this.prefetched.batch : gatherImages(train, indices);
     this.prefetched = null;
     const shape = this.imageShape(train, indices.length);
     const images = uploadImages(rt, batch.bytes, shape);
@@ -332,7 +321,7 @@ export class Trainer {
     x.dispose(); labelTensor.dispose();
     const { norm, nonFinite } = gradNorm(store.grads);
     const readback = Promise.all([ce.loss.value.download(), norm.download(), nonFinite.download()]);
-    if (next) this.prefetched = { indices: next, batch: gatherBatch(train, next) };
+    if (next) this.prefetched = { indices: next, batch: gatherImages(train, next) };
     const [lossValue, normValue, bad] = await readback;
     ce.loss.value.dispose();
     const loss = this.hooks.poisonStep === this.step + 1 ? NaN : lossValue[0];
@@ -409,7 +398,7 @@ export class Trainer {
     for (let start = 0; start < data.count; start += config.evalBatchSize) {
       const count = Math.min(config.evalBatchSize, data.count - start);
       const indices = Array.from({ length: count }, (_, k) => start + k);
-      const { bytes, labels } = gatherBatch(data, indices);
+      const { bytes, labels } = gatherImages(data, indices);
       const shape = this.imageShape(data, count);
       const images = uploadImages(rt, bytes, shape);
       const x = augmentBatch(rt, images, shape, { resize: config.augment.resize, mean: config.mean, std: config.std }, config.seed, 0);
