@@ -1,29 +1,64 @@
-// `saln bench <name>` / `npm run bench -- <name>`: benchmarks print the figure, the shape and the settings.
-import { UsageError } from '../src/cli/args.ts';
+// `npm run bench -- [suite ...] [flags]` / `saln bench ...`: runs the suites in order on one device, one table
+// line or JSON record per figure, the peers beside ours under --peers.
+import { getRuntime } from '../src/gpu/runtime.ts';
+import { tuneMatmul } from '../src/ops/tuning.ts';
+import { parseBenchArgs, USAGE, type SuiteName } from './options.ts';
+import { Reporter } from './report.ts';
+import type { Suite, SuiteContext } from './context.ts';
+import type { Peers } from './peers/tfjs.ts';
 
-const BENCHES: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
+const SUITE_MODULES: Record<SuiteName, () => Promise<Suite>> = {
   matmul: () => import('./matmul.ts'),
   conv: () => import('./conv.ts'),
+  bn: () => import('./bn.ts'),
   step: () => import('./step.ts'),
-  data: () => import('./data.ts'),
   select: () => import('./select.ts'),
+  data: () => import('./data.ts'),
 };
 
-const HELP = `usage: saln bench <${Object.keys(BENCHES).join('|')}> [--json] [options]
-  matmul   GFLOP/s of every matmul design at 256^3, 1024^3, 2048^3, 4096x64x576 and 1024x512x4608
-           (median of --runs runs after a warm-up; --shapes MxNxK,... to choose others)
-  conv     forward, input-gradient and weight-gradient time and GFLOP/s of each distinct ResNet-18 conv,
-           CIFAR stem at 32x32 and ImageNet stem at 224x224, batch 32 (--batch, --stem, --layers, --runs)
-  step     a full ResNet-18 training step (forward, backward, SGD) in images/s, batch 32 of 32x32x3,
-           CIFAR and ImageNet stems (--batch, --size, --stem, --width, --runs)
-  data     loader throughput (images/s): Fashion-MNIST, and a JPEG set decoded, cached and batched
-  select   SALN selection time (features to indices) for B = 64..512, and GPU Lanczos against CPU Jacobi
-`;
+export { USAGE };
 
 export async function run(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h') { process.stdout.write(HELP); return name ? 0 : 1; }
-  const load = BENCHES[name];
-  if (!load) throw new UsageError(`bench: unknown benchmark '${name}'; one of ${Object.keys(BENCHES).join(', ')}`);
-  return (await load()).run(rest);
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const { suites, values, runs } = parseBenchArgs(argv);
+  const report = new Reporter(values.json === true, values.out);
+  const rt = await getRuntime({ adapter: values.adapter });
+  const tuning = await tuneMatmul(rt, { log: (line) => report.line(line) });
+  report.adapter = rt.ctx.info.description || rt.ctx.info.device;
+  report.design = tuning.variant;
+  report.line(`adapter: ${report.adapter} (${rt.ctx.info.backend}); GEMM design: ${tuning.variant}`);
+  report.line(`each figure: median of ${runs} timed run${runs === 1 ? '' : 's'} after a warm-up, [min .. max] beside it`);
+
+  let peers: Promise<Peers | null> | null = null;
+  const ctx: SuiteContext = {
+    rt, report, values, runs, design: tuning.variant,
+    peers: () => {
+      peers ??= values.peers || values['peers-imagenet'] ? loadAndDescribePeers(report, values.adapter) : Promise.resolve(null);
+      return peers;
+    },
+  };
+  try {
+    await ctx.peers(); // loaded up front, so that the header says what they are
+    for (const name of suites) {
+      report.line(`\n== ${name} ==`);
+      await (await SUITE_MODULES[name]()).run(ctx);
+      report.save();
+    }
+  } finally {
+    if (peers) await (await import('./peers/tfjs.ts')).closePeers();
+  }
+  return 0;
+}
+
+async function loadAndDescribePeers(report: Reporter, adapter: string | undefined): Promise<Peers> {
+  // Imported here, not at the top: without --peers the TF.js packages need not be installed.
+  const { loadPeers } = await import('./peers/tfjs.ts');
+  const peers = await loadPeers({ adapter });
+  for (const p of peers.available) report.note(`peer ${p.engine}: ${p.description}`);
+  for (const p of peers.unavailable) report.note(`peer ${p.engine}: unavailable: ${p.reason}`);
+  for (const n of peers.notes) report.note(`note: ${n}`);
+  return peers;
 }

@@ -72,7 +72,9 @@ interface RecordLayout {
 function readRecords(paths: string[], layout: RecordLayout, classes: string[], limit?: number): LabelledImages {
   const recordBytes = layout.labelBytes + IMAGE_BYTES;
   const files = paths.map((path) => {
-    const size = statSync(path).size;
+    const size = fileSize(path);
+    // An empty file is whole records too (none), but it is a failed copy or download, never a data set.
+    if (size === 0) throw new DatasetError(`${path}: empty file, expected ${recordBytes}-byte CIFAR records`);
     if (size % recordBytes !== 0) {
       throw new DatasetError(`${path}: truncated or not a CIFAR binary file: ${size} bytes is not a whole number of ${recordBytes}-byte records`);
     }
@@ -89,7 +91,9 @@ function readRecords(paths: string[], layout: RecordLayout, classes: string[], l
   let n = 0;
   for (const { path, records } of files) {
     if (n === count) break;
-    const bytes = readFileSync(path);
+    const bytes = readBytes(path);
+    // The file may have changed since it was measured (a copy still running): never read past its end.
+    if (bytes.length !== records * recordBytes) throw new DatasetError(`${path}: changed size while being read (${bytes.length} bytes, was ${records * recordBytes})`);
     for (let r = 0; r < records && n < count; r++, n++) {
       const record = r * recordBytes;
       const label = bytes[record + layout.labelIndex];
@@ -128,9 +132,28 @@ function requireFile(dataset: string, root: string, dir: string, folder: string,
 
 /** One name per line; blank lines (the release ends with some) are dropped. */
 function readClassNames(path: string, expected: number): string[] {
-  const names = readFileSync(path, 'utf8').split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
+  const names = new TextDecoder().decode(readBytes(path)).split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
   if (names.length !== expected) throw new DatasetError(`${path}: lists ${names.length} class names, expected ${expected}`);
   return names;
+}
+
+function fileSize(path: string): number {
+  try {
+    const info = statSync(path);
+    if (!info.isFile()) throw new DatasetError(`${path}: not a regular file`);
+    return info.size;
+  } catch (e) {
+    if (e instanceof DatasetError) throw e;
+    throw new DatasetError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+function readBytes(path: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new DatasetError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }
 
 function checkSplit(dataset: string, split: string): void {

@@ -44,6 +44,9 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxArray {
   return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + headerBytes, expected) };
 }
 
+// EMNIST, the largest IDX set in use, is under 1 GiB uncompressed.
+const MAX_IDX_BYTES = 2 * 2 ** 30;
+
 /** Reads an IDX file, gunzipping it when it starts with the gzip magic 1f 8b. */
 export function readIdx(path: string): IdxArray {
   let bytes: Uint8Array;
@@ -54,9 +57,13 @@ export function readIdx(path: string): IdxArray {
   }
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
-      bytes = gunzipSync(bytes);
+      // Bounded, so that a damaged or hostile stream cannot inflate into all of memory.
+      bytes = gunzipSync(bytes, { maxOutputLength: MAX_IDX_BYTES });
     } catch (e) {
-      throw new IdxError(`${path}: corrupt or truncated gzip stream (${(e as Error).message})`);
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new IdxError(`${path}: decompresses to more than ${MAX_IDX_BYTES / 2 ** 30} GiB, more than any IDX data set; the file is damaged`);
+      }
+      throw new IdxError(`${path}: corrupt or truncated gzip stream (${(e as Error).message.replace(/\s+/g, ' ')})`);
     }
   }
   return parseIdx(bytes, path);
@@ -110,6 +117,8 @@ export function loadIdxPair(spec: IdxPairSpec): LabelledImages {
   if (images.dims[0] !== labels.dims[0]) {
     throw new IdxError(`${imagesPath}: ${images.dims[0]} images but ${labelsPath} has ${labels.dims[0]} labels`);
   }
+  // Well-formed, but a data set without samples is a damaged copy, and training on it fails far from here.
+  if (images.dims[0] === 0) throw new IdxError(`${imagesPath}: holds no samples (0 x ${height} x ${width})`);
   const count = Math.min(images.dims[0], spec.limit ?? Infinity);
   const pixels = height * width;
   // Copies, so that a limited load does not keep the whole decompressed file alive through a subarray view.

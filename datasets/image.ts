@@ -32,6 +32,7 @@ export function sniffImageFormat(bytes: Uint8Array): ImageFormat | undefined {
 export function decodeImage(bytes: Uint8Array, file: string): Raster {
   const format = sniffImageFormat(bytes);
   if (!format) throw new DatasetError(`${file}: not a JPEG or PNG image (starts with ${hexBytes(bytes, 4)})`);
+  checkPlausibleSize(bytes, file, format);
   let image: Raster;
   try {
     image = format === 'jpeg' ? decodeJpegRgb(bytes) : pngToRgb(decodePng(bytes));
@@ -40,6 +41,26 @@ export function decodeImage(bytes: Uint8Array, file: string): Raster {
   }
   if (image.width < 1 || image.height < 1) throw new DatasetError(`${file}: empty ${format.toUpperCase()} image (${image.width}x${image.height})`);
   return image;
+}
+
+// The most pixels a file of n bytes can encode. A Huffman-coded JPEG spends at least one bit on the DC
+// coefficient of every 8x8 luma block, so it holds at most 512 pixels a byte (a progressive file's AC scans can
+// be nearly free, its DC scan cannot); deflate expands at most 1032-fold, and a 1-bit PNG row packs 8 pixels a
+// byte. Twice those bounds still stop a damaged header (65535x1500 in 3 KB) before the decoder allocates for it.
+const MAX_PIXELS_PER_BYTE: Record<ImageFormat, number> = { jpeg: 1024, png: 2 * 8 * 1032 };
+
+/** Rejects a header whose declared size the rest of the file cannot possibly fill. */
+function checkPlausibleSize(bytes: Uint8Array, file: string, format: ImageFormat): void {
+  let size: { width: number; height: number };
+  try {
+    size = headerDimensions(bytes, file);
+  } catch {
+    return; // no readable header here: the decoder reports what is wrong
+  }
+  const pixels = size.width * size.height;
+  if (pixels > MAX_PIXELS_PER_BYTE[format] * bytes.length) {
+    throw new DatasetError(`${file}: corrupt ${format.toUpperCase()}: the header declares ${size.width}x${size.height} pixels, more than ${bytes.length} bytes can encode`);
+  }
 }
 
 function decodeJpegRgb(bytes: Uint8Array): Raster {
@@ -98,6 +119,13 @@ function to8Bit(data: ArrayLike<number>, depth: number, samplesPerRow: number, r
 
 /** Width and height from the file header alone (PNG IHDR, JPEG SOFn), without decoding the pixels. */
 export function imageDimensions(bytes: Uint8Array, file: string): { width: number; height: number } {
+  const size = headerDimensions(bytes, file);
+  // A zero side is legal in a JPEG only with a DNL marker, which no decoder here supports; in a PNG it is damage.
+  if (size.width < 1 || size.height < 1) throw new DatasetError(`${file}: corrupt image header (${size.width}x${size.height} pixels)`);
+  return size;
+}
+
+function headerDimensions(bytes: Uint8Array, file: string): { width: number; height: number } {
   const format = sniffImageFormat(bytes);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (format === 'png') {

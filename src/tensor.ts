@@ -28,7 +28,7 @@ export class Tensor {
 
   /** Uninitialised tensor from the pool. */
   static empty(rt: Runtime, shape: readonly number[], dtype: DType = 'f32'): Tensor {
-    return new Tensor(rt, [...shape], dtype, rt.createStorage(Math.max(4, numel(shape) * 4)));
+    return new Tensor(rt, [...shape], dtype, rt.createStorage(Math.max(4, numel(shape) * 4), `${dtype}[${shape.join(',')}]`));
   }
 
   static upload(rt: Runtime, data: ArrayLike<number> | HostArray, shape: readonly number[] = [data.length], dtype: DType = 'f32'): Tensor {

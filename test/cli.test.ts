@@ -26,7 +26,7 @@ test('an unknown command or flag is one line that says what to run, with a non-z
   assert.is(unknown.stderr.trim(), "saln: unknown command 'frobnicate'; run 'saln --help' for the list");
   const badFlag = saln(['validate', '--jsn']);
   assert.is(badFlag.status, 2);
-  assert.match(badFlag.stderr, /^saln: validate: Unknown option '--jsn'.*; run 'saln validate --help'\n$/);
+  assert.match(badFlag.stderr, /^saln: validate: Unknown option '--jsn' \(did you mean --json\?\); run 'saln validate --help'\nusage: saln validate \[--json\] .*\n$/);
 });
 
 test('info --json describes the adapter and its limits', () => {

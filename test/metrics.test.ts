@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MetricsWriter, readMetrics } from '../src/train/metrics.ts';
+import { MetricsError, MetricsWriter, prepareMetricsForResume, readMetrics } from '../src/train/metrics.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'saln-metrics-'));
 const at = (name: string) => join(dir, name);
@@ -75,6 +75,23 @@ test('damage before the last line is an error naming the file and line', () => {
   appendFileSync(at('blank.jsonl'), '{"step":1}\n\n{"step":2}\n');
   assert.equal(readMetrics(at('blank.jsonl')).records, [{ step: 1 }, { step: 2 }]);
   assert.throws(() => readMetrics(at('absent.jsonl')), /absent\.jsonl: cannot read metrics \(ENOENT\)/);
+});
+
+test('resuming from the checkpoint of step N drops the records of later steps, and damage after them goes too', () => {
+  const lines = [{ step: 1 }, { kind: 'profile', step: 3 }, { step: 4 }, { kind: 'eval', step: 4 }, { step: 5 }, { step: 6 }].map((r) => JSON.stringify(r));
+  writeFileSync(at('ahead.jsonl'), `${lines.join('\n')}\n{"step":7,"lo`);
+  assert.equal(prepareMetricsForResume(at('ahead.jsonl'), 4), { kept: 4, dropped: 3, droppedPartialLine: false });
+  assert.equal(readMetrics(at('ahead.jsonl')).records.map((r) => r.step), [1, 3, 4, 4]);
+  writeOne(at('ahead.jsonl'), { step: 5 }, { resume: true, resumeAt: 4 });
+  assert.equal(readMetrics(at('ahead.jsonl')).records.map((r) => r.step), [1, 3, 4, 4, 5]);
+  // Damage after the cut is dropped with the records; before it, resuming would append to a damaged file.
+  writeFileSync(at('damaged-late.jsonl'), '{"step":1}\n{"step":2}\n{"st#p":3}}\n');
+  assert.equal(prepareMetricsForResume(at('damaged-late.jsonl'), 1), { kept: 1, dropped: 2, droppedPartialLine: false });
+  writeFileSync(at('damaged-early.jsonl'), '{"step":1}\n{"step":2,,}\n{"step":3}\n');
+  assert.throws(() => prepareMetricsForResume(at('damaged-early.jsonl'), 2), (e: Error) => e instanceof MetricsError && /damaged-early\.jsonl:2: not JSON \(.*\); the metrics file is damaged$/.test(e.message));
+  writeFileSync(at('bad-step.jsonl'), '{"step":"three"}\n');
+  assert.throws(() => prepareMetricsForResume(at('bad-step.jsonl'), 2), /bad-step\.jsonl:1: step "three" is not a number; the metrics file is damaged$/);
+  assert.equal(prepareMetricsForResume(at('never-written.jsonl'), 2), { kept: 0, dropped: 0, droppedPartialLine: false });
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

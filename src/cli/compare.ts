@@ -8,8 +8,9 @@ import { getRuntime } from '../gpu/runtime.ts';
 import { tuneMatmul } from '../ops/tuning.ts';
 import { Trainer } from '../train/trainer.ts';
 import { compareSelectors } from '../train/compare.ts';
+import { acquireRunLock } from '../train/lock.ts';
 import { createSelector, SELECTOR_NAMES } from '../select/registry.ts';
-import { applyData, configFromFlags, loadDataFromFlags, numberFlag, parseSelectorOptions, RUN_OPTIONS, scheduleFor, terminalReporting } from './run-options.ts';
+import { applyData, configFromFlags, keepFlag, loadDataFromFlags, numberFlag, parseSelectorOptions, RUN_OPTIONS, scheduleFor, terminalReporting } from './run-options.ts';
 
 const HELP = `usage: saln compare [options]
 
@@ -51,16 +52,23 @@ export async function run(argv: string[]): Promise<number> {
     const at = item.indexOf(':');
     if (at <= 0) throw new UsageError(`compare: --selector-option takes SELECTOR:KEY=VALUE, got '${item}'`);
     const name = item.slice(0, at);
+    if (!names.includes(name)) throw new UsageError(`compare: --selector-option ${item} names '${name}', which is not among --selectors ${names.join(',')}`);
     perSelector.set(name, { ...perSelector.get(name), ...parseSelectorOptions([item.slice(at + 1)]) });
   }
   const selectors = names.map((name) => {
     const options = perSelector.get(name) ?? {};
-    createSelector(name, options); // fail on bad options before any training
+    try {
+      createSelector(name, options); // fail on bad options before any training
+    } catch (e) {
+      throw new UsageError(`compare: --selector-option ${name}: ${(e as Error).message}`);
+    }
     return { name, options };
   });
+  if (values.selector !== 'none') throw new UsageError(`compare: --selector is for 'saln train'; give the selectors to compare with --selectors LIST`);
+  // Every flag is checked before any data is read or the GPU is touched.
   const number = (flag: string, text: string | undefined, rule: Parameters<typeof numberFlag>[3]) => numberFlag('compare', flag, text, rule);
-  const keep = number('keep', values.keep, 'positive');
-  if (keep > 1) throw new UsageError(`compare: --keep must lie in (0, 1], got '${values.keep}'`);
+  const keep = keepFlag('compare', 'keep', values.keep)!;
+  const keepEnd = keepFlag('compare', 'keep-end', values['keep-end']);
   const budget = {
     images: values['budget-images'] !== undefined ? number('budget-images', values['budget-images'], 'positiveInteger') : undefined,
     seconds: values['budget-seconds'] !== undefined ? number('budget-seconds', values['budget-seconds'], 'positive') : undefined,
@@ -69,38 +77,46 @@ export async function run(argv: string[]): Promise<number> {
   const limit = values.limit !== undefined ? number('limit', values.limit, 'positiveInteger') : undefined;
   const needsReference = selectors.some(({ name }) => name === 'jest' || name === 'rho') && !values.reference;
   const referenceCount = number('reference-limit', values['reference-limit'], 'positiveInteger');
+  const warmupSteps = number('warmup-steps', values['warmup-steps'], 'nonNegativeInteger');
+  const evalEvery = number('eval-every', values['eval-every'], 'nonNegativeInteger');
+  const evalSubset = number('eval-subset', values['eval-subset'], 'positiveInteger');
+  const grids = number('grids', values.grids, 'nonNegativeInteger');
+  if (needsReference && limit === undefined) throw new UsageError('compare: jest and rho need a reference model: pass --reference DIR, or --limit N so that the images after the first N train one');
 
   const config = configFromFlags('compare', { ...values, selector: 'none' });
-  const loaded = loadDataFromFlags(values.dataset!, values, needsReference && limit !== undefined ? limit + referenceCount : limit);
+  const loaded = loadDataFromFlags(values.dataset!, values, needsReference && limit !== undefined ? limit + referenceCount : limit, false, 'compare');
+  if (needsReference && loaded.train.count <= limit!) throw new UsageError(`compare: jest and rho need a reference model, trained on the images after the first --limit ${limit}, but the training split has only ${loaded.train.count}; pass --reference DIR or a smaller --limit`);
   // The reference model learns from the images after the compared runs' --limit: held out from them.
   const data = needsReference && limit !== undefined ? { ...loaded, train: subsetImages(loaded.train, 0, limit) } : loaded;
   applyData(config, data);
   const out = resolve(values.out ?? join('runs', `compare-${data.name}`));
 
-  const rt = await getRuntime({ adapter: values.adapter });
-  const { log, progress } = terminalReporting();
-  await tuneMatmul(rt, { log });
-  const warmupSteps = number('warmup-steps', values['warmup-steps'], 'nonNegative');
-  const schedule = scheduleFor(values.schedule!, config, data.train.count, warmupSteps);
+  // Before the GPU or any output: a second compare (or train) on this directory stops here.
+  const lock = acquireRunLock(out);
+  try {
+    const rt = await getRuntime({ adapter: values.adapter });
+    const { log, progress } = terminalReporting();
+    await tuneMatmul(rt, { log });
+    const schedule = scheduleFor(values.schedule!, config, data.train.count, warmupSteps);
 
-  let reference = values.reference;
-  if (needsReference) {
-    if (limit === undefined || loaded.train.count <= limit) throw new UsageError('compare: jest and rho need a reference model: pass --reference DIR, or --limit N so that the images after the first N train one');
-    const held = { ...loaded, train: subsetImages(loaded.train, limit, loaded.train.count - limit) };
-    reference = join(out, 'reference');
-    log(`training the reference model on ${held.train.count} held-out images (1 epoch) into ${reference}`);
-    const referenceConfig = { ...config, epochs: 1 };
-    const trainer = new Trainer(rt, referenceConfig, held, reference, { log, progress, metrics: () => {}, schedule: scheduleFor(values.schedule!, referenceConfig, held.train.count, warmupSteps) });
-    await trainer.run();
-    trainer.dispose();
+    let reference = values.reference;
+    if (needsReference) {
+      const held = { ...loaded, train: subsetImages(loaded.train, limit!, loaded.train.count - limit!) };
+      reference = join(out, 'reference');
+      log(`training the reference model on ${held.train.count} held-out images (1 epoch) into ${reference}`);
+      const referenceConfig = { ...config, epochs: 1 };
+      const trainer = new Trainer(rt, referenceConfig, held, reference, { log, progress, metrics: () => {}, schedule: scheduleFor(values.schedule!, referenceConfig, held.train.count, warmupSteps) });
+      await trainer.run();
+      trainer.dispose();
+    }
+
+    await compareSelectors(rt, config, data, out, {
+      selectors, keep, keepEnd, reference, budget: budget.images || budget.seconds ? budget : undefined, evalEvery, evalSubset, target, grids,
+    }, log, progress, schedule);
+    process.stdout.write(`${readFileSync(join(out, 'summary.md'), 'utf8')}\n`);
+    process.stderr.write(`outputs: ${out}/{summary.md, summary.json, metrics-<selector>.jsonl, pictures/}\n`);
+    return 0;
+  } finally {
+    lock.release();
   }
-
-  await compareSelectors(rt, config, data, out, {
-    selectors, keep, keepEnd: values['keep-end'] !== undefined ? number('keep-end', values['keep-end'], 'positive') : undefined, reference, budget: budget.images || budget.seconds ? budget : undefined,
-    evalEvery: number('eval-every', values['eval-every'], 'nonNegative'), evalSubset: number('eval-subset', values['eval-subset'], 'positiveInteger'),
-    target, grids: number('grids', values.grids, 'nonNegative'),
-  }, log, progress, schedule);
-  process.stdout.write(`${readFileSync(join(out, 'summary.md'), 'utf8')}\n`);
-  process.stderr.write(`outputs: ${out}/{summary.md, summary.json, metrics-<selector>.jsonl, pictures/}\n`);
-  return 0;
 }

@@ -1,4 +1,5 @@
 // `saln data download|list`: fetch the known data sets from their official sources and show what is on disk.
+import { existsSync } from 'node:fs';
 import { parse, UsageError } from './args.ts';
 import { CATALOG, DATASET_NAMES, MARKER_FILE, findDataset, inspectDataset, resolveDataDir, type DatasetEntry, type DatasetStatus } from '../../datasets/catalog.ts';
 import { fetchDataset, type FetchOptions } from '../../datasets/download.ts';
@@ -44,16 +45,20 @@ export async function run(argv: string[], context: Partial<DataCommandContext> =
     dir: { type: 'string' }, 'data-dir': { type: 'string' }, json: { type: 'boolean' }, force: { type: 'boolean' },
   }, true);
   const [action, ...names] = positionals;
-  if (values.help || !action) {
-    (values.help ? ctx.stdout : ctx.stderr).write(HELP);
-    return values.help ? 0 : 2;
+  if (values.help) {
+    ctx.stdout.write(HELP);
+    return 0;
   }
+  if (!action) throw new UsageError(`data: name an action, download or list; run 'saln data --help'`);
   if (values.dir !== undefined && values['data-dir'] !== undefined && values.dir !== values['data-dir']) {
     throw new UsageError(`data: --dir and --data-dir name the same setting; give one`);
   }
   const dataDir = resolveDataDir(values.dir ?? values['data-dir'], ctx.env);
   if (action === 'list') {
     if (names.length) throw new UsageError(`data list: takes no data set names (got ${names.join(' ')}); run 'saln data --help'`);
+    // A directory named on the command line that is not there is a typo, not a place where nothing is installed yet.
+    const dirFlag = values.dir ?? values['data-dir'];
+    if (dirFlag !== undefined && !existsSync(dataDir)) throw new UsageError(`data list: --dir ${dirFlag} does not exist`);
     return list(ctx, dataDir, Boolean(values.json));
   }
   if (action === 'download') {

@@ -1,56 +1,8 @@
-// `saln <command>`: one file per sub-command; this file only dispatches and turns errors into one line.
-const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
-  info: { summary: 'adapter, backend, driver, limits and features of the WebGPU device', load: () => import('./info.ts') },
-  validate: { summary: "run every kernel's validation cases against its float64 CPU reference", load: () => import('./validate.ts') },
-  train: { summary: 'train ResNet-18 on a dataset (checkpoints, metrics.jsonl, summary.json)', load: () => import('./train.ts') },
-  compare: { summary: 'train with several batch selectors on the same budget and report which wins', load: () => import('./compare.ts') },
-  data: { summary: 'download and list data sets (CIFAR-10/100, Oxford-IIIT Pet, Fashion-MNIST, MNIST)', load: () => import('./data.ts') },
-  tune: { summary: 'measure the matmul designs on this adapter and cache the fastest', load: () => import('./tune.ts') },
-  bench: { summary: 'kernel benchmarks (e.g. `saln bench matmul`)', load: () => import('../../bench/cli.ts') },
-};
-
-export const USAGE = `saln: a WebGPU compute engine that trains ResNet-18 from Node, with spectral joint batch selection
-
-usage: saln <command> [options]
-
-commands:
-${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`).join('\n')}
-
-global options:
-  --adapter NAME   use the WebGPU adapter whose name contains NAME (also SALN_ADAPTER)
-  -h, --help       show help (after a command: that command's help)
-
-environment:
-  SALN_MATMUL=tiled|regtile|naive|texture|subgroup   force a matmul design instead of the tuned one
-  SALN_DATA=DIR          the data directory (default: datasets/data in the package)
-  SALN_CACHE=DIR         where the per-adapter tuning is cached (default: ~/.cache/saln)
-  SALN_POOL=0            create and destroy every buffer (debug the buffer pool)
-  SALN_NO_THROTTLE=1     let dawn.node poll the GPU in a tight loop (see README)
-  SALN_DEBUG=1           print stack traces instead of one-line errors
-`;
-
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === '-h' || command === '--help' || command === 'help') {
-    process.stdout.write(USAGE);
-    return command ? 0 : 1;
-  }
-  const entry = COMMANDS[command];
-  if (!entry) {
-    process.stderr.write(`saln: unknown command '${command}'; run 'saln --help' for the list\n`);
-    return 2;
-  }
-  const module = await entry.load();
-  return module.run(rest);
-}
+// The `saln` binary: runs the command line, then closes the GPU device so that the process exits by itself.
+import { runCli } from './cli.ts';
 
 try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (error) {
-  // Users get one line naming the cause and the fix; developers ask for the stack with SALN_DEBUG=1.
-  const e = error as Error;
-  process.stderr.write(process.env.SALN_DEBUG === '1' ? `${e?.stack ?? e}\n` : `saln: ${e?.message ?? e}\n`);
-  process.exitCode = e?.name === 'UsageError' ? 2 : 1;
+  process.exitCode = await runCli(process.argv.slice(2));
 } finally {
   const { closeRuntime } = await import('../gpu/runtime.ts');
   await closeRuntime().catch(() => {});

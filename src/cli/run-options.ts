@@ -1,9 +1,11 @@
 // What `saln train` and `saln compare` share: their flags, the configuration built from them, and the data.
 import { UsageError } from './args.ts';
 import { batchesPerEpoch, type Progress, type TrainConfig } from '../train/trainer.ts';
-import { makeSchedule, type LrSchedule } from '../train/schedule.ts';
+import { makeSchedule, SCHEDULE_NAMES, type LrSchedule } from '../train/schedule.ts';
 import { loadTrainData, DATASETS, type LoadedTrainData } from '../train/data.ts';
 import { ProgressBar } from '../train/progress.ts';
+import { createSelector, SELECTOR_NAMES } from '../select/registry.ts';
+import { existsSync, statSync } from 'node:fs';
 
 /** Flags shared by `train` and `compare`. */
 export const RUN_OPTIONS = {
@@ -13,17 +15,26 @@ export const RUN_OPTIONS = {
   schedule: { type: 'string', default: 'onecycle' }, 'warmup-steps': { type: 'string', default: '0' }, momentum: { type: 'string', default: '0.9' },
   'no-nesterov': { type: 'boolean' }, 'weight-decay': { type: 'string' }, 'label-smoothing': { type: 'string', default: '0' }, 'clip-norm': { type: 'string', default: '0' },
   augment: { type: 'string' }, 'image-size': { type: 'string' }, 'skip-bad': { type: 'boolean' }, seed: { type: 'string', default: '0' }, out: { type: 'string' }, resume: { type: 'string' }, 'eval-batch-size': { type: 'string', default: '256' },
-  'poison-step': { type: 'string' }, profile: { type: 'boolean' },
+  inject: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '200' }, profile: { type: 'boolean' },
   selector: { type: 'string', default: 'none' }, keep: { type: 'string', default: '0.5' },
   'selector-option': { type: 'string', multiple: true }, reference: { type: 'string' }, 'keep-end': { type: 'string' },
 } as const;
 
-export function numberFlag(command: string, flag: string, text: string | undefined, rule: 'positiveInteger' | 'nonNegative' | 'positive' | 'fraction'): number {
-  const value = Number(text);
-  const ok = text !== undefined && text.trim() !== '' && Number.isFinite(value) && (
-    rule === 'positiveInteger' ? Number.isInteger(value) && value > 0
-      : rule === 'positive' ? value > 0 : rule === 'fraction' ? value >= 0 && value < 1 : value >= 0);
-  if (!ok) throw new UsageError(`${command}: --${flag} must be ${rule === 'positiveInteger' ? 'a positive integer' : rule === 'positive' ? 'a positive number' : rule === 'fraction' ? 'a number in [0, 1)' : 'a non-negative number'}, got '${text}'`);
+type NumberRule = 'positiveInteger' | 'nonNegativeInteger' | 'nonNegative' | 'positive' | 'fraction';
+const RULES: Record<NumberRule, [string, (x: number) => boolean]> = {
+  positiveInteger: ['a positive integer', (x) => Number.isSafeInteger(x) && x > 0],
+  nonNegativeInteger: ['a non-negative integer', (x) => Number.isSafeInteger(x) && x >= 0],
+  positive: ['a positive number', (x) => x > 0],
+  fraction: ['a number in [0, 1)', (x) => x >= 0 && x < 1],
+  nonNegative: ['a non-negative number', (x) => x >= 0],
+};
+// Number() also reads '', '0x10', '0b1' and ' 1 '; a flag's value counts only when written as a decimal number.
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+export function numberFlag(command: string, flag: string, text: string | undefined, rule: NumberRule): number {
+  const value = text !== undefined && DECIMAL.test(text) ? Number(text) : NaN;
+  const [wanted, accepts] = RULES[rule];
+  if (!(Number.isFinite(value) && accepts(value))) throw new UsageError(`${command}: --${flag} must be ${wanted}, got '${text}'`);
   return value;
 }
 
@@ -43,6 +54,7 @@ type Flags = { [K in keyof typeof RUN_OPTIONS]?: typeof RUN_OPTIONS[K] extends {
 
 /** The training configuration the flags describe (the data-dependent fields are filled by applyData). */
 export function configFromFlags(command: string, values: Flags): TrainConfig {
+  checkRunFlags(command, values);
   const number = (flag: string, text: string | undefined, rule: Parameters<typeof numberFlag>[3]) => numberFlag(command, flag, text, rule);
   const optimizer = values.optimizer === 'sgd' || values.optimizer === 'adamw' ? values.optimizer : (() => { throw new UsageError(`${command}: --optimizer must be sgd or adamw, got '${values.optimizer}'`); })();
   const stem = values.stem === 'imagenet' || values.stem === 'cifar' ? values.stem : (() => { throw new UsageError(`${command}: --stem must be imagenet or cifar, got '${values.stem}'`); })();
@@ -65,17 +77,69 @@ export function configFromFlags(command: string, values: Flags): TrainConfig {
   };
   if (!Number.isInteger(config.seed)) throw new UsageError(`${command}: --seed must be an integer, got '${values.seed}'`);
   if (values.selector !== 'none') {
-    const keep = number('keep', values.keep, 'positive');
-    if (keep > 1) throw new UsageError(`${command}: --keep must lie in (0, 1], got '${values.keep}'`);
-    const keepEnd = values['keep-end'] !== undefined ? number('keep-end', values['keep-end'], 'positive') : undefined;
-    if (keepEnd !== undefined && keepEnd > 1) throw new UsageError(`${command}: --keep-end must lie in (0, 1], got '${values['keep-end']}'`);
+    const keep = keepFlag(command, 'keep', values.keep)!;
+    const keepEnd = keepFlag(command, 'keep-end', values['keep-end']);
     config.selection = { selector: values.selector!, options: parseSelectorOptions(values['selector-option'] ?? []), keep, keepEnd, reference: values.reference };
   }
   return config;
 }
 
-export function loadDataFromFlags(datasetName: string, values: Flags, limit: number | undefined, resuming = false): LoadedTrainData {
-  const number = (flag: string, text: string | undefined, rule: Parameters<typeof numberFlag>[3]) => numberFlag('train', flag, text, rule);
+/** A keep ratio in (0, 1]; undefined when the flag is absent. */
+export function keepFlag(command: string, flag: 'keep' | 'keep-end', text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const keep = numberFlag(command, flag, text, 'positive');
+  if (keep > 1) throw new UsageError(`${command}: --${flag} must lie in (0, 1], got '${text}'`);
+  return keep;
+}
+
+/**
+ * Every flag that names something (data set, schedule, selector, augmentation, a path) or holds a number, checked
+ * before any data is read or the GPU is touched, so that a typo costs nothing and exits 2 with the usage line.
+ */
+export function checkRunFlags(command: string, values: Flags): void {
+  const fail = (problem: string): never => { throw new UsageError(`${command}: ${problem}`); };
+  const choice = (what: string, value: string | undefined, allowed: readonly string[]) => {
+    if (value !== undefined && !allowed.includes(value)) fail(`unknown ${what} '${value}'; available: ${allowed.join(', ')}`);
+  };
+  choice('model', values.model, ['resnet18']);
+  choice('dataset', values.dataset, DATASETS);
+  choice('LR schedule', values.schedule, SCHEDULE_NAMES);
+  choice('optimizer', values.optimizer, ['sgd', 'adamw']);
+  choice('stem', values.stem, ['imagenet', 'cifar']);
+  choice('selector', values.selector, SELECTOR_NAMES);
+  const counts: [keyof Flags, NumberRule][] = [
+    ['limit', 'positiveInteger'], ['test-limit', 'positiveInteger'], ['image-size', 'positiveInteger'], ['epochs', 'positiveInteger'],
+    ['batch-size', 'positiveInteger'], ['eval-batch-size', 'positiveInteger'], ['warmup-steps', 'nonNegativeInteger'], ['checkpoint-every', 'nonNegativeInteger'],
+  ];
+  for (const [flag, rule] of counts) if (values[flag] !== undefined) numberFlag(command, flag, values[flag] as string, rule);
+  // Checked with or without a selector: a ratio of 0 or 1.5 is a mistake even where it is not used.
+  keepFlag(command, 'keep', values.keep);
+  keepFlag(command, 'keep-end', values['keep-end']);
+  for (const item of (values.augment ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    choice('augmentation', item, ['flip', 'crop', 'rotate', 'jitter', 'none']);
+  }
+  if (values.selector !== undefined && values.selector !== 'none') {
+    try {
+      createSelector(values.selector, parseSelectorOptions(values['selector-option'] ?? []));
+    } catch (e) {
+      fail(`--selector ${values.selector}: ${(e as Error).message}`);
+    }
+  }
+  for (const flag of ['reference', 'pretrained'] as const) {
+    if (values[flag] !== undefined && !existsSync(values[flag]!)) fail(`--${flag} ${values[flag]} does not exist`);
+  }
+  checkDataDir(command, values['data-dir']);
+}
+
+function checkDataDir(command: string, dir: string | undefined): void {
+  if (dir === undefined) return;
+  if (!existsSync(dir)) throw new UsageError(`${command}: --data-dir ${dir} does not exist`);
+  if (!statSync(dir).isDirectory()) throw new UsageError(`${command}: --data-dir ${dir} is not a directory`);
+}
+
+export function loadDataFromFlags(datasetName: string, values: Flags, limit: number | undefined, resuming = false, command = 'train'): LoadedTrainData {
+  const number = (flag: string, text: string | undefined, rule: Parameters<typeof numberFlag>[3]) => numberFlag(command, flag, text, rule);
+  checkDataDir(command, values['data-dir']);
   const testLimit = values['test-limit'] !== undefined ? number('test-limit', values['test-limit'], 'positiveInteger') : undefined;
   const imageSize = values['image-size'] !== undefined ? number('image-size', values['image-size'], 'positiveInteger') : undefined;
   let decodeBar: ProgressBar | null = null;

@@ -9,8 +9,11 @@ import { Trainer, type TrainConfig } from '../train/trainer.ts';
 import { DATASETS } from '../train/data.ts';
 import { applyData, configFromFlags, loadDataFromFlags, numberFlag, RUN_OPTIONS, scheduleFor, terminalReporting } from './run-options.ts';
 import { readSafetensors } from '../train/safetensors.ts';
-import { TRAINER_FILE } from '../train/checkpoint.ts';
+import { recoverCheckpoint, TRAINER_FILE } from '../train/checkpoint.ts';
 import { MetricsWriter } from '../train/metrics.ts';
+import { parseFault } from '../train/faults.ts';
+import { acquireRunLock, LOCK_FILE, type RunLock } from '../train/lock.ts';
+import { parseSavedRun, parseTrainerMetadata } from '../train/checkpoint-state.ts';
 
 const HELP = `usage: saln train [options]
 
@@ -53,7 +56,10 @@ run
   --out DIR               (default runs/<dataset>)
   --resume DIR            continue a run exactly where it stopped (settings come from its checkpoint)
   --eval-batch-size N     (default 256)
+  --checkpoint-every N    also save a checkpoint every N steps (default 200; 0: at epoch ends only)
   --profile               print the device time per kernel of step 3 (timestamp queries), its dispatches and peak memory
+testing
+  --inject KIND[:TARGET]@STEP  inject a fault: nan-loss, nan-activation:MODULE, inf-gradient:PARAMETER, device-lost
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -66,12 +72,17 @@ export async function run(argv: string[]): Promise<number> {
   let limit = values.limit !== undefined ? numberFlag('train', 'limit', values.limit, 'positiveInteger') : undefined;
   let scheduleName = values.schedule!;
   let warmupSteps = numberFlag('train', 'warmup-steps', values['warmup-steps'], 'nonNegative');
+  let resumedStep: number | undefined;
+  const locks: RunLock[] = [];
   if (values.resume) {
     // The checkpoint's own settings: a resumed run must be the same run.
     const file = join(values.resume, TRAINER_FILE);
     if (!existsSync(file)) throw new UsageError(`train: --resume ${values.resume} has no ${TRAINER_FILE}; pass the --out directory of an earlier run`);
-    const saved = JSON.parse(readSafetensors(file).metadata.state ?? '{}');
-    if (!saved.config) throw new UsageError(`train: ${file} carries no run settings`);
+    locks.push(acquireRunLock(resolve(values.resume)));
+    recoverCheckpoint(values.resume);
+    const state = parseTrainerMetadata(readSafetensors(file).metadata, file);
+    const saved = parseSavedRun(state.extra, file);
+    resumedStep = state.step;
     config = saved.config;
     datasetName = saved.dataset;
     limit = saved.limit;
@@ -81,23 +92,29 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     config = configFromFlags('train', values);
   }
-  const data = loadDataFromFlags(datasetName, values, limit, Boolean(values.resume));
-  if (!values.resume) applyData(config, data);
   const out = resolve(values.out ?? values.resume ?? join('runs', datasetName));
   mkdirSync(out, { recursive: true });
+  // Before the data is read: a second run on the same directory stops at once.
+  if (!locks.some((l) => l.path === join(out, LOCK_FILE))) locks.push(acquireRunLock(out));
+  const data = loadDataFromFlags(datasetName, values, limit, Boolean(values.resume));
+  if (!values.resume) applyData(config, data);
 
   const schedule = scheduleFor(scheduleName, config, data.train.count, warmupSteps);
+  const inject = values.inject === undefined ? undefined : (() => {
+    try { return parseFault(values.inject!); } catch (e) { throw new UsageError(`train: ${(e as Error).message}`); }
+  })();
 
   const rt = await getRuntime({ adapter: values.adapter });
   const { log, progress } = terminalReporting();
   await tuneMatmul(rt, { log });
-  const metrics = new MetricsWriter(join(out, 'metrics.jsonl'), { resume: Boolean(values.resume) });
+  const metrics = new MetricsWriter(join(out, 'metrics.jsonl'), { resume: Boolean(values.resume), resumeAt: resumedStep });
   const trainer = new Trainer(rt, config, data, out, {
     log,
     metrics: (record) => metrics.write(record),
     progress,
     schedule,
-    poisonStep: values['poison-step'] !== undefined ? Number(values['poison-step']) : undefined,
+    inject,
+    checkpointEvery: numberFlag('train', 'checkpoint-every', values['checkpoint-every'], 'nonNegative'),
     // Step 3: the first two compile every pipeline, which would dominate a profile of them.
     profileStep: values.profile ? 3 : undefined,
     onProfile: (kernels, peak) => {
@@ -134,5 +151,6 @@ export async function run(argv: string[]): Promise<number> {
     process.off('SIGINT', onSigint);
     metrics.close();
     trainer.dispose();
+    for (const lock of locks) lock.release();
   }
 }

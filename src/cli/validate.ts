@@ -19,9 +19,12 @@ interface KernelSummary { kernel: string; cases: number; failed: number; maxAbs:
 export async function run(argv: string[]): Promise<number> {
   const { values } = parse('validate', argv, { json: { type: 'boolean' }, kernel: { type: 'string' }, verbose: { type: 'boolean' } });
   if (values.help) { process.stdout.write(HELP); return 0; }
+  const wanted = (c: { kernel: string }) => !values.kernel || c.kernel.startsWith(values.kernel);
+  // Checked against every kernel before the device is opened: a typo costs nothing.
+  if (!allCases().some(wanted)) throw new UsageError(`validate: no kernel starts with '${values.kernel}'`);
   const rt = await getRuntime({ adapter: values.adapter });
-  const cases = allCases({ variants: availableMatmulVariants(rt) }).filter((c) => !values.kernel || c.kernel.startsWith(values.kernel));
-  if (cases.length === 0) throw new UsageError(`validate: no kernel starts with '${values.kernel}'`);
+  const cases = allCases({ variants: availableMatmulVariants(rt) }).filter(wanted);
+  if (cases.length === 0) throw new UsageError(`validate: the kernels starting with '${values.kernel}' are not available on this adapter`);
   const summaries = new Map<string, KernelSummary>();
   const out = (line: string) => process.stdout.write(`${line}\n`);
   if (!values.json) out(`adapter: ${rt.ctx.info.description || rt.ctx.info.device}`);

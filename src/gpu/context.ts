@@ -1,7 +1,7 @@
 // The one GPU device of the process: adapter choice, real limits, error counting, loss reporting, teardown.
 import { create, globals } from 'webgpu';
 import { installPollThrottle } from './throttle.ts';
-import { DeviceLostError, GpuError, NoAdapterError } from './errors.ts';
+import { DeviceLostError, GpuError, GpuMemoryError, NoAdapterError } from './errors.ts';
 
 Object.assign(globalThis, globals);
 
@@ -28,6 +28,8 @@ export interface GpuContext {
   /** Label of the last kernel recorded; uncaptured errors are attributed to it when Dawn gives no label. */
   lastKernel: string;
   destroy(): void;
+  /** Test hook: destroys the device the way a driver reset loses it (reported as a loss, not a shutdown). */
+  simulateLoss(): void;
   destroyed: boolean;
 }
 
@@ -103,7 +105,15 @@ async function openGpu(options: GpuOptions): Promise<GpuContext> {
   const wantedFeatures = ['timestamp-query', 'subgroups', 'shader-f16'].filter((f) => features.includes(f)) as GPUFeatureName[];
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures: wantedFeatures, label: 'saln' });
 
+  // SALN_MEMORY_LIMIT: lower the buffer limits to test out-of-memory handling on small shapes.
+  const memoryLimit = Number(process.env.SALN_MEMORY_LIMIT);
+  const limits: Record<string, number> = { ...requiredLimits };
+  if (memoryLimit > 0) {
+    for (const name of ['maxBufferSize', 'maxStorageBufferBindingSize']) limits[name] = Math.min(limits[name] ?? memoryLimit, memoryLimit);
+  }
+
   const uncaptured: string[] = [];
+  let outOfMemory = false;
   let lost: GPUDeviceLostInfo | null = null;
   let destroyedByUs = false;
   const backend = /vulkan/i.test(adapter.info.description) ? 'vulkan' : detectBackend();
@@ -111,7 +121,7 @@ async function openGpu(options: GpuOptions): Promise<GpuContext> {
   const ctx: GpuContext = {
     device, adapter, info,
     adapterKey: [info.vendor, info.architecture, info.device, info.description].join('|'),
-    limits: Object.fromEntries(Object.entries(requiredLimits)),
+    limits,
     features,
     subgroupSizes: wantedFeatures.includes('subgroups' as GPUFeatureName)
       ? [adapter.info.subgroupMinSize ?? 0, adapter.info.subgroupMaxSize ?? 0] : [0, 0],
@@ -119,12 +129,17 @@ async function openGpu(options: GpuOptions): Promise<GpuContext> {
     destroyed: false,
     checkErrors(context: string) {
       if (lost && !destroyedByUs) {
-        throw new DeviceLostError(`GPU device lost during ${context}: ${lost.reason}${lost.message ? ` (${lost.message.split('\n')[0]})` : ''}; restart the process, and run 'saln info' to check the adapter`);
+        const reason = `${lost.reason}${lost.message ? ` (${lost.message.split('\n')[0]})` : ''}`;
+        throw new DeviceLostError(`GPU device lost during ${context}: ${reason}; restart the process, and run 'saln info' to check the adapter`, reason);
       }
       if (uncaptured.length > 0) {
         const first = uncaptured[0];
         const more = uncaptured.length > 1 ? ` (+${uncaptured.length - 1} more)` : '';
         uncaptured.length = 0;
+        if (outOfMemory) {
+          outOfMemory = false;
+          throw new GpuMemoryError(`GPU out of memory before ${context}${more}: ${first}; use a smaller --batch-size`, 0, 0);
+        }
         throw new GpuError(`GPU error before ${context}${more}: ${first}`);
       }
     },
@@ -136,11 +151,15 @@ async function openGpu(options: GpuOptions): Promise<GpuContext> {
       dawnRoot = null;
       current = null;
     },
+    simulateLoss() {
+      device.destroy();
+    },
   };
   device.onuncapturederror = (event) => {
     // Without preventDefault dawn.node also prints every error to stdout; ours surfaces at the next sync.
     event.preventDefault();
     const message = event.error.message.split('\n').filter(Boolean).slice(0, 3).join(' | ');
+    if (event.error instanceof GPUOutOfMemoryError) outOfMemory = true;
     uncaptured.push(`in kernel ${ctx.lastKernel}: ${message}`);
   };
   void device.lost.then((info) => {

@@ -12,6 +12,10 @@ export class NoAdapterError extends GpuError {
 /** The device was lost (driver reset, destroy, out of memory); the reason comes from Dawn. */
 export class DeviceLostError extends GpuError {
   override name = 'DeviceLostError';
+  /** Dawn's reason and message, without advice (callers add their own). */
+  constructor(message: string, readonly reason: string) {
+    super(message);
+  }
 }
 
 /** A kernel's launch arguments do not match what its WGSL declares. */
@@ -22,4 +26,20 @@ export class KernelArgumentError extends GpuError {
 /** WGSL that does not compile; the message carries file:line:column and the source lines. */
 export class ShaderCompileError extends GpuError {
   override name = 'ShaderCompileError';
+}
+
+/** A buffer or binding beyond the adapter's limits, or an allocation the device refused. */
+export class GpuMemoryError extends GpuError {
+  override name = 'GpuMemoryError';
+  /** What was asked for, the limit it broke (0 when the driver did not say) and the buffer's label. */
+  constructor(message: string, readonly bytes: number, readonly limit: number, readonly label = '') {
+    super(message);
+  }
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  if (bytes >= 2 ** 10) return `${(bytes / 2 ** 10).toFixed(1)} KiB`;
+  return `${bytes} B`;
 }

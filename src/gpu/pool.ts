@@ -1,5 +1,6 @@
 // Reuses GPU buffers by size class. A released buffer becomes reusable only after the work that used it has
 // been submitted (the queue orders later writes after it); until then it waits in `pending`.
+import { formatBytes, GpuMemoryError } from './errors.ts';
 
 export const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
@@ -28,11 +29,15 @@ export class BufferPool {
   private live = new Set<GPUBuffer>();
   private stats: PoolStats = { liveBytes: 0, peakBytes: 0, freeBytes: 0, createdBuffers: 0, reusedBuffers: 0 };
 
-  constructor(private device: GPUDevice) {}
+  /** @param maxBufferSize the adapter's limit: larger requests fail here, with a message, not in Dawn. */
+  constructor(private device: GPUDevice, private maxBufferSize = Infinity) {}
 
   acquire(bytes: number, usage: number = STORAGE_USAGE, label = 'tensor'): GPUBuffer {
     const size = this.enabled ? sizeClass(bytes) : Math.max(16, Math.ceil(bytes / 16) * 16);
     const key = `${usage}:${size}`;
+    if (size > this.maxBufferSize) {
+      throw new GpuMemoryError(`GPU buffer ${label} needs ${formatBytes(size)}, above this adapter's maxBufferSize of ${formatBytes(this.maxBufferSize)}`, size, this.maxBufferSize, label);
+    }
     let buffer = this.enabled ? this.free.get(key)?.pop() : undefined;
     if (buffer) {
       this.stats.freeBytes -= size;

@@ -4,7 +4,7 @@
 import { getGpu, type GpuContext, type GpuOptions } from './context.ts';
 import { BufferPool, STORAGE_USAGE, TexturePool } from './pool.ts';
 import { formatCompileMessages, loadShader, type BindingInfo, type EntryInfo, type ShaderSource } from './shaders.ts';
-import { KernelArgumentError, ShaderCompileError } from './errors.ts';
+import { formatBytes, GpuMemoryError, KernelArgumentError, ShaderCompileError } from './errors.ts';
 import { Profiler, type KernelTime } from './profiler.ts';
 
 /** Something a storage binding accepts: a buffer, or a buffer range, or anything carrying one (a Tensor). */
@@ -65,7 +65,7 @@ export class Runtime {
 
   constructor(readonly ctx: GpuContext) {
     this.device = ctx.device;
-    this.pool = new BufferPool(ctx.device);
+    this.pool = new BufferPool(ctx.device, ctx.limits.maxBufferSize ?? Infinity);
     this.textures = new TexturePool(ctx.device);
     this.uniformAlign = Math.max(16, ctx.limits.minUniformBufferOffsetAlignment ?? 256);
     this.maxPerDim = ctx.limits.maxComputeWorkgroupsPerDimension ?? 65535;
@@ -205,7 +205,7 @@ export class Runtime {
     if (size <= 0) throw new KernelArgumentError(`kernel ${label}: buffer for '${binding.name}' is empty`);
     const maxBinding = this.ctx.limits.maxStorageBufferBindingSize ?? 134217728;
     if (size > maxBinding) {
-      throw new KernelArgumentError(`kernel ${label}: binding '${binding.name}' spans ${size} bytes, above this adapter's maxStorageBufferBindingSize of ${maxBinding}; use a smaller batch (or split the work)`);
+      throw new GpuMemoryError(`kernel ${label}: binding '${binding.name}' (${range.buffer.label}) spans ${formatBytes(size)}, above this adapter's maxStorageBufferBindingSize of ${formatBytes(maxBinding)}`, size, maxBinding, range.buffer.label);
     }
     const align = this.ctx.limits.minStorageBufferOffsetAlignment ?? 256;
     if (offset % align !== 0) throw new KernelArgumentError(`kernel ${label}: binding '${binding.name}' starts at byte ${offset}, not a multiple of ${align}`);

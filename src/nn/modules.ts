@@ -9,6 +9,13 @@ export interface ForwardContext {
   tape: Tape;
   store: ParameterStore;
   training: boolean;
+  /** Sees the output of every named layer (non-finite checks, fault injection). */
+  probe?: (name: string, output: Var) => void;
+}
+
+function observed(ctx: ForwardContext, name: string, output: Var): Var {
+  ctx.probe?.(name, output);
+  return output;
 }
 
 export interface Module {
@@ -30,7 +37,7 @@ export class Conv2d implements Module {
   }
 
   forward(ctx: ForwardContext, x: Var): Var {
-    return F.conv2d(ctx.tape, x, ctx.store.param(this.weightName), { stride: this.stride, padding: this.padding });
+    return observed(ctx, this.name, F.conv2d(ctx.tape, x, ctx.store.param(this.weightName), { stride: this.stride, padding: this.padding }));
   }
 }
 
@@ -51,11 +58,11 @@ export class BatchNorm2d implements Module {
 
   forward(ctx: ForwardContext, x: Var): Var {
     const { store } = ctx;
-    return F.batchNorm(ctx.tape, x, store.param(join(this.name, 'weight')), store.param(join(this.name, 'bias')), {
+    return observed(ctx, this.name, F.batchNorm(ctx.tape, x, store.param(join(this.name, 'weight')), store.param(join(this.name, 'bias')), {
       runningMean: store.buffer(join(this.name, 'running_mean')),
       runningVar: store.buffer(join(this.name, 'running_var')),
       momentum: this.momentum, eps: this.eps,
-    }, ctx.training);
+    }, ctx.training));
   }
 }
 
@@ -69,7 +76,7 @@ export class Linear implements Module {
   }
 
   forward(ctx: ForwardContext, x: Var): Var {
-    return F.linear(ctx.tape, x, ctx.store.param(join(this.name, 'weight')), this.bias ? ctx.store.param(join(this.name, 'bias')) : null);
+    return observed(ctx, this.name, F.linear(ctx.tape, x, ctx.store.param(join(this.name, 'weight')), this.bias ? ctx.store.param(join(this.name, 'bias')) : null));
   }
 }
 

@@ -1,16 +1,20 @@
 // Checkpoints in safetensors with torchvision's names and layouts, so PyTorch users move weights both ways:
 // model.safetensors holds exactly what `resnet18().state_dict()` holds (conv weights in OIHW), and
-// trainer.safetensors the optimizer state and the position in training, for an exact resume. Each file is
-// written atomically (temp file, then rename); trainer.safetensors goes first and both carry the step, so a
-// crash between the two is detected on resume instead of mixing states.
-import { existsSync } from 'node:fs';
+// trainer.safetensors the optimizer state and the position in training, for an exact resume. A checkpoint is
+// committed in three atomic steps: the model goes to model.safetensors.next, then trainer.safetensors is
+// replaced (the commit point), then the model is renamed into place. Both files carry the step, so a process
+// killed between the last two is completed on load (roll forward) and one killed earlier leaves the previous
+// checkpoint as it was; no kill can mix two states.
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParameterStore, TensorSpec } from '../nn/parameters.ts';
 import { ohwiToOihw, oihwToOhwi } from '../ops/conv.ts';
-import { readSafetensors, writeSafetensors, type TensorToWrite } from './safetensors.ts';
+import { parseTrainerMetadata } from './checkpoint-state.ts';
+import { readSafetensors, writeSafetensors, type SafetensorsFile, type TensorToWrite } from './safetensors.ts';
 
 export const MODEL_FILE = 'model.safetensors';
 export const TRAINER_FILE = 'trainer.safetensors';
+const MODEL_NEXT = `${MODEL_FILE}.next`;
 
 /** Our OHWI conv weights -> PyTorch's OIHW shape and data. */
 function toTorch(spec: TensorSpec, data: Float32Array): TensorToWrite {
@@ -40,8 +44,35 @@ export async function saveCheckpoint(dir: string, store: ParameterStore, optimiz
   const optimizer = new Map<string, TensorToWrite>();
   for (const [name, data] of optimizerState) optimizer.set(name, { shape: [data.length], data });
   const model = await modelTensors(store);
+  writeCheckpointFiles(dir, model, optimizer, metadata);
+}
+
+/** The commit protocol on host data (tests kill a process in the middle of it). */
+export function writeCheckpointFiles(dir: string, model: Map<string, TensorToWrite>, optimizer: Map<string, TensorToWrite>, metadata: Record<string, string>): void {
+  removeTemporaries(dir);
+  writeSafetensors(join(dir, MODEL_NEXT), model, { format: 'pt', step: metadata.step });
   writeSafetensors(join(dir, TRAINER_FILE), optimizer, metadata);
-  writeSafetensors(join(dir, MODEL_FILE), model, { format: 'pt', step: String(state.step) });
+  renameSync(join(dir, MODEL_NEXT), join(dir, MODEL_FILE));
+}
+
+/** Temp files of writes that a killed process left behind (the run lock keeps other writers out). */
+function removeTemporaries(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) if (/^(model|trainer)\.safetensors(\.next)?\.tmp-\d+$/.test(name)) rmSync(join(dir, name), { force: true });
+}
+
+/**
+ * Makes model.safetensors match trainer.safetensors after a kill between the commit point and the final rename;
+ * a model.safetensors.next from an uncommitted write is dropped.
+ */
+export function recoverCheckpoint(dir: string): void {
+  const next = join(dir, MODEL_NEXT), trainerPath = join(dir, TRAINER_FILE);
+  if (!existsSync(next) || !existsSync(trainerPath)) return;
+  const committed = readSafetensors(trainerPath).metadata.step;
+  const modelPath = join(dir, MODEL_FILE);
+  const current = existsSync(modelPath) ? readSafetensors(modelPath).metadata.step : undefined;
+  if (current !== committed && readSafetensors(next).metadata.step === committed) renameSync(next, modelPath);
+  else rmSync(next, { force: true });
 }
 
 export interface LoadedCheckpoint {
@@ -49,23 +80,26 @@ export interface LoadedCheckpoint {
   optimizer: Map<string, Float32Array>;
 }
 
-export function loadCheckpoint(dir: string, store: ParameterStore): LoadedCheckpoint {
+/** Both files of the checkpoint in `dir`, checked to be one state (after completing an interrupted commit). */
+export function readCheckpoint(dir: string): { model: SafetensorsFile; trainer: SafetensorsFile } {
   const modelPath = join(dir, MODEL_FILE), trainerPath = join(dir, TRAINER_FILE);
+  recoverCheckpoint(dir);
   for (const p of [modelPath, trainerPath]) if (!existsSync(p)) throw new Error(`resume: ${p} not found; pass the --out directory of an earlier run`);
   const trainer = readSafetensors(trainerPath);
   const model = readSafetensors(modelPath);
-  if (trainer.metadata.format !== 'saln-checkpoint-1') throw new Error(`resume: ${trainerPath} is not a saln trainer checkpoint`);
   if (model.metadata.step !== trainer.metadata.step) {
-    throw new Error(`resume: ${modelPath} (step ${model.metadata.step}) and ${trainerPath} (step ${trainer.metadata.step}) disagree; the run stopped while saving, delete the directory or resume from an older copy`);
+    throw new Error(`resume: ${modelPath} (step ${model.metadata.step}) and ${trainerPath} (step ${trainer.metadata.step}) disagree; the files come from two runs: delete the directory or resume from an older copy`);
   }
-  applyModelTensors(store, model.tensors, { strict: true, source: modelPath });
+  return { model, trainer };
+}
+
+export function loadCheckpoint(dir: string, store: ParameterStore): LoadedCheckpoint {
+  const { model, trainer } = readCheckpoint(dir);
+  applyModelTensors(store, model.tensors, { strict: true, source: join(dir, MODEL_FILE) });
   const optimizer = new Map<string, Float32Array>();
   for (const [name, t] of trainer.tensors) optimizer.set(name, t.data);
   return {
-    state: {
-      step: Number(trainer.metadata.step), epoch: Number(trainer.metadata.epoch), batchInEpoch: Number(trainer.metadata.batchInEpoch),
-      extra: JSON.parse(trainer.metadata.state ?? '{}'),
-    },
+    state: parseTrainerMetadata(trainer.metadata, join(dir, TRAINER_FILE)),
     optimizer,
   };
 }

@@ -132,7 +132,7 @@ export function readSafetensors(path: string): SafetensorsFile {
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(file.subarray(8, dataStart)));
   } catch (e) {
-    fail(`header is not JSON (${oneLine(e)})`);
+    fail(`header is not JSON (${printable(oneLine(e))})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) return fail('header is not a JSON object');
 
@@ -146,19 +146,21 @@ export function readSafetensors(path: string): SafetensorsFile {
       metadata = value as Record<string, string>;
       continue;
     }
-    const { dtype, shape, data_offsets: offsets } = (value ?? {}) as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof dtype !== 'string') return fail(`tensor ${name} has no dtype`);
-    const kind = DTYPES[dtype];
-    if (!kind) fail(`tensor ${name} has unknown dtype '${dtype}'`);
-    if (!kind.read) fail(`tensor ${name} has dtype ${dtype}, which has no f32 conversion`);
-    if (!Array.isArray(shape) || !shape.every((size) => Number.isSafeInteger(size) && size >= 0)) return fail(`tensor ${name} has an invalid shape ${JSON.stringify(shape)}`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail(`tensor ${quote(name)} is not described by an object`);
+    const { dtype, shape, data_offsets: offsets } = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof dtype !== 'string') return fail(`tensor ${quote(name)} has no dtype`);
+    // Own properties only: 'toString' or '__proto__' must not find Object.prototype's.
+    const kind = Object.hasOwn(DTYPES, dtype) ? DTYPES[dtype] : undefined;
+    if (!kind) return fail(`tensor ${quote(name)} has unknown dtype '${quote(dtype)}'`);
+    if (!kind.read) fail(`tensor ${quote(name)} has dtype ${dtype}, which has no f32 conversion`);
+    if (!Array.isArray(shape) || !shape.every((size) => Number.isSafeInteger(size) && size >= 0)) return fail(`tensor ${quote(name)} has an invalid shape ${describe(shape)}`);
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
-      return fail(`tensor ${name} has invalid data_offsets ${JSON.stringify(offsets)}`);
+      return fail(`tensor ${quote(name)} has invalid data_offsets ${describe(offsets)}`);
     }
     const [begin, end] = offsets as [number, number];
-    if (end > dataLength) fail(`truncated: tensor ${name} ends at byte ${end} of the data section, which holds ${dataLength} bytes`);
+    if (end > dataLength) fail(`truncated: tensor ${quote(name)} ends at byte ${end} of the data section, which holds ${dataLength} bytes`);
     const needed = shape.reduce((product: number, size: number) => product * size, 1) * kind.bytes;
-    if (end - begin !== needed) fail(`tensor ${name}: shape [${shape}] of ${dtype} needs ${needed} bytes, data_offsets [${begin}, ${end}] span ${end - begin}`);
+    if (end - begin !== needed) fail(`tensor ${quote(name)}: shape ${describe(shape)} of ${dtype} needs ${needed} bytes, data_offsets [${begin}, ${end}] span ${end - begin}`);
     infos.push({ name, dtype, shape, begin, end });
   }
 
@@ -167,7 +169,7 @@ export function readSafetensors(path: string): SafetensorsFile {
   let covered = 0;
   for (let i = 0; i < infos.length; i++) {
     const { name, begin, end } = infos[i];
-    if (begin < covered) fail(`tensors ${infos[i - 1].name} and ${name} overlap (data_offsets [${infos[i - 1].begin}, ${infos[i - 1].end}] and [${begin}, ${end}])`);
+    if (begin < covered) fail(`tensors ${quote(infos[i - 1].name)} and ${quote(name)} overlap (data_offsets [${infos[i - 1].begin}, ${infos[i - 1].end}] and [${begin}, ${end}])`);
     if (begin > covered) fail(`data bytes [${covered}, ${begin}) belong to no tensor`);
     covered = end;
   }
@@ -241,6 +243,29 @@ function syncDirectory(dir: string) {
   } catch {
     // The checkpoint is complete either way; only its survival across a power cut is less certain.
   }
+}
+
+/** A name from the file, quoted and cut short: it may hold newlines, control characters or kilobytes. */
+function quote(text: string): string {
+  if (/^[\x21-\x7e]{1,60}$/.test(text)) return text;
+  return printable(JSON.stringify(text.length > 60 ? `${text.slice(0, 57)}...` : text));
+}
+
+/** A header value in a message: short arrays of numbers as they are, anything else by its kind and size. */
+function describe(value: unknown): string {
+  if (Array.isArray(value)) {
+    // Not JSON.stringify: a deeply nested array from a damaged header overflows the stack.
+    return value.length <= 8 && value.every((v) => typeof v === 'number') ? `[${value.join(',')}]` : `(an array of ${value.length})`;
+  }
+  if (typeof value === 'string') return quote(value);
+  return typeof value === 'object' && value !== null ? '(an object)' : String(value);
+}
+
+/** One printable line of bounded length (JSON.parse quotes the input it failed on). */
+function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const line = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?');
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
 }
 
 const oneLine = (e: unknown) => String((e as Error)?.message ?? e).replace(/\s+/g, ' ').trim();

@@ -1,6 +1,7 @@
 // The training loop: shuffled batches -> GPU augmentation -> forward on the tape -> backward -> gradient norm
-// (NaN/Inf stop the run) -> optimizer step over the flat parameters -> metrics; evaluation on the test split
-// and a checkpoint at the end of each epoch. Every random choice (initialisation, order, augmentation) comes
+// (NaN/Inf stop the run, naming the tensor) -> optimizer step over the flat parameters -> metrics; evaluation
+// on the test split and a checkpoint at the end of each epoch and every `checkpointEvery` steps. A lost device
+// or a non-finite step stops the run without touching the last good checkpoint, and says which one it is. Every random choice (initialisation, order, augmentation) comes
 // from the seed, and the position in training is saved, so a resumed run repeats the uninterrupted one.
 import { mkdirSync } from 'node:fs';
 import type { Runtime } from '../gpu/runtime.ts';
@@ -23,6 +24,9 @@ import { gatherRows } from '../ops/fill.ts';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadPretrained } from './pretrained.ts';
+import { forwardFault, gradientFault, type Fault } from './faults.ts';
+import { locateNonFinite } from './nonfinite.ts';
+import { DeviceLostError, GpuMemoryError } from '../gpu/errors.ts';
 
 export interface TrainConfig {
   model: ResNetConfig;
@@ -87,8 +91,10 @@ export interface TrainerHooks {
   progress?: Progress;
   /** Learning rate at an optimizer step (1-based); constant when absent. */
   schedule?: (step: number) => number;
-  /** Test hook: makes the loss of this step NaN, to prove that the run stops cleanly. */
-  poisonStep?: number;
+  /** Test hook: a fault to inject (NaN loss or activation, Inf gradient, lost device) at one step. */
+  inject?: Fault;
+  /** Also save a checkpoint every N optimizer steps (what a lost device or a crash falls back to). */
+  checkpointEvery?: number;
   /** Stop (after a final evaluation) once this many images were back-propagated or training took this long. */
   budget?: { images?: number; seconds?: number };
   /** Also evaluate every N steps on the first `evalSubset` test images (accuracy curves for comparisons). */
@@ -130,6 +136,20 @@ export class NonFiniteLossError extends Error {
   override name = 'NonFiniteLossError';
 }
 
+/**
+ * A buffer over the adapter's limits, with the batch size that fits it when the buffer holds a batch (its
+ * label is `dtype[batch,...]` and its size is proportional to the batch).
+ */
+function withBatchAdvice(e: GpuMemoryError, batch: number, flag: string): GpuMemoryError {
+  if (!(e.bytes > 0 && e.limit > 0)) return e;
+  if (!e.label.includes(`[${batch},`)) {
+    return new GpuMemoryError(`${e.message}; the model itself does not fit this adapter: use a smaller --width`, e.bytes, e.limit, e.label);
+  }
+  const fits = Math.floor(batch * e.limit / e.bytes);
+  const advice = fits >= 1 ? `; ${flag} ${batch} is too big for this adapter: use ${flag} ${fits} or less` : `; even ${flag} 1 is too big: use a smaller --image-size or --width`;
+  return new GpuMemoryError(`${e.message}${advice}`, e.bytes, e.limit, e.label);
+}
+
 /** Batches per epoch: the last partial batch is dropped when it has fewer than 2 samples (batch-norm needs 2). */
 export function batchesPerEpoch(count: number, batchSize: number): number {
   const full = Math.floor(count / batchSize);
@@ -159,6 +179,8 @@ export class Trainer {
   batchInEpoch = 0;
   /** Saved with each checkpoint beside the configuration (what the CLI needs to rebuild the run on resume). */
   runInfo: Record<string, unknown> = {};
+  /** The step of the checkpoint in `out` that this run wrote or resumed from (null: none yet). */
+  lastCheckpoint: number | null = null;
 
   constructor(readonly rt: Runtime, readonly config: TrainConfig, readonly data: TrainData, readonly out: string, readonly hooks: TrainerHooks) {
     this.net = createResNet18(rt, config.model, config.seed);
@@ -201,13 +223,32 @@ export class Trainer {
     this.step = state.step;
     this.epoch = state.epoch;
     this.batchInEpoch = state.batchInEpoch;
+    if (dir === this.out) this.lastCheckpoint = state.step;
+  }
+
+  /** Where a stopped run can continue from, for error messages. */
+  private checkpointNote(): string {
+    return this.lastCheckpoint === null
+      ? `no checkpoint was saved yet in ${this.out}`
+      : `the last good checkpoint (step ${this.lastCheckpoint}) in ${this.out} is kept: continue with 'saln train --resume ${this.out}'`;
+  }
+
+  async run(): Promise<TrainSummary> {
+    try {
+      return await this.loop();
+    } catch (e) {
+      if (e instanceof DeviceLostError) {
+        throw new DeviceLostError(`GPU device lost at step ${this.step + 1} (${e.reason}); ${this.checkpointNote()}`, e.reason);
+      }
+      throw e;
+    }
   }
 
   private imageShape(data: LabelledImages, n: number): ImageShape {
     return { n, h: data.height, w: data.width, c: data.channels };
   }
 
-  async run(): Promise<TrainSummary> {
+  private async loop(): Promise<TrainSummary> {
     const { config, hooks } = this;
     const { store } = this.net;
     mkdirSync(this.out, { recursive: true });
@@ -235,7 +276,10 @@ export class Trainer {
           ? order.subarray((this.batchInEpoch + 1) * config.batchSize, Math.min(train.count, (this.batchInEpoch + 2) * config.batchSize)) : null;
         const profiling = hooks.profileStep === this.step + 1;
         if (profiling) { this.rt.pool.resetPeak(); this.rt.startProfile(); }
-        const { loss, norm, kept, forwarded, selectionSeconds, stepSeconds } = await this.trainStep(indices, decayRange, next);
+        if (hooks.inject?.kind === 'device-lost' && hooks.inject.step === this.step + 1) this.rt.ctx.simulateLoss();
+        const { loss, norm, kept, forwarded, selectionSeconds, stepSeconds } = await this.trainStep(indices, decayRange, next).catch((e) => {
+          throw e instanceof GpuMemoryError ? withBatchAdvice(e, indices.length, '--batch-size') : e;
+        });
         if (profiling) hooks.onProfile?.(await this.rt.stopProfile(), this.rt.pool.report().peakBytes);
         imagesTrained += kept;
         trainSeconds += stepSeconds;
@@ -244,6 +288,7 @@ export class Trainer {
         const imagesPerSecond = epochImages / ((performance.now() - epochStart) / 1000);
         hooks.metrics({ kind: 'step', step: this.step, epoch: this.epoch, loss, gradNorm: norm, lr: this.lr(this.step), imagesPerSecond, elapsed: seconds, backpropagated: kept, forwarded, candidates: indices.length, selectionSeconds, stepSeconds, trainSeconds, imagesTrained });
         hooks.progress?.update(this.batchInEpoch + 1, { loss: loss.toFixed(4), 'img/s': imagesPerSecond.toFixed(1) });
+        if (hooks.checkpointEvery && this.step % hooks.checkpointEvery === 0) await this.save(this.batchInEpoch + 1);
         if (budget && ((budget.images !== undefined && imagesTrained >= budget.images) || (budget.seconds !== undefined && trainSeconds >= budget.seconds))) {
           budgetReached = true;
           this.batchInEpoch++;
@@ -260,7 +305,9 @@ export class Trainer {
         hooks.log(`stopped at step ${this.step}; checkpoint saved in ${this.out} (continue with --resume ${this.out})`);
         break;
       }
-      lastEval = await this.evaluate(this.data.test);
+      lastEval = await this.evaluate(this.data.test).catch((e) => {
+        throw e instanceof GpuMemoryError ? withBatchAdvice(e, Math.min(config.evalBatchSize, this.data.test.count), '--eval-batch-size') : e;
+      });
       hooks.metrics({ kind: 'eval', step: this.step, epoch: this.epoch, loss: lastEval.loss, accuracy: lastEval.accuracy, count: lastEval.count, elapsed: (performance.now() - started) / 1000, trainSeconds, imagesTrained });
       hooks.log(`epoch ${this.epoch + 1}: test accuracy ${(100 * lastEval.accuracy).toFixed(2)}% (${lastEval.count} images), test loss ${lastEval.loss.toFixed(4)}`);
       if (this.batchInEpoch >= perEpoch) {
@@ -313,22 +360,27 @@ export class Trainer {
     const labelTensor = Tensor.upload(rt, labels, [labels.length], 'u32');
     store.zeroGrads();
     const tape = new Tape();
-    const logits = model.forward({ tape, store, training: true }, new Var(x, false));
+    const probe = forwardFault(rt, this.hooks.inject, this.step + 1);
+    const logits = model.forward({ tape, store, training: true, probe }, new Var(x, false));
     const ce = crossEntropy(tape, logits, labelTensor, { labelSmoothing: config.labelSmoothing });
+    probe?.('loss', ce.loss);
     tape.keep(ce.loss);
-    tape.backward(ce.loss, Tensor.upload(rt, [this.hooks.poisonStep === this.step + 1 ? NaN : 1], [1]));
+    tape.backward(ce.loss, Tensor.upload(rt, [1], [1]));
     ce.perSample.dispose(); ce.predicted.dispose(); ce.correct.dispose();
-    x.dispose(); labelTensor.dispose();
+    gradientFault(rt, this.hooks.inject, this.step + 1, store);
     const { norm, nonFinite } = gradNorm(store.grads);
     const readback = Promise.all([ce.loss.value.download(), norm.download(), nonFinite.download()]);
     if (next) this.prefetched = { indices: next, batch: gatherImages(train, next) };
     const [lossValue, normValue, bad] = await readback;
     ce.loss.value.dispose();
-    const loss = this.hooks.poisonStep === this.step + 1 ? NaN : lossValue[0];
+    const loss = lossValue[0];
     if (!Number.isFinite(loss) || bad[0] !== 0 || !Number.isFinite(normValue[0])) {
       norm.dispose(); nonFinite.dispose();
-      throw new NonFiniteLossError(`the loss or a gradient became ${Number.isNaN(loss) || Number.isNaN(normValue[0]) ? 'NaN' : 'infinite'} at step ${this.step + 1} (epoch ${this.epoch + 1}); the last good checkpoint in ${this.out} is kept. Lower --lr or use --clip-norm`);
+      const where = await locateNonFinite(this.net, x, labelTensor, forwardFault(rt, this.hooks.inject, this.step + 1));
+      x.dispose(); labelTensor.dispose();
+      throw new NonFiniteLossError(`${where} at step ${this.step + 1} (epoch ${this.epoch + 1}); training stopped and ${this.checkpointNote()}; lower --lr or use --clip-norm`);
     }
+    x.dispose(); labelTensor.dispose();
     this.step++;
     const lr = this.lr(this.step);
     const clip = config.clipNorm > 0 ? { norm, maxNorm: config.clipNorm } : undefined;
@@ -418,12 +470,14 @@ export class Trainer {
     return { loss: lossSum / data.count, accuracy: correct / data.count, count: data.count };
   }
 
-  async save(): Promise<void> {
+  /** @param batchInEpoch the next batch to train (mid-epoch saves run before the loop moves on). */
+  async save(batchInEpoch = this.batchInEpoch): Promise<void> {
     const optimizer = new Map<string, Float32Array>();
     for (const [name, t] of this.optimizerState) optimizer.set(name, await t.download() as Float32Array);
     await saveCheckpoint(this.out, this.net.store, optimizer, {
-      step: this.step, epoch: this.epoch, batchInEpoch: this.batchInEpoch, extra: { ...this.runInfo, config: this.config, dataset: this.data.name },
+      step: this.step, epoch: this.epoch, batchInEpoch, extra: { ...this.runInfo, config: this.config, dataset: this.data.name },
     });
+    this.lastCheckpoint = this.step;
   }
 
   dispose(): void {
