@@ -9,7 +9,14 @@ import { buildGraph, AFFINITIES, LAPLACIANS, type Affinity, type LaplacianKind }
 import { lanczos } from '../src/select/lanczos.ts';
 import { jacobiEigen } from '../src/reference/jacobi.ts';
 import type { SuiteContext } from './context.ts';
-import { measure } from './measure.ts';
+import { measure, statsOf, type Stats } from './measure.ts';
+import { Tape, Var } from '../src/autograd.ts';
+import { uniformArray } from '../src/rng.ts';
+import { createResNet18 } from '../src/nn/resnet.ts';
+import { crossEntropy } from '../src/nn/functional.ts';
+import { sgdStep } from '../src/ops/optimizer.ts';
+import { fill, gatherRows } from '../src/ops/fill.ts';
+import type { Runtime } from '../src/gpu/runtime.ts';
 
 /**
  * Penultimate-layer-like features: ReLU of a class centre plus noise (10 classes), so similarities are
@@ -44,6 +51,7 @@ export async function run(ctx: SuiteContext): Promise<void> {
   report.line(`select: features [B, F] on the GPU -> kept indices (graph, Lanczos with tolerance ${tolerance} and at most ${lanczosSteps} steps, readbacks, rule);`);
   report.line(`lanczos: the Fiedler pair of the same Laplacian on the GPU; jacobi: every eigenpair of it on the CPU in float64 (${jacobiRuns} runs; the warm-up is skipped where one run takes over 2 s)`);
   const settings = { data, affinity, laplacian, rule, F };
+  const selectTimes = new Map<number, Stats>();
   for (const B of sizes) {
     const features = Tensor.upload(rt, syntheticFeatures(B, F, data, B), [B, F]);
     const labels = Tensor.upload(rt, new Uint32Array(B), [B], 'u32');
@@ -52,6 +60,7 @@ export async function run(ctx: SuiteContext): Promise<void> {
     // Each call ends with the kept indices on the CPU, so it is its own sync.
     const selectSeconds = await measure(runs, () => selector.select({ rt, batchSize: B, keep, labels, features, seed: 1, step: step++ }));
     report.figure({ suite: 'select', case: `B=${B} select`, engine: 'saln', seconds: selectSeconds, unit: 'ms', extra: { ...settings, B, keep } });
+    selectTimes.set(B, selectSeconds);
     const graph = buildGraph(features, { affinity, laplacian, temperature });
     let result: Awaited<ReturnType<typeof lanczos>> | undefined;
     const lanczosSeconds = await measure(runs, async () => {
@@ -69,4 +78,52 @@ export async function run(ctx: SuiteContext): Promise<void> {
       report.figure({ suite: 'select', case: `B=${B} jacobi (CPU)`, engine: 'saln', seconds: jacobiSeconds, unit: 'ms', extra: { ...settings, B, jacobiSweeps: sweeps, jacobiOverLanczos: jacobiSeconds.median / lanczosSeconds.median } });
     }
   }
+
+  // What the selection costs against the step it serves: a training step with SALN on a super-batch of 256
+  // Fashion-MNIST-sized images (compare's default model): scoring forward, selection, then forward, backward
+  // and SGD on the kept half.
+  const B = 256;
+  const step = await selectingStepSeconds(rt, runs, B, ratio, selector);
+  report.figure({ suite: 'select', case: `B=${B} training step with selection (28x28x1, ImageNet stem)`, engine: 'saln', seconds: step.step, unit: 'ms', extra: { B, keep: ratio } });
+  const alone = selectTimes.get(B)?.median ?? step.selection.median;
+  report.line(`  selection (features to indices) at B=${B}: ${(1000 * step.selection.median).toFixed(1)} ms inside the step (${(1000 * alone).toFixed(1)} ms alone) = ${(100 * step.selection.median / step.step.median).toFixed(1)}% of the step`);
+  report.extra({ type: 'selection-share', suite: 'select', B, selectionSeconds: step.selection.median, stepSeconds: step.step.median, share: step.selection.median / step.step.median });
 }
+
+async function selectingStepSeconds(rt: Runtime, runs: number, B: number, ratio: number, selector: SalnSelector): Promise<{ step: Stats; selection: Stats }> {
+  const { model, store } = createResNet18(rt, { stem: 'imagenet', width: 1, inChannels: 1, classes: 10 }, 1);
+  const momentum = fill(Tensor.empty(rt, [store.values.size]), 0);
+  const x = Tensor.upload(rt, uniformArray(B * 28 * 28, 3, 1, -1, 1), [B, 28, 28, 1]);
+  const labelValues = Uint32Array.from({ length: B }, (_, i) => i % 10);
+  const labels = Tensor.upload(rt, labelValues, [B], 'u32');
+  const keep = Math.max(2, Math.round(ratio * B));
+  const selectionSamples: number[] = [];
+  let count = 0;
+  const body = async () => {
+    const scoring = new Tape(false);
+    const features = scoring.keep(model.features({ tape: scoring, store, training: false }, new Var(x, false)));
+    scoring.release();
+    const t0 = performance.now();
+    const { indices } = await selector.select({ rt, batchSize: B, keep, labels, features: features.value, seed: 1, step: count++ });
+    selectionSamples.push((performance.now() - t0) / 1000);
+    features.value.dispose();
+    const index = Tensor.upload(rt, indices, [indices.length], 'u32');
+    const kept = gatherRows(x, index);
+    const keptLabels = Tensor.upload(rt, Uint32Array.from(indices, (i) => labelValues[i]), [indices.length], 'u32');
+    index.dispose();
+    store.zeroGrads();
+    const tape = new Tape();
+    const ce = crossEntropy(tape, model.forward({ tape, store, training: true }, new Var(kept, false)), keptLabels);
+    tape.backward(ce.loss, Tensor.upload(rt, [1], [1]));
+    ce.perSample.dispose(); ce.predicted.dispose(); ce.correct.dispose(); kept.dispose(); keptLabels.dispose();
+    sgdStep(store.values, store.grads, momentum, { lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 5e-4 }, { decayRange: [0, store.decayEnd] });
+  };
+  try {
+    const step = await measure(runs, body, () => rt.sync('bench select step'));
+    // The warm-up call's selection is not a sample.
+    return { step, selection: statsOf(selectionSamples.slice(1)) };
+  } finally {
+    x.dispose(); labels.dispose(); momentum.dispose(); store.dispose();
+  }
+}
+

@@ -11,6 +11,8 @@ import { batchNormBackwardReference, batchNormTrainReference } from '../src/refe
 import { gpuNumericGradient, numericGradient, project, spreadIndices } from '../src/reference/gradcheck.ts';
 import { compare } from '../src/reference/compare.ts';
 import { batchNormTrainBounds } from '../src/validate/norm_pool.ts';
+import { unary } from '../src/ops/elementwise.ts';
+import { reluBackward } from '../src/ops/relu.ts';
 
 const rt = await getRuntime();
 const numel = (shape: number[]) => shape.reduce((p, d) => p * d, 1);
@@ -40,6 +42,33 @@ for (const shape of [[2, 3, 2, 3], [1, 1, 3, 2], [1, 4, 4, 1]]) {
     assert.ok(dbeta.pass, `dbeta: max abs ${dbeta.maxAbs}`);
   });
 }
+
+// The fused ReLU does the same arithmetic as batch-norm followed by the (separately checked) ReLU, so both
+// directions must agree bit for bit with the two ops run one after the other.
+test('batch-norm with the fused ReLU equals batch-norm then ReLU, forward and backward, bit for bit', async () => {
+  for (const shape of [[2, 5, 3, 3], [3, 4, 4, 64], [1, 7, 7, 1]]) {
+    const C = shape[3];
+    const [tx, tdy] = [1, 2].map((k) => Tensor.upload(rt, uniformArray(numel(shape), 23, k, -1, 2), shape));
+    // |gamma| >= 0.5 and |beta| <= 0.5: every channel's outputs fall on both sides of 0.
+    const tg = Tensor.upload(rt, uniformArray(C, 23, 3, 0.5, 1.5)), tb = Tensor.upload(rt, uniformArray(C, 23, 4, -0.5, 0.5));
+    const stats = () => [Tensor.upload(rt, new Float32Array(C)), Tensor.upload(rt, new Float32Array(C).fill(1))];
+    const [m1, v1] = stats(), [m2, v2] = stats();
+    const fused = batchNormTrain(tx, tg, tb, m1, v1, { relu: true });
+    const plain = batchNormTrain(tx, tg, tb, m2, v2);
+    const relued = unary('relu', plain.y);
+    const fusedBack = batchNormBackward(tdy, tx, tg, fused.mean, fused.invStd, fused.y);
+    const gated = reluBackward(tdy, relued);
+    const plainBack = batchNormBackward(gated, tx, tg, plain.mean, plain.invStd);
+    assert.equal(await fused.y.download(), await relued.download(), `forward ${shape}`);
+    assert.equal(await fusedBack.dx.download(), await plainBack.dx.download(), `dx ${shape}`);
+    assert.equal(await fusedBack.dgamma.download(), await plainBack.dgamma.download(), `dgamma ${shape}`);
+    assert.equal(await fusedBack.dbeta.download(), await plainBack.dbeta.download(), `dbeta ${shape}`);
+    const clipped = (await relued.download()).filter((v) => v === 0).length;
+    assert.ok(clipped > 0 && clipped < numel(shape), `${shape}: the ReLU clipped nothing or everything; the case proves little`);
+    for (const t of [tx, tdy, tg, tb, m1, v1, m2, v2, fused.y, fused.mean, fused.invStd, plain.y, plain.mean, plain.invStd, relued, gated,
+      fusedBack.dx, fusedBack.dgamma, fusedBack.dbeta, plainBack.dx, plainBack.dgamma, plainBack.dbeta]) t.dispose();
+  }
+});
 
 test('GPU backward matches f32 finite differences of the GPU training forward at spot coordinates', async () => {
   const shape = [1, 3, 3, 2], C = 2;

@@ -48,6 +48,17 @@ struct Params {
 @group(0) @binding(19) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(20) var<storage, read_write> dgamma: array<f32>;
 @group(0) @binding(21) var<storage, read_write> dbeta: array<f32>;
+// The fused ReLU (RELU = true): the forward writes relu(bn(x)), and the backward reads that output as the gate
+// of dy, so a block's BN + ReLU costs one pass each way instead of two. With RELU off the gate is never read.
+@group(0) @binding(22) var<storage, read> gate: array<f32>;
+
+override RELU: bool = false;
+
+// dy through the fused ReLU: relu(z) > 0 exactly where z > 0.
+fn gatedDy(i: u32) -> f32 {
+  if (RELU && gate[i] <= 0.0) { return 0.0; }
+  return dy[i];
+}
 
 const WG = 256u;
 const FINAL_WG = 64u;
@@ -133,7 +144,7 @@ fn grad_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup
       let row = lane.firstRow + k * params.rowLanes;
       if (row < params.rows) {
         let i = row * params.channels + lane.channel;
-        let g = dy[i];
+        let g = gatedDy(i);
         accDy += g;
         accDyXhat += g * ((x[i] - m) * s);
       }
@@ -222,7 +233,8 @@ fn normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
   let i = flatIndex(gid, groups);
   if (i < params.total) {
     let c = i % params.channels;
-    y[i] = (x[i] - mean[c]) * invStd[c] * gamma[c] + beta[c];
+    let v = (x[i] - mean[c]) * invStd[c] * gamma[c] + beta[c];
+    y[i] = select(v, max(v, 0.0), RELU);
   }
 }
 
@@ -231,7 +243,8 @@ fn normalize_eval(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
   let i = flatIndex(gid, groups);
   if (i < params.total) {
     let c = i % params.channels;
-    y[i] = (x[i] - mean[c]) * inverseSqrt(variance[c] + params.eps) * gamma[c] + beta[c];
+    let v = (x[i] - mean[c]) * inverseSqrt(variance[c] + params.eps) * gamma[c] + beta[c];
+    y[i] = select(v, max(v, 0.0), RELU);
   }
 }
 
@@ -244,6 +257,6 @@ fn grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     let c = i % params.channels;
     let s = invStd[c];
     let xhat = (x[i] - mean[c]) * s;
-    dx[i] = gamma[c] * s * (dy[i] - sumDy[c] * params.invCount - xhat * (sumDyXhat[c] * params.invCount));
+    dx[i] = gamma[c] * s * (gatedDy(i) - sumDy[c] * params.invCount - xhat * (sumDyXhat[c] * params.invCount));
   }
 }

@@ -209,19 +209,20 @@ const row = (selector: string, over: Partial<SummaryRow> = {}): SummaryRow => ({
   imagesBackpropagated: 123456,
   forwardPasses: 246912,
   secondsToTarget: 60,
+  imagesToTarget: 61440,
   selectionSecondsPerStep: 0.0123,
   selectionShare: 0.125,
   ...over,
 });
 
 test('summary table: units, percentages to 2 decimals, a dash for a target never reached', () => {
-  const md = summaryMarkdown([row('saln'), row('random', { secondsToTarget: null, finalAccuracy: 0.8412345 })], 0.8, 'Dataset fashion-mnist, seed 1.');
+  const md = summaryMarkdown([row('saln'), row('random', { secondsToTarget: null, imagesToTarget: null, finalAccuracy: 0.8412345 })], 0.8, 'Dataset fashion-mnist, seed 1.');
   const lines = md.split('\n');
   const header = lines[0].split('|').slice(1, -1).map((c) => c.trim());
-  assert.equal(header, ['Selector', 'Final accuracy (%)', 'Best accuracy (%)', 'Time to 80.00% (s)', 'Wall time (s)', 'Images back-propagated', 'Forward passes', 'Selection (ms/step)', 'Selection share (%)']);
+  assert.equal(header, ['Selector', 'Final accuracy (%)', 'Best accuracy (%)', 'Time to 80.00% (s)', 'Images to 80.00%', 'Wall time (s)', 'Images back-propagated', 'Forward passes', 'Selection (ms/step)', 'Selection share (%)']);
   assert.is(lines[1].split('|').length, lines[0].split('|').length);
-  assert.equal(lines[2].split('|').slice(1, -1).map((c) => c.trim()), ['saln', '85.00', '86.00', '60.0', '120.0', '123,456', '246,912', '12.30', '12.50']);
-  assert.equal(lines[3].split('|').slice(1, -1).map((c) => c.trim()).slice(0, 4), ['random', '84.12', '86.00', '—']);
+  assert.equal(lines[2].split('|').slice(1, -1).map((c) => c.trim()), ['saln', '85.00', '86.00', '60.0', '61,440', '120.0', '123,456', '246,912', '12.30', '12.50']);
+  assert.equal(lines[3].split('|').slice(1, -1).map((c) => c.trim()).slice(0, 5), ['random', '84.12', '86.00', '—', '—']);
   assert.ok(md.trimEnd().endsWith('Dataset fashion-mnist, seed 1.'));
   assert.match(md, /Fastest to 80\.00%: saln \(60\.0 s\)\./);
   assert.match(md, /Best final accuracy: saln \(85\.00%\)\./);

@@ -27,17 +27,20 @@ export interface BatchNormState {
   eps: number;
 }
 
-/** Training: batch statistics (and the running estimates move); evaluation: the running statistics. */
-export function batchNorm(tape: Tape, x: Var, gamma: Var, beta: Var, state: BatchNormState, training: boolean): Var {
+/**
+ * Training: batch statistics (and the running estimates move); evaluation: the running statistics. `relu`:
+ * relu(bn(x)) in one op, whose backward gates dy by its own output.
+ */
+export function batchNorm(tape: Tape, x: Var, gamma: Var, beta: Var, state: BatchNormState, training: boolean, relu = false): Var {
   if (!training) {
-    const y = tape.output(batchNormEval(x.value, gamma.value, beta.value, state.runningMean, state.runningVar, state.eps), [x, gamma, beta]);
+    const y = tape.output(batchNormEval(x.value, gamma.value, beta.value, state.runningMean, state.runningVar, state.eps, relu), [x, gamma, beta]);
     tape.record([x, gamma, beta], [y], () => { throw new Error('backward through batch-norm in eval mode is not supported'); });
     return y;
   }
-  const { y, mean, invStd } = batchNormTrain(x.value, gamma.value, beta.value, state.runningMean, state.runningVar, { momentum: state.momentum, eps: state.eps });
+  const { y, mean, invStd } = batchNormTrain(x.value, gamma.value, beta.value, state.runningMean, state.runningVar, { momentum: state.momentum, eps: state.eps, relu });
   const out = tape.output(y, [x, gamma, beta]);
   tape.record([x, gamma, beta], [out], ([dy]) => {
-    const { dx, dgamma, dbeta } = batchNormBackward(dy!, x.value, gamma.value, mean, invStd);
+    const { dx, dgamma, dbeta } = batchNormBackward(dy!, x.value, gamma.value, mean, invStd, relu ? out.value : undefined);
     return [dx, dgamma, dbeta];
   }, [mean, invStd]);
   return out;

@@ -42,7 +42,8 @@ export class Conv2d implements Module {
 }
 
 export class BatchNorm2d implements Module {
-  constructor(readonly name: string, readonly channels: number, readonly momentum = BATCHNORM_MOMENTUM, readonly eps = BATCHNORM_EPS) {}
+  /** @param relu a ReLU fused on the output (torchvision's bn1 -> relu), which adds no tensors. */
+  constructor(readonly name: string, readonly channels: number, readonly relu = false, readonly momentum = BATCHNORM_MOMENTUM, readonly eps = BATCHNORM_EPS) {}
 
   specs(): TensorSpec[] {
     const c = [this.channels];
@@ -62,7 +63,7 @@ export class BatchNorm2d implements Module {
       runningMean: store.buffer(join(this.name, 'running_mean')),
       runningVar: store.buffer(join(this.name, 'running_var')),
       momentum: this.momentum, eps: this.eps,
-    }, ctx.training));
+    }, ctx.training, this.relu));
   }
 }
 

@@ -33,7 +33,7 @@ class BasicBlock implements Module {
 
   constructor(name: string, inChannels: number, outChannels: number, stride: number) {
     this.conv1 = new Conv2d(`${name}.conv1`, inChannels, outChannels, 3, stride, 1);
-    this.bn1 = new BatchNorm2d(`${name}.bn1`, outChannels);
+    this.bn1 = new BatchNorm2d(`${name}.bn1`, outChannels, true);
     this.conv2 = new Conv2d(`${name}.conv2`, outChannels, outChannels, 3, 1, 1);
     this.bn2 = new BatchNorm2d(`${name}.bn2`, outChannels);
     this.downsample = stride !== 1 || inChannels !== outChannels
@@ -47,8 +47,7 @@ class BasicBlock implements Module {
 
   forward(ctx: ForwardContext, x: Var): Var {
     let h = this.conv1.forward(ctx, x);
-    h = this.bn1.forward(ctx, h);
-    h = F.relu(ctx.tape, h);
+    h = this.bn1.forward(ctx, h); // with its ReLU
     h = this.conv2.forward(ctx, h);
     h = this.bn2.forward(ctx, h);
     const identity = this.downsample ? this.downsample.forward(ctx, x) : x;
@@ -72,8 +71,8 @@ export class ResNet18 implements Module {
     if (!Number.isInteger(inChannels) || inChannels < 1) throw new Error(`resnet18: input channels must be a positive integer, got ${inChannels}`);
     const widths = stageWidths(width);
     this.stem = stem === 'imagenet'
-      ? [new Conv2d('conv1', inChannels, widths[0], 7, 2, 3), new BatchNorm2d('bn1', widths[0])]
-      : [new Conv2d('conv1', inChannels, widths[0], 3, 1, 1), new BatchNorm2d('bn1', widths[0])];
+      ? [new Conv2d('conv1', inChannels, widths[0], 7, 2, 3), new BatchNorm2d('bn1', widths[0], true)]
+      : [new Conv2d('conv1', inChannels, widths[0], 3, 1, 1), new BatchNorm2d('bn1', widths[0], true)];
     let channels = widths[0];
     widths.forEach((w, stage) => {
       for (let b = 0; b < 2; b++) {
@@ -93,8 +92,7 @@ export class ResNet18 implements Module {
   /** The penultimate features [N, F] (after global average pooling): what SALN embeds samples with. */
   features(ctx: ForwardContext, x: Var): Var {
     let h = this.stem[0].forward(ctx, x);
-    h = this.stem[1].forward(ctx, h);
-    h = F.relu(ctx.tape, h);
+    h = this.stem[1].forward(ctx, h); // with its ReLU
     if (this.config.stem === 'imagenet') h = new MaxPool(3, 2, 1).forward(ctx, h);
     for (const block of this.blocks) h = block.forward(ctx, h);
     return this.pool.forward(ctx, h);

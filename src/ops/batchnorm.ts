@@ -6,6 +6,8 @@ export interface BatchNormOptions {
   /** Weight of the batch statistic in the running average (PyTorch's convention); 0.1 by default. */
   momentum?: number;
   eps?: number;
+  /** Fused ReLU on the output (a block's bn1, the stem): one pass instead of two, forward and backward. */
+  relu?: boolean;
 }
 
 export const BATCHNORM_EPS = 1e-5;
@@ -77,7 +79,7 @@ function channelSums(rt: Runtime, plan: BatchNormPlan, x: Tensor, partialEntry: 
  * output and the saved mean and inverse std ([C] each) that the backward takes.
  */
 export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, options: BatchNormOptions = {}): { y: Tensor; mean: Tensor; invStd: Tensor } {
-  const { momentum = BATCHNORM_MOMENTUM, eps = BATCHNORM_EPS } = options;
+  const { momentum = BATCHNORM_MOMENTUM, eps = BATCHNORM_EPS, relu = false } = options;
   const plan = batchNormPlan(x.shape);
   const C = plan.channels;
   for (const [name, t] of [['gamma', gamma], ['beta', beta], ['runningMean', runningMean], ['runningVar', runningVar]] as const) checkChannels(name, t, C);
@@ -101,7 +103,7 @@ export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, runningMe
   });
   squares.dispose();
   rt.launch({
-    shader: 'batchnorm', entry: 'normalize', bindings: { x, mean, invStd, gamma, beta, y },
+    shader: 'batchnorm', entry: 'normalize', overrides: { RELU: relu }, bindings: { x, mean, invStd, gamma, beta, y },
     needs: { x: x.size, mean: C, invStd: C, gamma: C, beta: C, y: y.size },
     uniforms, workgroups: Math.ceil(x.size / WG),
   });
@@ -109,25 +111,32 @@ export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, runningMe
 }
 
 /** Inference forward: normalises with the running statistics. */
-export function batchNormEval(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, eps = BATCHNORM_EPS): Tensor {
+export function batchNormEval(x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor, eps = BATCHNORM_EPS, relu = false): Tensor {
   const plan = batchNormPlan(x.shape);
   const C = plan.channels;
   for (const [name, t] of [['gamma', gamma], ['beta', beta], ['runningMean', runningMean], ['runningVar', runningVar]] as const) checkChannels(name, t, C);
   const y = Tensor.empty(x.rt, x.shape);
   if (y.size === 0) return y;
   x.rt.launch({
-    shader: 'batchnorm', entry: 'normalize_eval', bindings: { x, mean: runningMean, variance: runningVar, gamma, beta, y },
+    shader: 'batchnorm', entry: 'normalize_eval', overrides: { RELU: relu }, bindings: { x, mean: runningMean, variance: runningVar, gamma, beta, y },
     needs: { x: x.size, mean: C, variance: C, gamma: C, beta: C, y: y.size },
     uniforms: params(plan, eps), workgroups: Math.ceil(x.size / WG),
   });
   return y;
 }
 
-/** Training-mode backward from the saved mean and inverse std: gradients of x, gamma and beta. */
-export function batchNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, mean: Tensor, invStd: Tensor): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
+/**
+ * Training-mode backward from the saved mean and inverse std: gradients of x, gamma and beta. `reluOutput`: the
+ * forward ran with the fused ReLU and this is its output (dy passes where it is positive).
+ */
+export function batchNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, mean: Tensor, invStd: Tensor, reluOutput?: Tensor): { dx: Tensor; dgamma: Tensor; dbeta: Tensor } {
   const plan = batchNormPlan(x.shape);
   const C = plan.channels;
   if (dy.size !== x.size) throw new Error(`batch-norm backward: dy [${dy.shape.join(', ')}] does not match x [${x.shape.join(', ')}]`);
+  if (reluOutput && reluOutput.size !== x.size) throw new Error(`batch-norm backward: the ReLU output [${reluOutput.shape.join(', ')}] does not match x [${x.shape.join(', ')}]`);
+  // Without the fused ReLU the gate is never read; dy (read-only, the right size) fills the slot.
+  const gate = reluOutput ?? dy;
+  const overrides = { RELU: Boolean(reluOutput) };
   for (const [name, t] of [['gamma', gamma], ['mean', mean], ['invStd', invStd]] as const) checkChannels(name, t, C);
   const rt = x.rt;
   const uniforms = params(plan);
@@ -137,8 +146,8 @@ export function batchNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, mean: Te
   const chunkSum = Tensor.empty(rt, [plan.chunks, C]);
   const chunkSum2 = Tensor.empty(rt, [plan.chunks, C]);
   rt.launch({
-    shader: 'batchnorm', entry: 'grad_partial', bindings: { dy, x, mean, invStd, chunkSum, chunkSum2 },
-    needs: { dy: dy.size, x: x.size, mean: C, invStd: C, chunkSum: chunkSum.size, chunkSum2: chunkSum2.size },
+    shader: 'batchnorm', entry: 'grad_partial', overrides, bindings: { dy, gate, x, mean, invStd, chunkSum, chunkSum2 },
+    needs: { dy: dy.size, gate: gate.size, x: x.size, mean: C, invStd: C, chunkSum: chunkSum.size, chunkSum2: chunkSum2.size },
     uniforms, workgroups: [plan.chunks, plan.channelTiles],
   });
   rt.launch({
@@ -149,8 +158,8 @@ export function batchNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, mean: Te
   chunkSum.dispose();
   chunkSum2.dispose();
   rt.launch({
-    shader: 'batchnorm', entry: 'grad_input', bindings: { dy, x, mean, invStd, gamma, sumDy: dbeta, sumDyXhat: dgamma, dx },
-    needs: { dy: dy.size, x: x.size, mean: C, invStd: C, gamma: C, sumDy: C, sumDyXhat: C, dx: dx.size },
+    shader: 'batchnorm', entry: 'grad_input', overrides, bindings: { dy, gate, x, mean, invStd, gamma, sumDy: dbeta, sumDyXhat: dgamma, dx },
+    needs: { dy: dy.size, gate: gate.size, x: x.size, mean: C, invStd: C, gamma: C, sumDy: C, sumDyXhat: C, dx: dx.size },
     uniforms, workgroups: Math.ceil(x.size / WG),
   });
   return { dx, dgamma, dbeta };

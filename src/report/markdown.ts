@@ -13,6 +13,8 @@ export interface SummaryRow {
   forwardPasses: number;
   /** Wall time until test accuracy first reached the target; null if it never did. */
   secondsToTarget: number | null;
+  /** Images back-propagated until then (independent of the machine's load); null if it never did. */
+  imagesToTarget: number | null;
   selectionSecondsPerStep: number;
   /** Fraction of step time spent selecting, in [0, 1]; printed as a percentage. */
   selectionShare: number;
@@ -32,6 +34,7 @@ export function summaryMarkdown(rows: SummaryRow[], target: number, extra?: stri
     'Final accuracy (%)',
     'Best accuracy (%)',
     `Time to ${goal}% (s)`,
+    `Images to ${goal}%`,
     'Wall time (s)',
     'Images back-propagated',
     'Forward passes',
@@ -47,6 +50,7 @@ export function summaryMarkdown(rows: SummaryRow[], target: number, extra?: stri
         percent(r.finalAccuracy),
         percent(r.bestAccuracy),
         r.secondsToTarget === null ? NEVER : seconds(r.secondsToTarget),
+        r.imagesToTarget === null ? NEVER : count(r.imagesToTarget),
         seconds(r.seconds),
         count(r.imagesBackpropagated),
         count(r.forwardPasses),

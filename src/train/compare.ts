@@ -88,6 +88,7 @@ export async function compareSelectors(rt: Runtime, base: TrainConfig, data: Loa
         imagesBackpropagated: summary.imagesTrained,
         forwardPasses,
         secondsToTarget: reached ? reached.seconds : null,
+        imagesToTarget: reached ? reached.images : null,
         selectionSecondsPerStep: steps ? selectionSeconds / steps : 0,
         selectionShare: stepSeconds ? selectionSeconds / stepSeconds : 0,
         steps,

@@ -29,7 +29,14 @@ function channelAbsSums(v: ArrayLike<number>, channels: number): Float64Array {
 
 // ---- batch-norm ---------------------------------------------------------------------------------------------
 
-interface BatchNormCase { shape: number[]; low?: number; high?: number; momentum?: number; eps?: number; note?: string }
+interface BatchNormCase { shape: number[]; low?: number; high?: number; momentum?: number; eps?: number; note?: string; relu?: boolean }
+
+// The fused ReLU keeps every bound: max(v, 0) is exact and moves no value further from the reference than v
+// was, and the gated dy is dy or 0 exactly. The outputs centre on beta in [-1, 1], so many are clipped.
+const FUSED_RELU_CASES: BatchNormCase[] = [
+  { shape: [1, 7, 7, 1] }, { shape: [2, 5, 3, 3] }, { shape: [3, 4, 4, 64] }, { shape: [2, 37, 41, 3], note: '36 chunks' },
+  { shape: [2, 3, 5, 130] }, { shape: [4, 2, 2, 512] },
+].map((c) => ({ ...c, relu: true }));
 
 // C = 1, 3, 5, 7, 64, 130 (three tiles of 44) and 512 (eight tiles, 16 rows); N = 1; 7x7 and odd planes;
 // rows = 3; 2x37x41x3 splits its 3034 rows over 36 workgroups; the last two shapes take two rows per lane and
@@ -94,18 +101,22 @@ function batchNormParams(C: number) {
   return { g: inputs(C, -1.5, 1.5), b: inputs(C, -1, 1), rm: inputs(C, -0.5, 0.5), rv: inputs(C, 0.5, 2) };
 }
 
+const relu = (v: ArrayLike<number>) => Float64Array.from(v, (x) => Math.max(x, 0));
+const kernelName = (base: string, c: BatchNormCase) => (c.relu ? `${base}_relu` : base);
+
 function batchNormTrainCase(c: BatchNormCase): ValidationCase {
-  return define('batchnorm.train', caseName(c), async (rt) => {
+  return define(kernelName('batchnorm.train', c), caseName(c), async (rt) => {
     const { shape, low = -1, high = 3, momentum = 0.1, eps = 1e-5 } = c;
     const C = shape[3];
     const x = inputs(numel(shape), low, high);
     const { g, b, rm, rv } = batchNormParams(C);
     const tx = Tensor.upload(rt, x, shape), tg = Tensor.upload(rt, g), tb = Tensor.upload(rt, b);
     const trm = Tensor.upload(rt, rm), trv = Tensor.upload(rt, rv);
-    const out = batchNormTrain(tx, tg, tb, trm, trv, { momentum, eps });
+    const out = batchNormTrain(tx, tg, tb, trm, trv, { momentum, eps, relu: c.relu });
     const got = { y: await take(out.y), mean: await take(out.mean), invStd: await take(out.invStd), runningMean: await take(trm), runningVar: await take(trv) };
     tx.dispose(); tg.dispose(); tb.dispose();
     const ref = batchNormTrainReference(x, C, g, b, rm, rv, momentum, eps);
+    if (c.relu) ref.y = relu(ref.y);
     const tol = batchNormTrainBounds(x, C, batchNormPlan(shape).chainLength, g, ref, rm, rv, momentum, eps);
     return joinOutputs((['y', 'mean', 'invStd', 'runningMean', 'runningVar'] as const).map((k) => ({ got: got[k], ref: ref[k], tolerance: tol[k] })));
   });
@@ -117,15 +128,16 @@ function batchNormTrainCase(c: BatchNormCase): ValidationCase {
  * 4u: the product is within 8u, so gamma_9 covers it, then u of the result for the final add.
  */
 function batchNormEvalCase(c: BatchNormCase): ValidationCase {
-  return define('batchnorm.eval', caseName(c), async (rt) => {
+  return define(kernelName('batchnorm.eval', c), caseName(c), async (rt) => {
     const { shape, low = -1, high = 3, eps = 1e-5 } = c;
     const C = shape[3];
     const x = inputs(numel(shape), low, high);
     const { g, b, rm, rv } = batchNormParams(C);
     const tensors = [Tensor.upload(rt, x, shape), Tensor.upload(rt, g), Tensor.upload(rt, b), Tensor.upload(rt, rm), Tensor.upload(rt, rv)] as const;
-    const got = await take(batchNormEval(...tensors, eps));
+    const got = await take(batchNormEval(...tensors, eps, c.relu));
     for (const t of tensors) t.dispose();
-    const ref = batchNormEvalReference(x, C, g, b, rm, rv, eps);
+    const plain = batchNormEvalReference(x, C, g, b, rm, rv, eps);
+    const ref = c.relu ? relu(plain) : plain;
     const bound = Float64Array.from(x, (v, i) => {
       const k = i % C;
       return higham(9) * Math.abs(g[k] * (v - rm[k])) / Math.sqrt(rv[k] + eps) * (1 + U);
@@ -141,19 +153,24 @@ function batchNormEvalCase(c: BatchNormCase): ValidationCase {
  * element below.
  */
 function batchNormBackwardCase(c: BatchNormCase): ValidationCase {
-  return define('batchnorm.backward', caseName(c), async (rt) => {
+  return define(kernelName('batchnorm.backward', c), caseName(c), async (rt) => {
     const { shape, low = -1, high = 3, eps = 1e-5 } = c;
     const C = shape[3];
     const n = numel(shape) / C;
     const x = inputs(numel(shape), low, high);
-    const dy = inputs(numel(shape), -1, 1);
+    const incoming = inputs(numel(shape), -1, 1);
     const { g, b, rm, rv } = batchNormParams(C);
     const forward = batchNormTrainReference(x, C, g, b, rm, rv, 0.1, eps);
     const mean = Float32Array.from(forward.mean), invStd = Float32Array.from(forward.invStd);
-    const tensors = [Tensor.upload(rt, dy, shape), Tensor.upload(rt, x, shape), Tensor.upload(rt, g), Tensor.upload(rt, mean), Tensor.upload(rt, invStd)] as const;
-    const out = batchNormBackward(...tensors);
+    // Fused ReLU: the gate is the forward's output, and dy passes where it is positive.
+    const gate = c.relu ? Float32Array.from(relu(forward.y)) : undefined;
+    const dy = gate ? Float64Array.from(incoming, (v, i) => (gate[i] > 0 ? v : 0)) : incoming;
+    const tensors = [Tensor.upload(rt, incoming, shape), Tensor.upload(rt, x, shape), Tensor.upload(rt, g), Tensor.upload(rt, mean), Tensor.upload(rt, invStd)] as const;
+    const gateTensor = gate ? Tensor.upload(rt, gate, shape) : undefined;
+    const out = batchNormBackward(...tensors, gateTensor);
     const got = { dx: await take(out.dx), dgamma: await take(out.dgamma), dbeta: await take(out.dbeta) };
     for (const t of tensors) t.dispose();
+    gateTensor?.dispose();
     const ref = batchNormBackwardReference(dy, x, C, g, mean, invStd);
 
     const L = batchNormPlan(shape).chainLength;
@@ -308,6 +325,7 @@ export function normPoolCases(): ValidationCase[] {
     ...BATCHNORM_CASES.map(batchNormTrainCase),
     ...BATCHNORM_CASES.map(batchNormEvalCase),
     ...BATCHNORM_CASES.map(batchNormBackwardCase),
+    ...FUSED_RELU_CASES.flatMap((c) => [batchNormTrainCase(c), batchNormEvalCase(c), batchNormBackwardCase(c)]),
     ...MAXPOOL_CASES.map(maxPoolForwardCase),
     ...MAXPOOL_CASES.map(maxPoolBackwardCase),
     ...AVGPOOL_SHAPES.map(avgPoolCase),
