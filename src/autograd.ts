@@ -19,13 +19,18 @@ export class Var {
   }
 }
 
+/** A saved resource: a tensor, or anything else the backward reads and the tape must free. */
+export interface Disposable {
+  dispose(): void;
+}
+
 interface Record {
   inputs: Var[];
   outputs: Var[];
   /** Gradients of the inputs (null where not needed) from the gradients of the outputs (null where none flowed). */
   backward(gradOutputs: (Tensor | null)[]): (Tensor | null)[];
-  /** Tensors the record owns besides its outputs (saved statistics, arg-max): released after its backward. */
-  saved: Tensor[];
+  /** What the record owns besides its outputs (saved statistics, arg-max, textures): released after its backward. */
+  saved: Disposable[];
 }
 
 export class Tape {
@@ -38,7 +43,7 @@ export class Tape {
   constructor(readonly recording = true) {}
 
   /** Registers an op's outputs and, when recording and any input needs a gradient, its backward. */
-  record(inputs: Var[], outputs: Var[], backward: Record['backward'], saved: Tensor[] = []): void {
+  record(inputs: Var[], outputs: Var[], backward: Record['backward'], saved: Disposable[] = []): void {
     this.created.push(...outputs);
     if (this.recording && inputs.some((v) => v.requiresGrad)) {
       this.records.push({ inputs, outputs, backward, saved });

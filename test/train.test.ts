@@ -139,6 +139,7 @@ const TIMING = new Set(['elapsed', 'imagesPerSecond', 'selectionSeconds', 'stepS
 
 test(`a long run with SALN selection (${LONG_STEPS} steps, twice): memory stays flat and the metrics repeat bit for bit`, async () => {
   const runs: { records: Record<string, unknown>[]; live: [number, number][]; rss: [number, number][] }[] = [];
+  const textures: number[] = [];
   for (let run = 0; run < 2; run++) {
     const records: Record<string, unknown>[] = [], live: [number, number][] = [], rss: [number, number][] = [];
     const cfg = config({ epochs: LONG_STEPS / 4, augment: { flip: 0.5, crop: { padding: 2, size: 16 } }, selection: { selector: 'saln', options: {}, keep: 0.5 } });
@@ -151,6 +152,7 @@ test(`a long run with SALN selection (${LONG_STEPS} steps, twice): memory stays 
         // Sampled after the warm-up (pipelines, pool size classes): from then on nothing may grow.
         if (r.kind === 'step' && step > LONG_STEPS / 4 && step % 10 === 0) {
           live.push([step, rt.pool.report().liveBytes]);
+          textures.push(rt.textures.liveTextures);
           rss.push([step, process.memoryUsage().rss]);
         }
       },
@@ -160,6 +162,7 @@ test(`a long run with SALN selection (${LONG_STEPS} steps, twice): memory stays 
     runs.push({ records, live, rss });
   }
   const [first, second] = runs;
+  assert.ok(textures.every((n) => n === 0), `textures still held between steps: ${[...new Set(textures)].join(', ')}`);
   assert.is(first.records.filter((r) => r.kind === 'step').length, LONG_STEPS);
   assert.ok(first.records.some((r) => r.kind === 'eval'));
   // JSON text: bit-identical numbers print identically, and NaN/undefined cannot hide a difference.

@@ -2,7 +2,7 @@
 // states its gradient rule in a few lines (the kernels themselves live in src/ops/).
 import type { Tensor } from '../tensor.ts';
 import { Tape, Var } from '../autograd.ts';
-import { conv2d as convForward, conv2dBackwardInput, conv2dBackwardWeight, type ConvOptions } from '../ops/conv.ts';
+import { conv2dKeepingInput, conv2dBackwardInput, conv2dBackwardWeight, type ConvOptions } from '../ops/conv.ts';
 import { batchNormBackward, batchNormEval, batchNormTrain } from '../ops/batchnorm.ts';
 import { addRelu as addReluForward, reluBackward } from '../ops/relu.ts';
 import { unary } from '../ops/elementwise.ts';
@@ -12,11 +12,13 @@ import { linear as linearForward, linearBackward } from '../ops/linear.ts';
 import { softmaxCrossEntropy, softmaxCrossEntropyBackward } from '../ops/loss.ts';
 
 export function conv2d(tape: Tape, x: Var, w: Var, options: ConvOptions = {}): Var {
-  const y = tape.output(convForward(x.value, w.value, null, options), [x, w]);
+  // The weight gradient reads x as the forward did: keep the forward's padded copy for it.
+  const { y: value, padded } = conv2dKeepingInput(x.value, w.value, null, options, tape.recording && w.requiresGrad);
+  const y = tape.output(value, [x, w]);
   tape.record([x, w], [y], ([dy]) => [
     x.requiresGrad ? conv2dBackwardInput(dy!, w.value, x.shape, options) : null,
-    w.requiresGrad ? conv2dBackwardWeight(dy!, x.value, w.shape, options) : null,
-  ]);
+    w.requiresGrad ? conv2dBackwardWeight(dy!, x.value, w.shape, options, padded) : null,
+  ], padded ? [padded] : []);
   return y;
 }
 

@@ -91,7 +91,7 @@ function implicitDims(g: ConvGeometry, M: number, N: number, K: number, Kp: numb
  * y = conv(x, w) as one implicit GEMM. `flipped`: w is a forward weight [C', KH, KW, Cout'] whose flipped,
  * channel-transposed version is wanted (the input gradient of a stride-1 conv, with g its transposed geometry).
  */
-function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry, flipped = false): void {
+function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry, flipped = false, keepInput = false): PaddedInput | null {
   const rt = x.rt;
   const { Kq } = paddedExtent(g);
   const Np = roundUp(g.Cout, 32);
@@ -124,8 +124,21 @@ function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry, f
       target.dispose();
     }
   }
-  rt.textures.release(input);
   rt.textures.release(weights);
+  if (keepInput) return new PaddedInput(rt, input);
+  rt.textures.release(input);
+  return null;
+}
+
+/**
+ * x as the implicit GEMMs read it (a zero-padded texture): the forward makes it and the weight gradient reads
+ * the same x, so a training step keeps it from one to the other instead of padding x twice.
+ */
+export class PaddedInput {
+  constructor(private rt: Runtime, readonly texture: GPUTexture) {}
+  dispose(): void {
+    this.rt.textures.release(this.texture);
+  }
 }
 
 /** Workgroups worth keeping busy: enough for both of lavapipe's threads many times over, and for small GPUs. */
@@ -137,7 +150,7 @@ const TARGET_WORKGROUPS = 64;
  * are then summed in chunk order: a layer with few weights (the stem: 64 x 36) still fills the device, and the
  * result does not depend on scheduling.
  */
-function convWeightGradImplicit(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: readonly number[]): Tensor {
+function convWeightGradImplicit(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: readonly number[], padded: PaddedInput | null): Tensor {
   const rt = x.rt;
   const max = rt.ctx.limits.maxTextureDimension2D ?? 8192;
   const { C4, Kq } = paddedExtent(g);
@@ -151,7 +164,7 @@ function convWeightGradImplicit(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: 
   while (chunk / 4 > max) chunk = roundUp(Math.ceil(g.M / ++chunks), SLAB_ALIGN);
   chunks = Math.ceil(g.M / chunk);
   const perDispatch = Math.max(1, Math.floor(max / Mp));
-  const input = paddedInput(x, g);
+  const input = padded?.texture ?? paddedInput(x, g);
   const dyRows = flatView(dy, g.M, g.Cout);
   let total: Tensor | null = null;
   for (let first = 0; first < chunks; first += perDispatch) {
@@ -177,7 +190,7 @@ function convWeightGradImplicit(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: 
     total.dispose(); part.dispose();
     total = next;
   }
-  rt.textures.release(input);
+  if (!padded) rt.textures.release(input);
   if (C4 * 4 === g.C) return total!.takeAs(wShape);
   const dw = Tensor.empty(rt, wShape);
   rt.launch({
@@ -229,13 +242,22 @@ function flatView(t: Tensor, rows: number, cols: number): Tensor {
 
 /** y[N, Ho, Wo, Cout] = conv(x, w) (+ bias). */
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, options: ConvOptions = {}): Tensor {
+  return conv2dKeepingInput(x, w, bias, options, false).y;
+}
+
+/**
+ * The forward for training: also hands out x's padded texture where the design made one, for
+ * conv2dBackwardWeight (the caller disposes it).
+ */
+export function conv2dKeepingInput(x: Tensor, w: Tensor, bias: Tensor | null = null, options: ConvOptions = {}, keep = true): { y: Tensor; padded: PaddedInput | null } {
   const rt = x.rt;
   const g = convGeometry(x.shape, w.shape, options);
   const variant = options.variant ?? defaultMatmulVariant(rt);
   const y = Tensor.empty(rt, [g.N, g.Ho, g.Wo, g.Cout]);
   const weight = flatView(w, g.Cout, g.K);
+  let padded: PaddedInput | null = null;
   if (variant === 'subgroup' && implicitFits(rt, g)) {
-    convForwardImplicit(x, w, y, g);
+    padded = convForwardImplicit(x, w, y, g, false, keep);
   } else if (isTextureDesign(variant)) {
     textureGemm(rt, variant, patchSource(x, g, 0, g.M), denseSource(weight, g.K, g.Cout, { trans: true }), y.binding());
   } else {
@@ -248,11 +270,11 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, options
       cols.dispose(); part.dispose();
     }
   }
-  if (!bias) return y;
+  if (!bias) return { y, padded };
   if (bias.size !== g.Cout) throw new Error(`conv2d: bias has ${bias.size} values for ${g.Cout} output channels`);
   const withBias = add(y, bias);
   y.dispose();
-  return withBias;
+  return { y: withBias, padded };
 }
 
 /**
@@ -317,12 +339,12 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly numb
  * GEMM of its own) and the partial products are added in chunk order: deterministic, and each GEMM's operands
  * fit the texture limit.
  */
-export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: readonly number[], options: ConvOptions = {}): Tensor {
+export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: readonly number[], options: ConvOptions = {}, padded: PaddedInput | null = null): Tensor {
   const rt = dy.rt;
   const g = convGeometry(x.shape, wShape, options);
   checkGradShape(dy, g);
   const variant = options.variant ?? defaultMatmulVariant(rt);
-  if (variant === 'subgroup' && implicitFits(rt, g)) return convWeightGradImplicit(dy, x, g, wShape);
+  if (variant === 'subgroup' && implicitFits(rt, g)) return convWeightGradImplicit(dy, x, g, wShape, padded);
   const dyRows = flatView(dy, g.M, g.Cout);
   const chunk = weightGradChunk(rt, variant, g);
   let total: Tensor | null = null;
