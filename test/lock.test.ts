@@ -38,7 +38,7 @@ function deadPid(): number {
 
 const lockOf = (dir: string) => JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8'));
 
-test('a second process on a locked directory refuses, naming the holder and the directory; saln compare too', async () => {
+test('a second process on a locked directory refuses, naming the holder and the directory; saln train and compare too', async () => {
   const dir = freshDir();
   const first = holder(dir);
   assert.is(await first.first, 'locked');
@@ -56,6 +56,9 @@ test('a second process on a locked directory refuses, naming the holder and the 
   const compare = spawnSync(process.execPath, [BIN, 'compare', '--dataset', 'synthetic', '--limit', '16', '--test-limit', '8', '--selectors', 'none', '--out', dir], { encoding: 'utf8', timeout: 60_000 });
   assert.is(compare.status, 1, compare.stderr);
   assert.match(compare.stderr, new RegExp(`^saln: ${dir} is in use by process ${pid} \\(started [^)]*\\); wait for it to finish or stop it, or pass another --out\\n$`));
+  const train = spawnSync(process.execPath, [BIN, 'train', '--dataset', 'synthetic', '--limit', '16', '--test-limit', '8', '--out', dir], { encoding: 'utf8', timeout: 60_000 });
+  assert.is(train.status, 1, train.stderr);
+  assert.match(train.stderr, new RegExp(`^saln: ${dir} is in use by process ${pid} \\(started [^)]*\\); wait for it to finish or stop it, or pass another --out\\n$`));
 
   first.child.stdin.end();
   assert.is((await first.exited).code, 0);
