@@ -26,6 +26,8 @@ else
   need_apt+=(vulkan)
 fi
 [ -d /usr/share/datasets/fashion-mnist ] || need_apt+=(fashion-mnist)
+# The PNG copies of the charts draw their text with it.
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts)
 
 if [ ${#need_apt[@]} -eq 0 ]; then say "nothing to install"; exit 0; fi
 
@@ -37,6 +39,7 @@ manual_help() {
     (bookworm's own Mesa 22 is refused by Dawn); on a distro with Mesa >= 24, its mesa-vulkan-drivers + libvulkan1.
     A machine with a real GPU needs only its vendor's Vulkan driver and libvulkan1.
   - optional data: Debian's dataset-fashion-mnist (IDX files under /usr/share/datasets/fashion-mnist).
+  - fonts-dejavu-core, for the text of the PNG charts (the SVG charts need no fonts).
 TXT
   exit 1
 }
@@ -69,6 +72,10 @@ SRC
     say "installing mesa-vulkan-drivers libvulkan1 (${mesa_version:-unknown})"
     apt-get install -y -qq mesa-vulkan-drivers libvulkan1 >/dev/null
   fi
+fi
+if [[ " ${need_apt[*]} " == *" fonts "* ]]; then
+  say "installing fonts-dejavu-core (text of the PNG charts)"
+  apt-get install -y -qq fonts-dejavu-core >/dev/null
 fi
 if [[ " ${need_apt[*]} " == *" fashion-mnist "* ]]; then
   say "installing dataset-fashion-mnist"

@@ -30,8 +30,10 @@ test('compare none,random,saln on synthetic data writes summaries, metrics and p
     for (const name of ['none', 'random', 'saln']) assert.match(md, new RegExp(`\\| ${name} `));
     assert.match(r.stdout, /\| saln /);
     const pictures = readdirSync(join(out, 'pictures'));
-    for (const p of ['accuracy-vs-seconds.svg', 'accuracy-vs-images.svg', 'loss-vs-steps.svg', 'none-weights.svg', 'saln-weights.svg']) assert.ok(pictures.includes(p), `${p} in ${pictures}`);
-    for (const suffix of ['-grid.png', '-fiedler.svg', '-similarity.png']) assert.ok(pictures.some((p) => p.startsWith('saln-') && p.endsWith(suffix)), `saln *${suffix}`);
+    for (const chart of ['accuracy-vs-seconds', 'accuracy-vs-images', 'loss-vs-steps', 'none-weights', 'saln-weights']) {
+      for (const p of [`${chart}.svg`, `${chart}.png`]) assert.ok(pictures.includes(p), `${p} in ${pictures}`);
+    }
+    for (const suffix of ['-grid.png', '-fiedler.svg', '-fiedler.png', '-similarity.png']) assert.ok(pictures.some((p) => p.startsWith('saln-') && p.endsWith(suffix)), `saln *${suffix}`);
     assert.ok(pictures.some((p) => p.startsWith('random-') && p.endsWith('-grid.png')));
   } finally {
     rmSync(out, { recursive: true, force: true });

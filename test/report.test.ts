@@ -55,6 +55,14 @@ test('accuracy chart: one line per selector, legend and axis titles, for both x 
     assert.ok(text.includes('70%'), 'accuracy axis in percent');
     assert.is((svg.match(/class="mark-line role-mark/g) ?? []).length, series.length, "one line per selector");
     assert.not.ok(svg.includes('NaN'), 'a NaN accuracy is left out, not drawn');
+    // The PNG beside it: the SVG's size doubled, and drawn (dark pixels of lines and text on white).
+    const png = decode(readFileSync(at(`accuracy-${x}.png`)));
+    const [, w, h] = /<svg[^>]*width="(\d+)" height="(\d+)"/.exec(svg)!.map(Number);
+    assert.is(png.width, 2 * w);
+    assert.is(png.height, 2 * h);
+    let dark = 0;
+    for (let i = 0; i < png.data.length; i += png.channels) if (png.data[i] < 100 && png.data[i + 1] < 100 && png.data[i + 2] < 100) dark++;
+    assert.ok(dark > 1000, `only ${dark} dark pixels: nothing drawn`);
   }
   noTempFiles();
 });

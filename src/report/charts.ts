@@ -1,9 +1,10 @@
-// SVG charts for `saln compare`, drawn with Vega-Lite and rendered headless by Vega (no canvas in Node, so
-// SVG is the only format). Data is reduced on the CPU (smoothing, thinning, binning) so that a spec, and the
+// Charts for `saln compare`, drawn with Vega-Lite and rendered headless by Vega to SVG (no canvas in Node),
+// then rasterised to a PNG beside it by resvg for viewers that show no SVG. Data is reduced on the CPU (smoothing, thinning, binning) so that a spec, and the
 // SVG drawn from it, stays small however long the run or however many weights the model has.
 import { writeFileAtomic } from '../util/atomic.ts';
 import { parse, View } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { Resvg } from '@resvg/resvg-js';
 
 export interface AccuracySeries {
   selector: string;
@@ -223,9 +224,16 @@ async function writeChart(path: string, spec: TopLevelSpec): Promise<void> {
   const vlSpec = { ...spec, background: 'white', config: CONFIG } as TopLevelSpec;
   const view = new View(parse(compile(vlSpec).spec), { renderer: 'none' });
   try {
-    writeFileAtomic(path, await view.toSVG());
+    const svg = await view.toSVG();
+    writeFileAtomic(path, svg);
+    writeFileAtomic(path.replace(/\.svg$/, '') + '.png', svgToPng(svg));
   } finally {
     view.finalize();
   }
+}
+
+/** At twice the SVG's size (sharp on high-density screens); text in the system's DejaVu Sans (npm run setup). */
+export function svgToPng(svg: string): Uint8Array {
+  return new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' } }).render().asPng();
 }
 
