@@ -69,7 +69,7 @@ export async function run(ctx: SuiteContext): Promise<void> {
   }
 }
 
-/** Share of one step's device time per kernel (timestamp queries where the adapter has them), dispatches, peak pool. */
+/** Share of one step's time per kernel (timestamp queries where the adapter has them, else fenced wall time), dispatches, peak pool. */
 async function profile(ctx: SuiteContext, name: string, step: () => void): Promise<void> {
   const { rt, report } = ctx;
   rt.pool.resetPeak();
@@ -79,7 +79,7 @@ async function profile(ctx: SuiteContext, name: string, step: () => void): Promi
   const total = kernels.reduce((t, k) => t + k.seconds, 0);
   const dispatches = kernels.reduce((t, k) => t + k.dispatches, 0);
   const peak = rt.pool.report().peakBytes;
-  report.extra({ type: 'profile', suite: 'step', case: name, engine: 'saln', dispatches, gpuSeconds: total, peakPoolBytes: peak, kernels });
-  report.line(`  profile of one step: ${dispatches} dispatches, ${(total * 1000).toFixed(0)} ms of kernel time, peak pool ${(peak / 2 ** 20).toFixed(1)} MiB`);
+  report.extra({ type: 'profile', suite: 'step', case: name, engine: 'saln', method: rt.profileMethod, dispatches, gpuSeconds: total, peakPoolBytes: peak, kernels });
+  report.line(`  profile of one step (${rt.profileMethod}): ${dispatches} dispatches, ${(total * 1000).toFixed(0)} ms of kernel time, peak pool ${(peak / 2 ** 20).toFixed(1)} MiB`);
   for (const k of kernels.slice(0, 12)) report.line(`    ${k.kernel.padEnd(46)} ${String(k.dispatches).padStart(5)} x ${(k.seconds * 1000).toFixed(1).padStart(8)} ms ${(100 * k.seconds / total).toFixed(1).padStart(6)}%`);
 }

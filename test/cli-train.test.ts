@@ -67,7 +67,7 @@ test('--profile prints the device time per kernel of step 3 and records it in me
   const out = temp();
   const r = saln(['train', ...TINY, '--epochs', '1', '--out', out, '--profile']);
   assert.is(r.status, 0, r.stderr);
-  assert.match(r.stderr, /profile of step 3: \d+ dispatches, \d+ ms of kernel time, peak pool [\d.]+ MiB\n\s+shaders\//);
+  assert.match(r.stderr, /profile of step 3 \(timestamp queries\): \d+ dispatches, \d+ ms of kernel time, peak pool [\d.]+ MiB\n\s+shaders\//);
   const profile = readMetrics(join(out, 'metrics.jsonl')).records.find((rec) => rec.kind === 'profile');
   assert.ok(profile && Array.isArray(profile.kernels) && (profile.kernels as unknown[]).length > 5);
 });

@@ -29,6 +29,7 @@ environment:
   SALN_NO_THROTTLE=1     let dawn.node poll the GPU in a tight loop (see README)
   SALN_DEBUG=1           print stack traces instead of one-line errors
   SALN_MEMORY_LIMIT=N    lower the adapter's buffer limits to N bytes (tests of out-of-memory handling)
+  SALN_PROFILE=fenced    time profiles with fenced wall time even where timestamp queries exist
 `;
 
 async function dispatch(argv: string[]): Promise<number> {

@@ -57,7 +57,7 @@ run
   --resume DIR            continue a run exactly where it stopped (settings come from its checkpoint)
   --eval-batch-size N     (default 256)
   --checkpoint-every N    also save a checkpoint every N steps (default 200; 0: at epoch ends only)
-  --profile               print the device time per kernel of step 3 (timestamp queries), its dispatches and peak memory
+  --profile               print the time per kernel of step 3 (timestamp queries, else fenced wall time), its dispatches and peak memory
 testing
   --inject KIND[:TARGET]@STEP  inject a fault: nan-loss, nan-activation:MODULE, inf-gradient:PARAMETER, device-lost
 `;
@@ -119,9 +119,9 @@ export async function run(argv: string[]): Promise<number> {
     profileStep: values.profile ? 3 : undefined,
     onProfile: (kernels, peak) => {
       const total = kernels.reduce((t, k) => t + k.seconds, 0);
-      log(`profile of step 3: ${kernels.reduce((t, k) => t + k.dispatches, 0)} dispatches, ${(total * 1000).toFixed(0)} ms of kernel time, peak pool ${(peak / 2 ** 20).toFixed(1)} MiB`);
+      log(`profile of step 3 (${rt.profileMethod}): ${kernels.reduce((t, k) => t + k.dispatches, 0)} dispatches, ${(total * 1000).toFixed(0)} ms of kernel time, peak pool ${(peak / 2 ** 20).toFixed(1)} MiB`);
       for (const k of kernels.slice(0, 15)) log(`  ${k.kernel.padEnd(46)} ${String(k.dispatches).padStart(5)} x ${(k.seconds * 1000).toFixed(1).padStart(8)} ms ${(100 * k.seconds / total).toFixed(1).padStart(6)}%`);
-      metrics.write({ kind: 'profile', step: 3, kernels, peakPoolBytes: peak });
+      metrics.write({ kind: 'profile', step: 3, method: rt.profileMethod, kernels, peakPoolBytes: peak });
     },
   });
   // The trainer's state also records what the CLI needs to rebuild the run on --resume.

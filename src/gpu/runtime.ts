@@ -5,7 +5,7 @@ import { getGpu, type GpuContext, type GpuOptions } from './context.ts';
 import { BufferPool, STORAGE_USAGE, TexturePool } from './pool.ts';
 import { formatCompileMessages, loadShader, type BindingInfo, type EntryInfo, type ShaderSource } from './shaders.ts';
 import { formatBytes, GpuMemoryError, KernelArgumentError, ShaderCompileError } from './errors.ts';
-import { Profiler, type KernelTime } from './profiler.ts';
+import { Profiler, type KernelTime, type ProfileMethod } from './profiler.ts';
 
 /** Something a storage binding accepts: a buffer, or a buffer range, or anything carrying one (a Tensor). */
 export interface BufferBinding {
@@ -170,7 +170,10 @@ export class Runtime {
     if (timestampWrites) pass.end();
     this.ctx.lastKernel = label;
     this.counters.dispatches++;
-    if (++this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+    if (this.profiler?.method === 'fenced wall time') {
+      this.flush();
+      this.profiler.fence(label);
+    } else if (++this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
   }
 
   private foldGrid(label: string, workgroups: KernelLaunch['workgroups']): [number, number, number] {
@@ -252,7 +255,12 @@ export class Runtime {
   startProfile(capacity = 2048): void {
     if (this.profiler) throw new Error('a profile is already running');
     this.flush();
-    this.profiler = new Profiler(this.device, capacity, this.ctx.features.includes('timestamp-query'));
+    this.profiler = new Profiler(this.device, capacity, this.profileMethod);
+  }
+
+  /** How a profile times kernels here: SALN_PROFILE=fenced forces the fallback (to test it, or to compare). */
+  get profileMethod(): ProfileMethod {
+    return this.ctx.features.includes('timestamp-query') && process.env.SALN_PROFILE !== 'fenced' ? 'timestamp queries' : 'fenced wall time';
   }
 
   /** Ends the profile: per-kernel dispatch counts and device seconds, most expensive first. */
