@@ -1,21 +1,13 @@
 // `saln train` on CIFAR-10 and Oxford-IIIT Pet in their real formats (tiny fixtures), and `saln data list`.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { writeTinyCifar10, writeTinyPets } from '../datasets/fixtures.ts';
+import { removeTempDirs, saln, tempDir } from './saln-cli.ts';
 
-const BIN = fileURLToPath(new URL('../bin/saln.mjs', import.meta.url));
-const root = mkdtempSync(join(tmpdir(), 'saln-datasets-'));
+const root = tempDir('saln-datasets-');
 const TINY_MODEL = ['--stem', 'cifar', '--width', '0.0625', '--batch-size', '8', '--epochs', '1', '--seed', '1'];
-
-function saln(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 300_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr.split('\n').filter((l) => !l.startsWith('Warning: ')).join('\n') };
-}
 
 test('saln train --dataset cifar10 --data-dir <tiny CIFAR-10 binary set> runs', () => {
   writeTinyCifar10(join(root, 'c10'));
@@ -52,6 +44,6 @@ test('saln data list shows the Fashion-MNIST splits this machine has', () => {
   assert.match(r.stdout, /fashion-mnist\s+present\s+train 60,000 \/ test 10,000/);
 });
 
-test.after(() => rmSync(root, { recursive: true, force: true }));
+test.after(removeTempDirs);
 
 test.run();

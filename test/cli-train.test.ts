@@ -1,23 +1,11 @@
 // `saln train` as a user runs it: help, bad flags, a NaN loss, Ctrl-C with a checkpoint, and --resume.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readMetrics } from '../src/train/metrics.ts';
-
-const BIN = fileURLToPath(new URL('../bin/saln.mjs', import.meta.url));
-const TINY = ['--dataset', 'synthetic', '--limit', '64', '--test-limit', '32', '--stem', 'cifar', '--width', '0.0625', '--batch-size', '16', '--seed', '4'];
-const dirs: string[] = [];
-const temp = () => { const d = mkdtempSync(join(tmpdir(), 'saln-cli-')); dirs.push(d); return d; };
-
-function saln(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 300_000 });
-  const stderr = r.stderr.split('\n').filter((l) => !l.startsWith('Warning: ')).join('\n');
-  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr };
-}
+import { BIN, removeTempDirs, saln, tempDir as temp, TINY } from './saln-cli.ts';
 
 test('train --help documents the flags; a bad value is one line with exit 2', () => {
   const help = saln(['train', '--help']);
@@ -72,6 +60,6 @@ test('--profile prints the device time per kernel of step 3 and records it in me
   assert.ok(profile && Array.isArray(profile.kernels) && (profile.kernels as unknown[]).length > 5);
 });
 
-test.after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+test.after(removeTempDirs);
 
 test.run();

@@ -1,18 +1,7 @@
 // The `saln` command as a user runs it: help, info, validate --json, bad flags; and every run exits by itself.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-const BIN = fileURLToPath(new URL('../bin/saln.mjs', import.meta.url));
-
-function saln(args: string[], env: Record<string, string> = {}) {
-  // A hang at exit (Dawn keeping the process alive) shows up as the timeout's signal, not a status.
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
-  // Dawn itself prints 'Warning: ... artificially reduced' lines about limits on some drivers; they are not ours.
-  const stderr = r.stderr.split('\n').filter((line) => !line.startsWith('Warning: ')).join('\n');
-  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr };
-}
+import { saln } from './saln-cli.ts';
 
 test('--help lists the commands and exits 0', () => {
   const r = saln(['--help']);

@@ -11,7 +11,10 @@ export const TINY = ['--dataset', 'synthetic', '--limit', '64', '--test-limit', 
 
 export interface CliResult { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-/** Dawn's own start-up warnings on stderr are not ours and are left out. */
+/**
+ * Dawn's own start-up warnings on stderr ('Warning: ... artificially reduced') are not ours and are left out. A
+ * hang at exit (Dawn keeping the process alive) shows up as the timeout's signal, not a status.
+ */
 export function saln(args: string[], env: NodeJS.ProcessEnv = {}): CliResult {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, ...env } });
   const stderr = r.stderr.split('\n').filter((l) => !l.startsWith('Warning: ')).join('\n');
