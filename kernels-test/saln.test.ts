@@ -66,7 +66,7 @@ const COMBINATIONS: [Affinity, LaplacianKind][] = [['clip', 'unnormalized'], ['c
 
 // ---- the rules ---------------------------------------------------------------------------------------------
 
-test('rules by hand: high, low, balanced (alternating sides from the side of the largest |v2|, zeros last)', () => {
+test('rules by hand: high, low, balanced (alternating sides from the side of the largest |v2|, zeros last), proportional', () => {
   const v = [0.5, -0.1, 0.3, -0.6, 0, 0.2];
   assert.equal(Array.from(pickByRule(v, 3, 'high').indices), [0, 2, 3]);
   assert.equal(Array.from(pickByRule(v, 2, 'low').indices), [1, 4]);
@@ -80,6 +80,14 @@ test('rules by hand: high, low, balanced (alternating sides from the side of the
   assert.equal(Array.from(pickByRule([0.3, -0.1, 0.9, 0.1], 2, 'low').indices), [1, 3]);
   assert.equal(Array.from(pickByRule([0.3, -0.3, 0.3], 2, 'balanced').indices), [0, 1]);
   assert.equal(Array.from(pickByRule([-0.3, 0.3, -0.3], 2, 'balanced').indices), [0, 1]);
+  // proportional: 3 positive (0.5, 0.3, 0.2), 2 negative (-0.6, -0.1), 1 zero; keep 3 -> round(3 * 3/6) = 2 from
+  // the positive side (0, 2), 1 from the negative side (3).
+  assert.equal(Array.from(pickByRule(v, 3, 'proportional').indices), [0, 2, 3]);
+  // keep 5: 3 from the positive side (round 2.5 up), 2 from the negative side; the zero is left out.
+  assert.equal(Array.from(pickByRule(v, 5, 'proportional').indices), [0, 1, 2, 3, 5]);
+  // Equal sides: the one holding the highest |v2| takes the rounded-up share, whatever its sign.
+  assert.equal(Array.from(pickByRule([0.1, -0.9, 0.2, -0.3], 1, 'proportional').indices), [1]);
+  assert.equal(Array.from(pickByRule([-0.1, 0.9, -0.2, 0.3], 1, 'proportional').indices), [1]);
   const scores = pickByRule(v, 1, 'low').scores;
   assert.ok(Math.abs(scores[4] - 0.6) < 1e-7 && scores[3] === 0, 'low: max|v2| - |v2|, higher preferred');
 });
@@ -105,7 +113,7 @@ test('every rule gives exactly k distinct ascending in-range indices, and flippi
 test('options: defaults, featureSource sets needs, unknown or bad options are one-line errors', () => {
   const saln = new SalnSelector();
   assert.equal(saln.needs, { features: 'learner' });
-  assert.equal(saln.options, { affinity: 'clip', temperature: 0.5, laplacian: 'unnormalized', rule: 'high', lanczosSteps: 100, tolerance: 1e-5 });
+  assert.equal(saln.options, { affinity: 'clip', temperature: 0.5, laplacian: 'unnormalized', rule: 'proportional', lanczosSteps: 100, tolerance: 1e-5 });
   assert.equal(new SalnSelector({ featureSource: 'reference' }).needs, { features: 'reference' });
   assert.throws(() => new SalnSelector({ affinity: 'cosine' as Affinity }), /saln selector: option affinity must be one of clip, shift, exp/);
   assert.throws(() => new SalnSelector({ temperature: 0 }), /option temperature must be a positive finite number/);

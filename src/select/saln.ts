@@ -9,6 +9,9 @@
 //   'low'      |v2| low first (samples near the cut),
 //   'balanced' alternately from the two sides of the sign split, each side by |v2| high first, starting with the
 //              side holding the highest |v2|; samples with v2 = 0 come last.
+//   'proportional' from each side in proportion to its size, each side by |v2| high first: v2 is orthogonal to
+//              the constant vector, so its entries are larger on the smaller side, and 'high' over-keeps that side
+//              (a class-skewed batch); this keeps the split's proportions.
 // Every rule reads v2 only through |v2| and the partition into sides, so flipping the sign of v2 (which is
 // arbitrary) changes nothing; ties go to the lower index.
 import type { Tensor } from '../tensor.ts';
@@ -18,7 +21,7 @@ import { ascending, checkSelectionInput, checkTensor, selectionRandom } from './
 import { checkOptionKeys, oneOf, positiveInteger, positiveNumber } from './options.ts';
 import type { SelectionInput, SelectionResult, Selector, SelectorNeeds } from './types.ts';
 
-export const FIEDLER_RULES = ['high', 'low', 'balanced'] as const;
+export const FIEDLER_RULES = ['high', 'low', 'balanced', 'proportional'] as const;
 export type FiedlerRule = typeof FIEDLER_RULES[number];
 
 export interface SalnOptions {
@@ -28,7 +31,7 @@ export interface SalnOptions {
   temperature?: number;
   /** Default 'unnormalized' (the paper's D - S). */
   laplacian?: LaplacianKind;
-  /** Default 'high'. */
+  /** Default 'proportional'. */
   rule?: FiedlerRule;
   /** Lanczos steps at most; default 100. */
   lanczosSteps?: number;
@@ -39,7 +42,7 @@ export interface SalnOptions {
 }
 
 export const SALN_DEFAULTS = {
-  affinity: 'clip', temperature: 0.5, laplacian: 'unnormalized', rule: 'high',
+  affinity: 'clip', temperature: 0.5, laplacian: 'unnormalized', rule: 'proportional',
   lanczosSteps: LANCZOS_DEFAULTS.maxSteps, tolerance: LANCZOS_DEFAULTS.tolerance, featureSource: 'learner',
 } as const;
 
@@ -123,10 +126,22 @@ export function pickByRule(fiedler: ArrayLike<number>, keep: number, rule: Fiedl
     const lowFirst = (a: number, b: number) => magnitude[a] - magnitude[b] || a - b;
     return { indices: ascending(all.sort(lowFirst).slice(0, keep)), scores: Float32Array.from(magnitude, (x) => largest - x) };
   }
-  if (rule !== 'balanced') throw new Error(`unknown Fiedler rule '${rule}'; one of ${FIEDLER_RULES.join(', ')}`);
+  if (rule !== 'balanced' && rule !== 'proportional') throw new Error(`unknown Fiedler rule '${rule}'; one of ${FIEDLER_RULES.join(', ')}`);
   const positive = all.filter((i) => fiedler[i] > 0).sort(highFirst);
   const negative = all.filter((i) => fiedler[i] < 0).sort(highFirst);
   const zero = all.filter((i) => fiedler[i] === 0);
+  if (rule === 'proportional') {
+    // The larger side's share rounds; zeros fill what the sides leave. Equal sides are told apart by their
+    // contents (the side holding the highest |v2| counts as larger), never by their sign.
+    const positiveLarger = positive.length !== negative.length ? positive.length > negative.length
+      : negative.length === 0 || highFirst(positive[0], negative[0]) < 0;
+    const [large, small] = positiveLarger ? [positive, negative] : [negative, positive];
+    const fromLarge = Math.min(large.length, Math.round(keep * large.length / n));
+    const fromSmall = Math.min(small.length, keep - fromLarge);
+    const picked = [...large.slice(0, fromLarge), ...small.slice(0, fromSmall)];
+    const rest = [...zero, ...large.slice(fromLarge), ...small.slice(fromSmall)].slice(0, keep - picked.length);
+    return { indices: ascending([...picked, ...rest]), scores: Float32Array.from(magnitude) };
+  }
   // Which side opens is decided by the sides' contents, never by their sign.
   const [first, second] = negative.length > 0 && (positive.length === 0 || highFirst(negative[0], positive[0]) < 0) ? [negative, positive] : [positive, negative];
   // Once the shorter side is spent, the longer one continues alone; zeros (on neither side) come last.
