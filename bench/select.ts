@@ -3,18 +3,16 @@
 // Laplacian.
 import { UsageError } from '../src/cli/args.ts';
 import { Tensor } from '../src/tensor.ts';
-import { normalArray } from '../src/rng.ts';
+import { normalArray, uniformArray } from '../src/rng.ts';
 import { SalnSelector, SALN_DEFAULTS } from '../src/select/saln.ts';
 import { buildGraph, AFFINITIES, LAPLACIANS, type Affinity, type LaplacianKind } from '../src/select/graph.ts';
 import { lanczos } from '../src/select/lanczos.ts';
 import { jacobiEigen } from '../src/reference/jacobi.ts';
 import type { SuiteContext } from './context.ts';
+import { trainingStep } from './step.ts';
 import { measure, statsOf, type Stats } from './measure.ts';
 import { Tape, Var } from '../src/autograd.ts';
-import { uniformArray } from '../src/rng.ts';
 import { createResNet18 } from '../src/nn/resnet.ts';
-import { crossEntropy } from '../src/nn/functional.ts';
-import { sgdStep } from '../src/ops/optimizer.ts';
 import { fill, gatherRows } from '../src/ops/fill.ts';
 import type { Runtime } from '../src/gpu/runtime.ts';
 
@@ -113,12 +111,8 @@ async function selectingStepSeconds(rt: Runtime, runs: number, B: number, ratio:
     const kept = gatherRows(x, index);
     const keptLabels = Tensor.upload(rt, Uint32Array.from(indices, (i) => labelValues[i]), [indices.length], 'u32');
     index.dispose();
-    store.zeroGrads();
-    const tape = new Tape();
-    const ce = crossEntropy(tape, model.forward({ tape, store, training: true }, new Var(kept, false)), keptLabels);
-    tape.backward(ce.loss, Tensor.upload(rt, [1], [1]));
-    ce.perSample.dispose(); ce.predicted.dispose(); ce.correct.dispose(); kept.dispose(); keptLabels.dispose();
-    sgdStep(store.values, store.grads, momentum, { lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 5e-4 }, { decayRange: [0, store.decayEnd] });
+    trainingStep({ model, store }, momentum, kept, keptLabels);
+    kept.dispose(); keptLabels.dispose();
   };
   try {
     const step = await measure(runs, body, () => rt.sync('bench select step'));

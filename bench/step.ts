@@ -3,7 +3,7 @@
 import { Tensor } from '../src/tensor.ts';
 import { Tape, Var } from '../src/autograd.ts';
 import { uniformArray } from '../src/rng.ts';
-import { createResNet18, type Stem } from '../src/nn/resnet.ts';
+import { createResNet18, type ResNetInstance, type Stem } from '../src/nn/resnet.ts';
 import { crossEntropy } from '../src/nn/functional.ts';
 import { sgdStep } from '../src/ops/optimizer.ts';
 import { fill } from '../src/ops/fill.ts';
@@ -18,6 +18,17 @@ export const STEP_CONFIGS: Record<Stem, { size: number; batch: number }> = {
 };
 
 const CLASSES = 10;
+
+/** Forward, backward and SGD (Nesterov momentum 0.9, weight decay 5e-4) on one batch: what every step figure times. */
+export function trainingStep({ model, store }: Pick<ResNetInstance, 'model' | 'store'>, momentum: Tensor, x: Tensor, labels: Tensor): void {
+  store.zeroGrads();
+  const tape = new Tape();
+  const logits = model.forward({ tape, store, training: true }, new Var(x, false));
+  const ce = crossEntropy(tape, logits, labels);
+  tape.backward(ce.loss, Tensor.upload(x.rt, [1], [1])); // the tape owns (and frees) the seed
+  ce.perSample.dispose(); ce.predicted.dispose(); ce.correct.dispose();
+  sgdStep(store.values, store.grads, momentum, { lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 5e-4 }, { decayRange: [0, store.decayEnd] });
+}
 
 export async function run(ctx: SuiteContext): Promise<void> {
   const { rt, report, values, runs } = ctx;
@@ -36,15 +47,7 @@ export async function run(ctx: SuiteContext): Promise<void> {
     const momentum = fill(Tensor.empty(rt, [store.values.size]), 0);
     const x = Tensor.upload(rt, images, [batch, size, size, 3]);
     const labels = Tensor.upload(rt, Uint32Array.from({ length: batch }, (_, i) => i % CLASSES), [batch], 'u32');
-    const step = () => {
-      store.zeroGrads();
-      const tape = new Tape();
-      const logits = model.forward({ tape, store, training: true }, new Var(x, false));
-      const ce = crossEntropy(tape, logits, labels);
-      tape.backward(ce.loss, Tensor.upload(rt, [1], [1])); // the tape owns (and frees) the seed
-      ce.perSample.dispose(); ce.predicted.dispose(); ce.correct.dispose();
-      sgdStep(store.values, store.grads, momentum, { lr: 0.01, momentum: 0.9, nesterov: true, weightDecay: 5e-4 }, { decayRange: [0, store.decayEnd] });
-    };
+    const step = () => trainingStep({ model, store }, momentum, x, labels);
     try {
       const seconds = await measure(runs, step, () => rt.sync('bench step'));
       report.figure({ suite: 'step', case: name, engine: 'saln', seconds, work: batch, unit: 'images/s', extra });
