@@ -10,6 +10,11 @@ export interface SelectorNeeds {
   learnerLoss?: boolean;
   /** Per-sample loss of the reference model [B]. */
   referenceLoss?: boolean;
+  /**
+   * The learner's per-sample loss remembered from each candidate's last forward (no extra forward: the scores are
+   * as old as that forward), as `SelectionInput.staleLoss`.
+   */
+  staleLoss?: boolean;
 }
 
 export interface SelectionInput {
@@ -26,6 +31,11 @@ export interface SelectionInput {
   learnerLoss?: Tensor;
   /** [B] f32, when asked for. */
   referenceLoss?: Tensor;
+  /**
+   * [B] on the host, when asked for: the learner's loss of each candidate from its last forward; NaN where the
+   * candidate was never forwarded (selectors read NaN as the batch mean of the others).
+   */
+  staleLoss?: Float32Array;
   /** Selection randomness: the same (seed, step) gives the same choice. */
   seed: number;
   step: number;
