@@ -12,6 +12,14 @@
 //                 (d = 0) keeps the identity row (D^-1/2 taken as 0 there, as for a pseudo-inverse).
 // null_vector:    one workgroup: 1/sqrt(B) for D - W; D^1/2 1 / |D^1/2 1| for L_sym, all zeros when every
 //                 degree is 0 (L_sym = I has no null vector, and deflating a zero vector changes nothing).
+// knn_mask:       one workgroup per row i: marks the K largest off-diagonal W_ij of the row, ties to the lower j
+//                 (K >= B - 1 marks every off-diagonal entry). The K-th largest weight is found by a bitwise
+//                 binary search on the weights' bit patterns (for w >= 0 the u32 order of the bits is the float
+//                 order), 32 counting passes over the row instead of a sort: B log(2^32) rather than B^2 per row.
+//                 Weights that are not > 0 (zero, or NaN from non-finite features) count as 0.
+// knn_symmetrize: one workgroup per row: W'_ij = max(m_ij W_ij, m_ji W_ji) (an edge kept by either end stays,
+//                 so W' is symmetric), and the degrees of W'. Out of place: row i reads column i of W, which the
+//                 workgroup of another row would be rewriting in place.
 
 override AFFINITY: u32 = 0u;      // 0 clip max(S, 0); 1 shift (S + 1) / 2; 2 exp exp(-(1 - S) / t)
 override NORMALIZED: bool = false;
@@ -20,6 +28,7 @@ struct Params {
   rows: u32,          // B
   cols: u32,          // F for normalize_rows, B otherwise
   temperature: f32,   // t of the exp affinity
+  neighbours: u32,    // K of knn_mask
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -30,11 +39,15 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> degrees: array<f32>;
 @group(0) @binding(6) var<storage, read> degreesIn: array<f32>;
 @group(0) @binding(7) var<storage, read_write> nullVector: array<f32>;
+@group(0) @binding(8) var<storage, read_write> neighbourMask: array<u32>;
+@group(0) @binding(9) var<storage, read> denseWeights: array<f32>;
+@group(0) @binding(10) var<storage, read> neighbourMaskIn: array<u32>;
 
 const WG = 64u;
 const WG_SINGLE = 256u;
 var<workgroup> partial: array<f32, 64>;
 var<workgroup> partialWide: array<f32, 256>;
+var<workgroup> counts: array<u32, 64>;
 
 fn treeSum(lid: u32) -> f32 {
   for (var half = WG / 2u; half > 0u; half /= 2u) {
@@ -156,4 +169,98 @@ fn null_vector(@builtin(local_invocation_id) lid: vec3<u32>) {
       nullVector[j] = inverseSqrt(f32(n));
     }
   }
+}
+
+fn weightKey(w: f32) -> u32 {
+  if (w > 0.0) { return bitcast<u32>(w); }
+  return 0u;
+}
+
+/** The workgroup's sum of `value` (every invocation gets it); callers keep control flow uniform. */
+fn countSum(lid: u32, value: u32) -> u32 {
+  counts[lid] = value;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half /= 2u) {
+    if (lid < half) { counts[lid] = counts[lid] + counts[lid + half]; }
+    workgroupBarrier();
+  }
+  let total = counts[0];
+  workgroupBarrier();   // everyone has read counts[0] before it is reused
+  return total;
+}
+
+@compute @workgroup_size(64)
+fn knn_mask(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let row = wid.x + wid.y * groups.x;
+  let inRange = row < params.rows;
+  let n = params.rows;
+  let k = params.neighbours;
+  let base = row * n;
+  // The largest key t with #{j != i: key_ij >= t} >= K, i.e. the K-th largest key (0 when the row has fewer than
+  // K entries: then every entry is kept).
+  var threshold = 0u;
+  for (var b = 0u; b < 32u; b++) {
+    let candidate = threshold | (0x80000000u >> b);
+    var atLeast = 0u;
+    if (inRange) {
+      for (var j = lid.x; j < n; j += WG) {
+        if (j != row && weightKey(weights[base + j]) >= candidate) { atLeast += 1u; }
+      }
+    }
+    if (countSum(lid.x, atLeast) >= k) { threshold = candidate; }
+  }
+  // Keys above the threshold are kept; of those equal to it, the lowest-indexed K - #above. Each invocation owns
+  // a contiguous run of columns, so the ties before its run are the sum of the lower invocations' tie counts.
+  let chunk = (n + WG - 1u) / WG;
+  let first = min(n, lid.x * chunk);
+  let last = min(n, first + chunk);
+  var above = 0u;
+  var ties = 0u;
+  if (inRange) {
+    for (var j = first; j < last; j++) {
+      let key = weightKey(weights[base + j]);
+      if (j != row && key > threshold) { above += 1u; }
+      if (j != row && key == threshold) { ties += 1u; }
+    }
+  }
+  let totalAbove = countSum(lid.x, above);
+  counts[lid.x] = ties;
+  workgroupBarrier();
+  var tiesBefore = 0u;
+  for (var t = 0u; t < lid.x; t++) { tiesBefore += counts[t]; }
+  var tieSeats = 0u;
+  if (k > totalAbove) { tieSeats = k - totalAbove; }
+  if (inRange) {
+    for (var j = first; j < last; j++) {
+      let key = weightKey(weights[base + j]);
+      var kept = 0u;
+      if (j != row && key > threshold) { kept = 1u; }
+      if (j != row && key == threshold) {
+        if (tiesBefore < tieSeats) { kept = 1u; }
+        tiesBefore += 1u;
+      }
+      neighbourMask[base + j] = kept;
+    }
+  }
+}
+
+@compute @workgroup_size(64)
+fn knn_symmetrize(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let row = wid.x + wid.y * groups.x;
+  let inRange = row < params.rows;
+  let n = params.rows;
+  var degree = 0.0;
+  if (inRange) {
+    for (var j = lid.x; j < n; j += WG) {
+      var w = 0.0;
+      if (neighbourMaskIn[row * n + j] != 0u) { w = denseWeights[row * n + j]; }
+      if (neighbourMaskIn[j * n + row] != 0u) { w = max(w, denseWeights[j * n + row]); }
+      weights[row * n + j] = w;
+      degree += w;
+    }
+  }
+  partial[lid.x] = degree;
+  workgroupBarrier();
+  let total = treeSum(lid.x);
+  if (inRange && lid.x == 0u) { degrees[row] = total; }
 }

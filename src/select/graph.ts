@@ -1,5 +1,6 @@
 // The batch's similarity graph on the GPU (shaders/graph.wgsl): unit feature rows, cosine similarity by the
-// matmul kernels, affinity and degrees, the Laplacian and its known null vector.
+// matmul kernels, affinity and degrees, optionally its k-nearest-neighbour sparsification, the Laplacian and its
+// known null vector.
 import { Tensor } from '../tensor.ts';
 import { matmul } from '../ops/matmul.ts';
 
@@ -8,8 +9,16 @@ export type Affinity = 'clip' | 'shift' | 'exp';
 /** D - W, or I - D^-1/2 W D^-1/2. */
 export type LaplacianKind = 'unnormalized' | 'normalized';
 
+/**
+ * 'dense': every pair weighted; 'knn': each sample keeps its K largest weights, symmetrised by max(W, W^T). On a
+ * dense graph a cluster's weak ties to every other sample add up to more than its strong ties inside, so the low
+ * modes follow the weakest-connected samples; keeping only near neighbours leaves the cluster structure.
+ */
+export type GraphKind = 'dense' | 'knn';
+
 export const AFFINITIES: readonly Affinity[] = ['clip', 'shift', 'exp'];
 export const LAPLACIANS: readonly LaplacianKind[] = ['unnormalized', 'normalized'];
+export const GRAPH_KINDS: readonly GraphKind[] = ['dense', 'knn'];
 const AFFINITY_CODE: Record<Affinity, number> = { clip: 0, shift: 1, exp: 2 };
 
 export interface GraphOptions {
@@ -17,6 +26,10 @@ export interface GraphOptions {
   /** t of the exp affinity (ignored by the others); > 0. */
   temperature: number;
   laplacian: LaplacianKind;
+  /** Default 'dense'. */
+  graph?: GraphKind;
+  /** K of the 'knn' graph (a positive integer; K >= B - 1 keeps every edge). */
+  neighbours?: number;
 }
 
 export interface SpectralGraph {
@@ -35,6 +48,11 @@ export function checkGraphOptions(options: GraphOptions): void {
   if (options.affinity === 'exp' && !(options.temperature > 0 && Number.isFinite(options.temperature))) {
     throw new Error(`the exp affinity needs a positive finite temperature, got ${options.temperature}`);
   }
+  const graph = options.graph ?? 'dense';
+  if (!GRAPH_KINDS.includes(graph)) throw new Error(`graph must be one of ${GRAPH_KINDS.join(', ')}, got '${graph}'`);
+  if (graph === 'knn' && !(Number.isSafeInteger(options.neighbours) && options.neighbours! >= 1)) {
+    throw new Error(`the knn graph needs neighbours, a positive integer, got ${options.neighbours}`);
+  }
 }
 
 function matrixShape(t: Tensor, what: string): [number, number] {
@@ -49,7 +67,7 @@ export function normalizeRows(features: Tensor): Tensor {
   if (out.size === 0) return out;
   features.rt.launch({
     shader: 'graph', entry: 'normalize_rows', bindings: { features, unitRows: out },
-    needs: { features: rows * cols, unitRows: rows * cols }, uniforms: { rows, cols, temperature: 1 }, workgroups: rows,
+    needs: { features: rows * cols, unitRows: rows * cols }, uniforms: { rows, cols, temperature: 1, neighbours: 0 }, workgroups: rows,
   });
   return out;
 }
@@ -65,10 +83,39 @@ export function affinityAndDegrees(similarity: Tensor, affinity: Affinity, tempe
     rt.launch({
       shader: 'graph', entry: 'affinity', overrides: { AFFINITY: AFFINITY_CODE[affinity] },
       bindings: { similarity, weights, degrees }, needs: { similarity: n * n, weights: n * n, degrees: n },
-      uniforms: { rows: n, cols: n, temperature: affinity === 'exp' ? temperature : 1 }, workgroups: n,
+      uniforms: { rows: n, cols: n, temperature: affinity === 'exp' ? temperature : 1, neighbours: 0 }, workgroups: n,
     });
   }
   return { weights, degrees };
+}
+
+/**
+ * The k-nearest-neighbour graph of the affinity W [n, n] (zero diagonal, non-negative): row i keeps its
+ * `neighbours` largest off-diagonal weights (ties to the lower column), then W'_ij = max(m_ij W_ij, m_ji W_ji);
+ * and the degrees of W'. W is left as it was.
+ */
+export function knnSparsify(weights: Tensor, neighbours: number): { weights: Tensor; degrees: Tensor } {
+  const [n, m] = matrixShape(weights, 'weights');
+  if (n !== m) throw new Error(`weights must be square, got [${n}, ${m}]`);
+  if (!(Number.isSafeInteger(neighbours) && neighbours >= 1)) throw new Error(`neighbours must be a positive integer, got ${neighbours}`);
+  const rt = weights.rt;
+  const sparse = Tensor.empty(rt, [n, n]);
+  const degrees = Tensor.empty(rt, [n]);
+  if (n > 0) {
+    const mask = Tensor.empty(rt, [n, n], 'u32');
+    // K above 2^32 - 1 keeps every edge, exactly as K = B - 1 does.
+    const uniforms = { rows: n, cols: n, temperature: 1, neighbours: Math.min(neighbours, 0xffffffff) };
+    rt.launch({
+      shader: 'graph', entry: 'knn_mask', bindings: { weights, neighbourMask: mask },
+      needs: { weights: n * n, neighbourMask: n * n }, uniforms, workgroups: n,
+    });
+    rt.launch({
+      shader: 'graph', entry: 'knn_symmetrize', bindings: { denseWeights: weights, neighbourMaskIn: mask, weights: sparse, degrees },
+      needs: { denseWeights: n * n, neighbourMaskIn: n * n, weights: n * n, degrees: n }, uniforms, workgroups: n,
+    });
+    mask.dispose();
+  }
+  return { weights: sparse, degrees };
 }
 
 /** Turns the affinity W into its Laplacian in place and returns it. */
@@ -78,7 +125,7 @@ export function laplacianInPlace(weights: Tensor, degrees: Tensor, kind: Laplaci
     weights.rt.launch({
       shader: 'graph', entry: 'laplacian', overrides: { NORMALIZED: kind === 'normalized' },
       bindings: { weights, degreesIn: degrees }, needs: { weights: n * n, degreesIn: n },
-      uniforms: { rows: n, cols: n, temperature: 1 }, workgroups: Math.ceil((n * n) / 256),
+      uniforms: { rows: n, cols: n, temperature: 1, neighbours: 0 }, workgroups: Math.ceil((n * n) / 256),
     });
   }
   return weights;
@@ -92,7 +139,7 @@ export function laplacianNullVector(degrees: Tensor, kind: LaplacianKind): Tenso
     degrees.rt.launch({
       shader: 'graph', entry: 'null_vector', overrides: { NORMALIZED: kind === 'normalized' },
       bindings: { degreesIn: degrees, nullVector: out }, needs: { degreesIn: n, nullVector: n },
-      uniforms: { rows: n, cols: n, temperature: 1 }, workgroups: 1,
+      uniforms: { rows: n, cols: n, temperature: 1, neighbours: 0 }, workgroups: 1,
     });
   }
   return out;
@@ -105,8 +152,14 @@ export function buildGraph(features: Tensor, options: GraphOptions): SpectralGra
   const unit = normalizeRows(features);
   const similarity = matmul(unit, unit, { transB: true });
   unit.dispose();
-  const { weights, degrees } = affinityAndDegrees(similarity, options.affinity, options.temperature);
+  const dense = affinityAndDegrees(similarity, options.affinity, options.temperature);
   similarity.dispose();
+  let { weights, degrees } = dense;
+  if ((options.graph ?? 'dense') === 'knn') {
+    ({ weights, degrees } = knnSparsify(dense.weights, options.neighbours!));
+    dense.weights.dispose();
+    dense.degrees.dispose();
+  }
   const laplacian = laplacianInPlace(weights, degrees, options.laplacian);
   const nullVector = laplacianNullVector(degrees, options.laplacian);
   return {

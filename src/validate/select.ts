@@ -9,7 +9,8 @@
 import { Tensor } from '../tensor.ts';
 import type { Runtime } from '../gpu/runtime.ts';
 import { define, HALF_ULP as U, inputs, joinOutputs, take, withinBounds, type CaseOutput, type ValidationCase } from './define.ts';
-import { affinityAndDegrees, laplacianInPlace, laplacianNullVector, normalizeRows, type Affinity, type LaplacianKind } from '../select/graph.ts';
+import { knnReference } from '../reference/knn.ts';
+import { affinityAndDegrees, knnSparsify, laplacianInPlace, laplacianNullVector, normalizeRows, type Affinity, type LaplacianKind } from '../select/graph.ts';
 import { combineRows, lanczos, matvec, normalizeInto, project, residualNorms, subtract } from '../select/lanczos.ts';
 import {
   affinityReference, combineReference, laplacianReference, matvecReference, normalizeRowsReference, nullVectorReference,
@@ -314,6 +315,51 @@ export function selectCases(): ValidationCase[] {
   return [
     ...rowsCases(), ...affinityCases(), ...laplacianCases(), ...nullVectorCases(),
     ...matvecCases(), ...projectCases(), ...subtractCases(), ...normalizeCases(), ...combineCases(), ...residualCases(),
-    ...solverCases(),
+    ...solverCases(), ...knnCases(),
   ];
+}
+
+// ---- graph.wgsl: the k-nearest-neighbour graph ----------------------------------------------------------------
+
+interface KnnCase { n: number; neighbours: number; kind: 'random' | 'ties' | 'equal' | 'asymmetric' | 'zero rows' }
+
+// Edge sizes: n = 1 and 2, K = 1, K = B - 1 and K > B - 1 (every edge kept), rows past one 64-wide tile; ties:
+// weights on a grid of 4 values, all weights equal (the threshold search lands on the tie and the lowest
+// columns win), rows of zeros; an asymmetric W (the max symmetrisation reads the other end's weight).
+const KNN_CASES: KnnCase[] = [
+  { n: 1, neighbours: 1, kind: 'random' }, { n: 2, neighbours: 1, kind: 'random' }, { n: 7, neighbours: 3, kind: 'ties' },
+  { n: 9, neighbours: 4, kind: 'equal' }, { n: 12, neighbours: 2, kind: 'zero rows' }, { n: 64, neighbours: 10, kind: 'random' },
+  { n: 70, neighbours: 5, kind: 'ties' }, { n: 33, neighbours: 6, kind: 'asymmetric' }, { n: 130, neighbours: 129, kind: 'random' },
+  { n: 65, neighbours: 200, kind: 'ties' },
+];
+
+function knnInputs(c: KnnCase): Float32Array {
+  if (c.kind === 'asymmetric') {
+    const w = inputs(c.n * c.n, 0, 1);
+    for (let i = 0; i < c.n; i++) w[i * c.n + i] = 0;
+    return w;
+  }
+  const { weights } = randomGraph(c.n);
+  if (c.kind === 'ties') for (let i = 0; i < weights.length; i++) weights[i] = Math.round(weights[i] * 3) / 3;
+  if (c.kind === 'equal') for (let i = 0; i < weights.length; i++) weights[i] = Math.floor(i / c.n) === i % c.n ? 0 : 0.5;
+  if (c.kind === 'zero rows') {
+    for (const r of [0, 5]) for (let j = 0; j < c.n; j++) { weights[r * c.n + j] = 0; weights[j * c.n + r] = 0; }
+  }
+  return weights;
+}
+
+function knnCases(): ValidationCase[] {
+  return KNN_CASES.map((c) => define('graph.knn', `n=${c.n} K=${c.neighbours} ${c.kind}`, async (rt) => {
+    const w = knnInputs(c);
+    const t = Tensor.upload(rt, w, [c.n, c.n]);
+    const sparse = knnSparsify(t, c.neighbours);
+    t.dispose();
+    const ref = knnReference(w, c.n, c.neighbours);
+    // The weights are selected and copied, never computed: exact. The degrees sum n non-negative f32 terms through
+    // a lane's chain of ceil(n / 64) additions and 6 tree levels.
+    return joinOutputs([
+      { got: await take(sparse.weights), ref: ref.weights, tolerance: { atol: 0, rtol: 0 } },
+      { got: await take(sparse.degrees), ref: ref.degrees, tolerance: { atol: 0, rtol: higham(Math.ceil(c.n / 64) + 6) } },
+    ]);
+  }));
 }
