@@ -122,7 +122,23 @@ function reduceCases(): ValidationCase[] {
       }));
     }
   }
+  // The bound above is a worst case that grows as len^2 (2.0 at len 4097, where a dropped element passes):
+  // integers in [-3, 3] sum exactly in f32 in any order (|sum| <= 3 * 4097 < 2^24), so any error is a bug.
+  for (const [shape, axis] of [[[13, 4097], 1], [[2, 1000], -1], [[65, 17, 31], 0], [[4, 129, 3], 1]] as [number[], number][]) {
+    cases.push(define('reduce.sum', `[${shape}] axis ${axis} exact ints`, async (rt) => {
+      const x = exactInts(shape.reduce((p, d) => p * d, 1));
+      const t = Tensor.upload(rt, x, shape);
+      const got = await take(reduce('sum', t, axis));
+      t.dispose();
+      return { got, ref: reduceReference('sum', x, shape, axis), tolerance: { atol: 0, rtol: 0 } };
+    }));
+  }
   return cases;
+}
+
+/** Integers in [-3, 3]: every product and every partial sum of the exact cases is an integer below 2^24. */
+function exactInts(n: number): Float32Array {
+  return inputs(n).map((v) => Math.round(v * 3));
 }
 
 function transposeCases(): ValidationCase[] {
@@ -138,7 +154,7 @@ function transposeCases(): ValidationCase[] {
   }));
 }
 
-interface MatmulCase { M: number; N: number; K: number; batchA?: number; batchB?: number; transA?: boolean; transB?: boolean }
+interface MatmulCase { M: number; N: number; K: number; batchA?: number; batchB?: number; transA?: boolean; transB?: boolean; exact?: boolean }
 
 export const MATMUL_CASES: MatmulCase[] = [
   { M: 1, N: 1, K: 1 }, { M: 3, N: 5, K: 7 }, { M: 17, N: 31, K: 13 }, { M: 64, N: 64, K: 64 },
@@ -148,19 +164,23 @@ export const MATMUL_CASES: MatmulCase[] = [
   { M: 45, N: 36, K: 27, transA: true, transB: true, batchA: 2, batchB: 2 },
   // Layouts that texture designs copy instead of packing (rows of 256-byte multiples).
   { M: 40, N: 64, K: 64, batchA: 2, batchB: 2 }, { M: 64, N: 128, K: 128, batchA: 3, batchB: 1 }, { M: 100, N: 64, K: 192 },
+  // Exact (integers in [-3, 3], |c| <= 9K < 2^24): the K^2 eps bound is 4.4e-3 at K = 192, above a dropped product
+  // of two small entries; these cases allow no error at all.
+  { M: 67, N: 129, K: 73, exact: true }, { M: 100, N: 64, K: 192, exact: true },
+  { M: 45, N: 36, K: 27, transA: true, transB: true, batchA: 2, batchB: 2, exact: true }, { M: 3, N: 5, K: 7, exact: true },
 ];
 
 function matmulCase(variant: MatmulVariant, c: MatmulCase): ValidationCase {
-  const { M, N, K, batchA = 1, batchB = 1, transA = false, transB = false } = c;
-  const label = `${batchA > 1 || batchB > 1 ? `${batchA}|${batchB} x ` : ''}${M}x${N}x${K}${transA ? ' A^T' : ''}${transB ? ' B^T' : ''}`;
+  const { M, N, K, batchA = 1, batchB = 1, transA = false, transB = false, exact = false } = c;
+  const label = `${batchA > 1 || batchB > 1 ? `${batchA}|${batchB} x ` : ''}${M}x${N}x${K}${transA ? ' A^T' : ''}${transB ? ' B^T' : ''}${exact ? ' exact ints' : ''}`;
   return define(`matmul.${variant}`, label, async (rt) => {
-    const a = inputs(batchA * M * K), b = inputs(batchB * K * N);
+    const [a, b] = exact ? [exactInts(batchA * M * K), exactInts(batchB * K * N)] : [inputs(batchA * M * K), inputs(batchB * K * N)];
     const ta = Tensor.upload(rt, a, transA ? [batchA, K, M] : [batchA, M, K]);
     const tb = Tensor.upload(rt, b, transB ? [batchB, N, K] : [batchB, K, N]);
     const got = await take(matmul(ta, tb, { variant, transA, transB }));
     ta.dispose(); tb.dispose();
     // Sequential accumulation over K: |err| <= K * eps * (|A||B|)_ij (Higham's gamma_K), and |a|,|b| <= 1.
-    return { got, ref: matmulReference(a, b, { M, N, K, batchA, batchB, transA, transB }), tolerance: { atol: K * F32_EPS * K, rtol: 0 } };
+    return { got, ref: matmulReference(a, b, { M, N, K, batchA, batchB, transA, transB }), tolerance: { atol: exact ? 0 : K * F32_EPS * K, rtol: 0 } };
   });
 }
 

@@ -1,6 +1,9 @@
 // conv2d forward, input gradient and weight gradient against the direct-loop float64 reference, on every GEMM
 // design. Tolerance per output: the worst-case rounding of its dot product, n * eps * sum|a_k b_k| (Higham's
 // gamma_n), where n counts the products summed in sequence (the kernels add in order, in f32).
+// That worst case grows with n and sits far above real errors (34,000x on the 19,208-row weight gradient, where
+// dropping a whole chunk of rows passed), so the exact cases carry the sensitivity: small integers whose every
+// product and partial sum is an integer below 2^24, exact in f32 in any order, so any error at all is a bug.
 import { Tensor } from '../tensor.ts';
 import { F32_EPS } from '../reference/compare.ts';
 import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, type ConvGeometry } from '../ops/conv.ts';
@@ -8,7 +11,7 @@ import { convBackwardBiasReference, convBackwardInputReference, convBackwardWeig
 import type { MatmulVariant } from '../ops/matmul.ts';
 import { define, inputs, joinOutputs, take, withinBounds, type ValidationCase } from './define.ts';
 
-export interface ConvCase { N: number; H: number; W: number; C: number; Cout: number; k: number; stride: number; pad: number; bias?: boolean }
+export interface ConvCase { N: number; H: number; W: number; C: number; Cout: number; k: number; stride: number; pad: number; bias?: boolean; exact?: boolean }
 
 export const CONV_CASES: ConvCase[] = [
   { N: 1, H: 1, W: 1, C: 1, Cout: 1, k: 1, stride: 1, pad: 0 },
@@ -21,18 +24,35 @@ export const CONV_CASES: ConvCase[] = [
   { N: 2, H: 5, W: 5, C: 16, Cout: 32, k: 1, stride: 1, pad: 0 },
   // More patch rows than a texture holds (16,384): slabs for the forward, chunks for the weight gradient.
   { N: 2, H: 100, W: 100, C: 1, Cout: 2, k: 3, stride: 1, pad: 0 },
+  // Exact: M = 3 * 79 * 79 = 18,723 patch rows (odd, so no chunk size divides it: the last chunk is partial on
+  // every design that chunks), the widest K (576) and a strided 7x7 with bias. Integers in [-3, 3]: the largest
+  // partial sum, 9 * 18,723 = 168,507 (dw) or 9 * 576 (forward), stays far below 2^24.
+  { N: 3, H: 81, W: 81, C: 1, Cout: 2, k: 3, stride: 1, pad: 0, exact: true },
+  { N: 2, H: 6, W: 6, C: 64, Cout: 64, k: 3, stride: 1, pad: 1, exact: true },
+  { N: 2, H: 13, W: 11, C: 3, Cout: 8, k: 7, stride: 2, pad: 3, bias: true, exact: true },
 ];
 
 const abs = (a: ArrayLike<number>) => Float64Array.from(a as ArrayLike<number>, Math.abs);
 const scaled = (a: ArrayLike<number>, s: number) => Float64Array.from(a as ArrayLike<number>, (v) => v * s);
 
 function label(c: ConvCase): string {
-  return `${c.N}x${c.H}x${c.W}x${c.C} k${c.k} s${c.stride} p${c.pad} -> ${c.Cout}${c.bias ? ' +bias' : ''}`;
+  return `${c.N}x${c.H}x${c.W}x${c.C} k${c.k} s${c.stride} p${c.pad} -> ${c.Cout}${c.bias ? ' +bias' : ''}${c.exact ? ' exact ints' : ''}`;
 }
+
+const EXACT_RANGE = 3;
+
+/** Uniform inputs, or for an exact case integers in [-3, 3]. */
+function values(c: ConvCase, n: number): Float32Array {
+  const u = inputs(n);
+  return c.exact ? u.map((v) => Math.round(v * EXACT_RANGE)) : u;
+}
+
+/** The rounding bound, or none at all where every operation is exact. */
+const bounded = (c: ConvCase, bound: Float64Array) => (c.exact ? bound.fill(0) : bound);
 
 function setup(c: ConvCase): { g: ConvGeometry; x: Float32Array; w: Float32Array; dy: Float32Array } {
   const g = convGeometry([c.N, c.H, c.W, c.C], [c.Cout, c.k, c.k, c.C], { stride: c.stride, padding: c.pad });
-  return { g, x: inputs(c.N * c.H * c.W * c.C), w: inputs(c.Cout * c.k * c.k * c.C), dy: inputs(g.M * g.Cout) };
+  return { g, x: values(c, c.N * c.H * c.W * c.C), w: values(c, c.Cout * c.k * c.k * c.C), dy: values(c, g.M * g.Cout) };
 }
 
 export function convCases(variants: readonly MatmulVariant[]): ValidationCase[] {
@@ -42,13 +62,13 @@ export function convCases(variants: readonly MatmulVariant[]): ValidationCase[] 
       const opts = { stride: c.stride, padding: c.pad, variant };
       cases.push(define('conv2d.forward', `${variant} ${label(c)}`, async (rt) => {
         const { g, x, w } = setup(c);
-        const bias = c.bias ? inputs(c.Cout) : null;
+        const bias = c.bias ? values(c, c.Cout) : null;
         const tx = Tensor.upload(rt, x, [c.N, c.H, c.W, c.C]), tw = Tensor.upload(rt, w, [c.Cout, c.k, c.k, c.C]);
         const tb = bias ? Tensor.upload(rt, bias) : null;
         const got = await take(conv2d(tx, tw, tb, opts));
         tx.dispose(); tw.dispose(); tb?.dispose();
         // K products in sequence, then the bias add (one more rounding).
-        const bound = scaled(convForwardReference(abs(x), abs(w), bias ? abs(bias) : null, g), (g.K + 1) * F32_EPS);
+        const bound = bounded(c, scaled(convForwardReference(abs(x), abs(w), bias ? abs(bias) : null, g), (g.K + 1) * F32_EPS));
         return withinBounds(got, convForwardReference(x, w, bias, g), bound);
       }));
       cases.push(define('conv2d.dx', `${variant} ${label(c)}`, async (rt) => {
@@ -59,7 +79,7 @@ export function convCases(variants: readonly MatmulVariant[]): ValidationCase[] 
         // Either Cout products per tap column and up to KH*KW taps summed by col2im, or (stride 1 on the implicit
         // GEMM) one sequential sum over all KH*KW*Cout products: the longer chain bounds both.
         const chain = Math.max(g.Cout + g.KH * g.KW, g.KH * g.KW * Math.ceil(g.Cout / 4) * 4);
-        const bound = scaled(convBackwardInputReference(abs(dy), abs(w), g), chain * F32_EPS);
+        const bound = bounded(c, scaled(convBackwardInputReference(abs(dy), abs(w), g), chain * F32_EPS));
         return withinBounds(got, convBackwardInputReference(dy, w, g), bound);
       }));
       cases.push(define('conv2d.dw', `${variant} ${label(c)}`, async (rt) => {
@@ -69,8 +89,8 @@ export function convCases(variants: readonly MatmulVariant[]): ValidationCase[] 
         const gotBias = c.bias ? await take(conv2dBackwardBias(tdy)) : null;
         tdy.dispose(); tx.dispose();
         // M = N*Ho*Wo products summed per weight (chunk by chunk, in order).
-        const parts = [withinBounds(got, convBackwardWeightReference(dy, x, g), scaled(convBackwardWeightReference(abs(dy), abs(x), g), g.M * F32_EPS))];
-        if (gotBias) parts.push(withinBounds(gotBias, convBackwardBiasReference(dy, g), scaled(convBackwardBiasReference(abs(dy), g), g.M * F32_EPS)));
+        const parts = [withinBounds(got, convBackwardWeightReference(dy, x, g), bounded(c, scaled(convBackwardWeightReference(abs(dy), abs(x), g), g.M * F32_EPS)))];
+        if (gotBias) parts.push(withinBounds(gotBias, convBackwardBiasReference(dy, g), bounded(c, scaled(convBackwardBiasReference(abs(dy), g), g.M * F32_EPS))));
         return parts.length === 1 ? parts[0] : joinOutputs(parts);
       }));
     }
