@@ -5,6 +5,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   validate: { summary: "run every kernel's validation cases against its float64 CPU reference", load: () => import('./validate.ts') },
   train: { summary: 'train ResNet-18 on a dataset (checkpoints, metrics.jsonl, summary.json)', load: () => import('./train.ts') },
   compare: { summary: 'train with several batch selectors on the same budget and report which wins', load: () => import('./compare.ts') },
+  study: { summary: 'the selection study: conditions x selectors x keep ratios x seeds, resumable, with paired statistics', load: () => import('./study.ts') },
   data: { summary: 'download and list data sets (CIFAR-10/100, Oxford-IIIT Pet, Fashion-MNIST, MNIST)', load: () => import('./data.ts') },
   tune: { summary: 'measure the matmul designs on this adapter and cache the fastest', load: () => import('./tune.ts') },
   bench: { summary: 'kernel benchmarks (e.g. `saln bench matmul`)', load: () => import('../../bench/cli.ts') },

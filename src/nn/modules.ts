@@ -9,6 +9,11 @@ export interface ForwardContext {
   tape: Tape;
   store: ParameterStore;
   training: boolean;
+  /**
+   * With `training`: normalise with the batch's own statistics but leave the running ones as they are (a
+   * selector's scoring forward: early running statistics are poor, and scoring must not move them).
+   */
+  freezeRunningStats?: boolean;
   /** Sees the output of every named layer (non-finite checks, fault injection). */
   probe?: (name: string, output: Var) => void;
 }
@@ -62,7 +67,7 @@ export class BatchNorm2d implements Module {
     return observed(ctx, this.name, F.batchNorm(ctx.tape, x, store.param(join(this.name, 'weight')), store.param(join(this.name, 'bias')), {
       runningMean: store.buffer(join(this.name, 'running_mean')),
       runningVar: store.buffer(join(this.name, 'running_var')),
-      momentum: this.momentum, eps: this.eps,
+      momentum: ctx.freezeRunningStats ? 0 : this.momentum, eps: this.eps,
     }, ctx.training, this.relu));
   }
 }

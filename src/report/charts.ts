@@ -60,6 +60,26 @@ export async function accuracyChart(path: string, series: AccuracySeries[], x: '
   });
 }
 
+export interface BandSeries {
+  selector: string;
+  /** Mean over seeds at each evaluation, with the band drawn from lo to hi (e.g. mean +- one standard deviation). */
+  points: { x: number; mean: number; lo: number; hi: number }[];
+}
+
+/** Test accuracy over seeds: a line at the mean and a band around it per arm (a study's paired seeds). */
+export async function accuracyBandChart(path: string, series: BandSeries[], xTitle: string, title: string): Promise<void> {
+  const values = series.flatMap(({ selector, points }) => points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.mean)).map((p) => ({ selector, ...p })));
+  const x = { field: 'x', type: 'quantitative' as const, title: xTitle };
+  await writeChart(path, {
+    title, width: 480, height: 300, data: { values },
+    encoding: { x, color: selectorColour(series) },
+    layer: [
+      { mark: { type: 'area', opacity: 0.18 }, encoding: { y: { field: 'lo', type: 'quantitative', title: 'Test accuracy', axis: { format: '.0%' }, scale: { zero: false } }, y2: { field: 'hi' } } },
+      { mark: { type: 'line' }, encoding: { y: { field: 'mean', type: 'quantitative' } } },
+    ],
+  } as TopLevelSpec);
+}
+
 /**
  * Training loss against step. Per-step loss is noisy, so each line is a trailing moving average over the same
  * number of logged points for every selector (the title says how many), then thinned to at most

@@ -27,6 +27,8 @@ import { loadPretrained } from './pretrained.ts';
 import { forwardFault, gradientFault, type Fault } from './faults.ts';
 import { locateNonFinite } from './nonfinite.ts';
 import { DeviceLostError, GpuMemoryError } from '../gpu/errors.ts';
+import { referenceFeatures } from './reference-features.ts';
+import { selectionDiagnostics } from './selection-diagnostics.ts';
 
 export interface TrainConfig {
   model: ResNetConfig;
@@ -59,6 +61,22 @@ export interface SelectionConfig {
   keepEnd?: number;
   /** A checkpoint directory (or model.safetensors) of the reference model, for jest, rho and reference features. */
   reference?: string;
+  /** Steps trained on the whole super-batch before selection starts (default 0). */
+  warmupSteps?: number;
+  /** After the warm-up, the kept fraction falls linearly from 1 to `keep` over this many steps (default 0). */
+  rampSteps?: number;
+  /**
+   * Batch-norm in the learner's scoring forward: 'batch' (the super-batch's own statistics, running ones left
+   * untouched; the default: early running statistics are poor) or 'running' (evaluation mode).
+   */
+  scoringStats?: 'batch' | 'running';
+  /**
+   * Where reference features and losses come from: 'cached' (default: computed once over the un-augmented
+   * training split, gathered per step, no forward) or 'forward' (the reference runs on each augmented super-batch).
+   */
+  referenceScores?: 'cached' | 'forward';
+  /** The reference-feature cache file (default: beside the reference checkpoint, named by the data's digest). */
+  featureCache?: string;
 }
 
 /** A complete configuration from a few choices: AdamW (the CLI's default), no augmentation, seed 0. */
@@ -105,10 +123,14 @@ export interface TrainerHooks {
   onProfile?: (kernels: KernelTime[], peakPoolBytes: number) => void;
   /** Sees each selection while its tensors are alive (reports keep a few super-batches and their choice). */
   onSelection?: (info: SelectionInfo) => Promise<void> | void;
+  /** Sees the training-split indices back-propagated at each step (studies count what selectors keep). */
+  onKept?: (kept: ArrayLike<number>, candidates: ArrayLike<number>) => void;
 }
 
 export interface SelectionInfo {
   step: number;
+  /** Training-split indices of the super-batch's candidates (result.indices index into this). */
+  candidates: ArrayLike<number>;
   /** Raw uint8 bytes of the super-batch (NHWC) and its shape, before augmentation. */
   bytes: Uint8Array;
   shape: ImageShape;
@@ -117,7 +139,14 @@ export interface SelectionInfo {
   features?: Tensor;
 }
 
-export interface EvalResult { loss: number; accuracy: number; count: number }
+export interface EvalResult {
+  loss: number;
+  accuracy: number;
+  count: number;
+  /** With `perClass`: the mean recall over the classes present (equal to accuracy on a class-balanced split). */
+  balancedAccuracy?: number;
+  perClass?: { correct: number[]; count: number[] };
+}
 
 export interface TrainSummary {
   epochs: number;
@@ -181,6 +210,14 @@ export class Trainer {
   runInfo: Record<string, unknown> = {};
   /** The step of the checkpoint in `out` that this run wrote or resumed from (null: none yet). */
   lastCheckpoint: number | null = null;
+  /** The reference's features [N, F] on the GPU and losses [N], over the training split (cached selection scores). */
+  private referenceScores: { features: Tensor; losses: Float32Array } | null = null;
+  /**
+   * Each training sample's learner loss from its last forward (NaN: never forwarded) and the step of that forward:
+   * loss- and learnability-aware rules read these instead of running a scoring forward.
+   */
+  readonly staleLoss: Float32Array;
+  private staleStep: Float64Array;
 
   constructor(readonly rt: Runtime, readonly config: TrainConfig, readonly data: TrainData, readonly out: string, readonly hooks: TrainerHooks) {
     this.net = createResNet18(rt, config.model, config.seed);
@@ -194,6 +231,8 @@ export class Trainer {
       const file = existsSync(selection.reference) && statSync(selection.reference).isDirectory() ? join(selection.reference, MODEL_FILE) : selection.reference;
       applyModelTensors(this.reference.store, readSafetensors(file).tensors, { strict: true, source: file });
     }
+    this.staleLoss = new Float32Array(data.train.count).fill(NaN);
+    this.staleStep = new Float64Array(data.train.count).fill(NaN);
     const n = this.net.store.values.size;
     const zeros = () => fill(Tensor.empty(rt, [n]), 0);
     if (config.optimizer === 'sgd') {
@@ -263,6 +302,7 @@ export class Trainer {
     let budgetReached = false;
     const budget = hooks.budget;
     const subset = hooks.evalSubset ? { ...this.data.test, count: Math.min(hooks.evalSubset, this.data.test.count) } : this.data.test;
+    await this.prepareReferenceScores();
     hooks.log(`training ResNet-18 (${config.model.stem} stem, width ${config.model.width}, ${store.parameterCount.toLocaleString('en-US')} parameters) on ${this.data.name}: ${train.count} samples, ${perEpoch} batches of ${config.batchSize} per epoch, ${config.epochs} epochs`);
     while (this.epoch < config.epochs) {
       const order = epochOrder(train.count, config.seed, this.epoch);
@@ -277,7 +317,7 @@ export class Trainer {
         const profiling = hooks.profileStep === this.step + 1;
         if (profiling) { this.rt.pool.resetPeak(); this.rt.startProfile(); }
         if (hooks.inject?.kind === 'device-lost' && hooks.inject.step === this.step + 1) this.rt.ctx.simulateLoss();
-        const { loss, norm, kept, forwarded, selectionSeconds, stepSeconds } = await this.trainStep(indices, decayRange, next).catch((e) => {
+        const { loss, norm, kept, forwarded, selectionSeconds, stepSeconds, diagnostics } = await this.trainStep(indices, decayRange, next).catch((e) => {
           throw e instanceof GpuMemoryError ? withBatchAdvice(e, indices.length, '--batch-size') : e;
         });
         if (profiling) hooks.onProfile?.(await this.rt.stopProfile(), this.rt.pool.report().peakBytes);
@@ -286,7 +326,7 @@ export class Trainer {
         epochImages += indices.length;
         const seconds = (performance.now() - started) / 1000;
         const imagesPerSecond = epochImages / ((performance.now() - epochStart) / 1000);
-        hooks.metrics({ kind: 'step', step: this.step, epoch: this.epoch, loss, gradNorm: norm, lr: this.lr(this.step), imagesPerSecond, elapsed: seconds, backpropagated: kept, forwarded, candidates: indices.length, selectionSeconds, stepSeconds, trainSeconds, imagesTrained });
+        hooks.metrics({ kind: 'step', step: this.step, epoch: this.epoch, loss, gradNorm: norm, lr: this.lr(this.step), imagesPerSecond, elapsed: seconds, backpropagated: kept, forwarded, candidates: indices.length, selectionSeconds, stepSeconds, trainSeconds, imagesTrained, ...diagnostics });
         hooks.progress?.update(this.batchInEpoch + 1, { loss: loss.toFixed(4), 'img/s': imagesPerSecond.toFixed(1) });
         if (hooks.checkpointEvery && this.step % hooks.checkpointEvery === 0) await this.save(this.batchInEpoch + 1);
         if (budget && ((budget.images !== undefined && imagesTrained >= budget.images) || (budget.seconds !== undefined && trainSeconds >= budget.seconds))) {
@@ -321,16 +361,32 @@ export class Trainer {
     return { epochs: this.epoch, steps: this.step, imagesTrained, seconds, imagesPerSecond: imagesTrained / seconds, finalEval: lastEval, stoppedEarly: this.stopRequested, trainSeconds, budgetReached };
   }
 
+  /** Reference features and losses over the training split, from the cache or computed once (then cached). */
+  private async prepareReferenceScores(): Promise<void> {
+    const selection = this.config.selection;
+    const needs = this.selector?.needs ?? {};
+    if (!this.reference || !selection?.reference || this.referenceScores || selection.referenceScores === 'forward') return;
+    if (needs.features !== 'reference' && !needs.referenceLoss) return;
+    const { config } = this;
+    const started = performance.now();
+    const cache = await referenceFeatures(this.rt, this.reference, selection.reference, this.data.train,
+      { resize: config.augment.resize, mean: config.mean, std: config.std }, selection.featureCache);
+    this.hooks.log(`reference features ${cache.count} x ${cache.dim} ${cache.cached ? 'read from' : 'computed into'} ${cache.file} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+    this.referenceScores = { features: Tensor.upload(this.rt, cache.features, [cache.count, cache.dim]), losses: cache.losses };
+  }
+
   private lr(step: number): number {
     return this.hooks.schedule ? this.hooks.schedule(step) : this.config.lr;
   }
 
   /** The keep ratio at the current step (constant, or linear from keep to keepEnd over the planned steps). */
   keepRatio(): number {
-    const { keep, keepEnd } = this.config.selection!;
-    if (keepEnd === undefined) return keep;
+    const { keep, keepEnd, warmupSteps = 0, rampSteps = 0 } = this.config.selection!;
+    if (this.step < warmupSteps) return 1;
     const total = this.config.epochs * batchesPerEpoch(this.data.train.count, this.config.batchSize);
-    return keep + (keepEnd - keep) * Math.min(1, this.step / Math.max(1, total - 1));
+    const planned = keepEnd === undefined ? keep : keep + (keepEnd - keep) * Math.min(1, this.step / Math.max(1, total - 1));
+    const ramp = rampSteps > 0 ? Math.min(1, (this.step - warmupSteps + 1) / rampSteps) : 1;
+    return 1 + (planned - 1) * ramp;
   }
 
   /** Images run forward (no grad) to score the last super-batch. */
@@ -341,7 +397,7 @@ export class Trainer {
    * One optimizer step on the given samples; returns the batch loss and the gradient norm. The next batch's bytes
    * are gathered while the GPU works on this one (between submitting the step and reading its loss).
    */
-  private async trainStep(indices: ArrayLike<number>, decayRange: [number, number], next: ArrayLike<number> | null): Promise<{ loss: number; norm: number; kept: number; forwarded: number; selectionSeconds: number; stepSeconds: number }> {
+  private async trainStep(indices: ArrayLike<number>, decayRange: [number, number], next: ArrayLike<number> | null): Promise<{ loss: number; norm: number; kept: number; forwarded: number; selectionSeconds: number; stepSeconds: number; diagnostics?: Record<string, unknown> }> {
     const { rt, config } = this;
     const { model, store } = this.net;
     const train = this.data.train;
@@ -355,7 +411,9 @@ export class Trainer {
     images.dispose();
     const selectionStart = performance.now();
     this.scoringForwards = 0;
-    const { x, labels } = await this.select(candidates, batch.labels, batch.bytes);
+    const { x, labels, kept, diagnostics } = await this.select(candidates, batch.labels, batch.bytes, indices);
+    const keptGlobal = kept ? Uint32Array.from(kept, (i) => indices[i]) : Uint32Array.from(indices);
+    this.hooks.onKept?.(keptGlobal, indices);
     const selectionSeconds = this.selector ? (performance.now() - selectionStart) / 1000 : 0;
     const labelTensor = Tensor.upload(rt, labels, [labels.length], 'u32');
     store.zeroGrads();
@@ -366,13 +424,14 @@ export class Trainer {
     probe?.('loss', ce.loss);
     tape.keep(ce.loss);
     tape.backward(ce.loss, Tensor.upload(rt, [1], [1]));
-    ce.perSample.dispose(); ce.predicted.dispose(); ce.correct.dispose();
+    ce.predicted.dispose(); ce.correct.dispose();
     gradientFault(rt, this.hooks.inject, this.step + 1, store);
     const { norm, nonFinite } = gradNorm(store.grads);
-    const readback = Promise.all([ce.loss.value.download(), norm.download(), nonFinite.download()]);
+    const readback = Promise.all([ce.loss.value.download(), norm.download(), nonFinite.download(), this.selector ? ce.perSample.download() : null]);
     if (next) this.prefetched = { indices: next, batch: gatherImages(train, next) };
-    const [lossValue, normValue, bad] = await readback;
-    ce.loss.value.dispose();
+    const [lossValue, normValue, bad, perSample] = await readback;
+    ce.loss.value.dispose(); ce.perSample.dispose();
+    if (perSample) this.remember(keptGlobal, perSample as Float32Array);
     const loss = lossValue[0];
     if (!Number.isFinite(loss) || bad[0] !== 0 || !Number.isFinite(normValue[0])) {
       norm.dispose(); nonFinite.dispose();
@@ -392,24 +451,36 @@ export class Trainer {
         { lr, weightDecay: config.weightDecay }, { clip, decayRange });
     }
     norm.dispose(); nonFinite.dispose();
-    return { loss, norm: normValue[0], kept: labels.length, forwarded: labels.length + this.scoringForwards, selectionSeconds, stepSeconds: (performance.now() - stepStart) / 1000 };
+    return { loss, norm: normValue[0], kept: labels.length, forwarded: labels.length + this.scoringForwards, selectionSeconds, stepSeconds: (performance.now() - stepStart) / 1000, diagnostics };
+  }
+
+  /** Records the learner's losses of the samples `globalIndices` (a forward just computed them). */
+  private remember(globalIndices: ArrayLike<number>, losses: ArrayLike<number>): void {
+    for (let k = 0; k < globalIndices.length; k++) {
+      this.staleLoss[globalIndices[k]] = losses[k];
+      this.staleStep[globalIndices[k]] = this.step;
+    }
   }
 
   /**
-   * The samples to back-propagate: all of them without a selector; otherwise the selector's choice, scored from
-   * a no-grad forward (batch-norm on its running statistics, which the scoring pass must not move).
+   * The samples to back-propagate: all of them without a selector (or during the selection warm-up); otherwise
+   * the selector's choice, from what it needs: reference features and losses gathered from the cache, remembered
+   * learner losses, or a no-grad scoring forward (batch-norm on the super-batch's statistics unless told otherwise;
+   * the running statistics never move).
    */
-  private async select(candidates: Tensor, labels: Uint32Array, bytes?: Uint8Array): Promise<{ x: Tensor; labels: Uint32Array }> {
+  private async select(candidates: Tensor, labels: Uint32Array, bytes: Uint8Array | undefined, globalIndices: ArrayLike<number>): Promise<{ x: Tensor; labels: Uint32Array; kept: Uint32Array | null; diagnostics?: Record<string, unknown> }> {
     const selector = this.selector;
-    if (!selector) return { x: candidates, labels };
+    const selection = this.config.selection;
+    if (!selector || !selection || this.step < (selection.warmupSteps ?? 0)) return { x: candidates, labels, kept: null };
     const { rt, config } = this;
     const B = labels.length;
     const keep = Math.min(B, Math.max(2, Math.round(this.keepRatio() * B)));
     const labelTensor = Tensor.upload(rt, labels, [B], 'u32');
     const owned: Tensor[] = [labelTensor];
-    const score = (net: ResNetInstance, wantFeatures: boolean, wantLoss: boolean) => {
+    const batchStats = (selection.scoringStats ?? 'batch') === 'batch';
+    const score = (net: ResNetInstance, wantFeatures: boolean, wantLoss: boolean, isLearner: boolean) => {
       const tape = new Tape(false);
-      const ctx = { tape, store: net.store, training: false };
+      const ctx = { tape, store: net.store, training: isLearner && batchStats, freezeRunningStats: true };
       const features = net.model.features(ctx, new Var(candidates, false));
       let loss: Tensor | undefined;
       if (wantLoss) {
@@ -423,30 +494,56 @@ export class Trainer {
       return { features: wantFeatures ? features.value : undefined, loss };
     };
     const needs = selector.needs;
-    const learner = needs.features === 'learner' || needs.learnerLoss ? score(this.net, needs.features === 'learner', Boolean(needs.learnerLoss)) : null;
-    const reference = needs.features === 'reference' || needs.referenceLoss ? score(this.reference!, needs.features === 'reference', Boolean(needs.referenceLoss)) : null;
+    const gatherStarted = performance.now();
+    const cached = this.referenceScores;
+    const learner = needs.features === 'learner' || needs.learnerLoss ? score(this.net, needs.features === 'learner', Boolean(needs.learnerLoss), true) : null;
+    const forwardReference = (needs.features === 'reference' && !cached) || (needs.referenceLoss && !cached);
+    const reference = forwardReference ? score(this.reference!, needs.features === 'reference', Boolean(needs.referenceLoss), false) : null;
     this.scoringForwards = (learner ? B : 0) + (reference ? B : 0);
-    const features = learner?.features ?? reference?.features;
+    let features = learner?.features ?? reference?.features;
+    let referenceLoss = reference?.loss;
+    if (cached) {
+      const rows = Tensor.upload(rt, Uint32Array.from(globalIndices), [B], 'u32');
+      if (needs.features === 'reference') { features = gatherRows(cached.features, rows); owned.push(features); }
+      if (needs.referenceLoss) { referenceLoss = Tensor.upload(rt, Float32Array.from(globalIndices, (i) => cached.losses[i]), [B]); owned.push(referenceLoss); }
+      rows.dispose();
+    }
+    const staleLoss = needs.staleLoss ? Float32Array.from(globalIndices, (i) => this.staleLoss[i]) : undefined;
+    const gatherMs = performance.now() - gatherStarted;
     const result = await selector.select({
       rt, batchSize: B, keep, labels: labelTensor, seed: config.seed, step: this.step + 1,
-      features, learnerLoss: learner?.loss, referenceLoss: reference?.loss,
+      features, learnerLoss: learner?.loss, referenceLoss, staleLoss,
     });
-    if (this.hooks.onSelection && bytes) await this.hooks.onSelection({ step: this.step + 1, bytes, shape: this.imageShape(this.data.train, B), result, features });
+    if (this.hooks.onSelection && bytes) await this.hooks.onSelection({ step: this.step + 1, candidates: globalIndices, bytes, shape: this.imageShape(this.data.train, B), result, features });
+    if (learner?.loss) this.remember(globalIndices, await learner.loss.download() as Float32Array);
     for (const t of owned) t.dispose();
     const chosen = result.indices;
-    if (chosen.length === B) return { x: candidates, labels };
+    const diagnostics = selectionDiagnostics(result, labels, { gatherMs, staleAge: staleLoss ? this.meanAge(globalIndices) : undefined });
+    if (chosen.length === B) return { x: candidates, labels, kept: chosen, diagnostics };
     const index = Tensor.upload(rt, chosen, [chosen.length], 'u32');
     const x = gatherRows(candidates, index);
     index.dispose();
     candidates.dispose();
-    return { x, labels: Uint32Array.from(chosen, (i) => labels[i]) };
+    return { x, labels: Uint32Array.from(chosen, (i) => labels[i]), kept: chosen, diagnostics };
+  }
+
+  /** Mean age in steps of the remembered losses of `globalIndices` (never-forwarded samples left out). */
+  private meanAge(globalIndices: ArrayLike<number>): number | undefined {
+    let sum = 0, seen = 0;
+    for (let k = 0; k < globalIndices.length; k++) {
+      const at = this.staleStep[globalIndices[k]];
+      if (!Number.isNaN(at)) { sum += this.step - at; seen++; }
+    }
+    return seen ? sum / seen : undefined;
   }
 
   /** Top-1 accuracy and mean loss over a split, batch-norm in evaluation mode, no tape records. */
-  async evaluate(data: LabelledImages): Promise<EvalResult> {
+  async evaluate(data: LabelledImages, options: { perClass?: boolean } = {}): Promise<EvalResult> {
     const { rt, config } = this;
     const { model, store } = this.net;
     let correct = 0, lossSum = 0;
+    const classes = config.model.classes ?? data.classes.length;
+    const perClass = options.perClass ? { correct: new Array<number>(classes).fill(0), count: new Array<number>(classes).fill(0) } : undefined;
     for (let start = 0; start < data.count; start += config.evalBatchSize) {
       const count = Math.min(config.evalBatchSize, data.count - start);
       const indices = Array.from({ length: count }, (_, k) => start + k);
@@ -461,13 +558,23 @@ export class Trainer {
       const ce = crossEntropy(tape, logits, labelTensor);
       const correctSum = sum(ce.correct, 0), lossTotal = sum(ce.perSample, 0);
       tape.release();
+      const predicted = perClass ? ce.predicted.download() : null;
       ce.perSample.dispose(); ce.predicted.dispose(); ce.correct.dispose(); x.dispose(); labelTensor.dispose();
-      const [c, l] = await Promise.all([correctSum.download(), lossTotal.download()]);
+      const [c, l, p] = await Promise.all([correctSum.download(), lossTotal.download(), predicted]);
+      if (perClass && p) {
+        for (let k = 0; k < count; k++) { perClass.count[labels[k]]++; if (p[k] === labels[k]) perClass.correct[labels[k]]++; }
+      }
       correctSum.dispose(); lossTotal.dispose();
       correct += c[0];
       lossSum += l[0];
     }
-    return { loss: lossSum / data.count, accuracy: correct / data.count, count: data.count };
+    const result: EvalResult = { loss: lossSum / data.count, accuracy: correct / data.count, count: data.count };
+    if (perClass) {
+      const present = perClass.count.map((n, c) => [n, c]).filter(([n]) => n > 0);
+      result.balancedAccuracy = present.reduce((a, [n, c]) => a + perClass.correct[c] / n, 0) / Math.max(1, present.length);
+      result.perClass = perClass;
+    }
+    return result;
   }
 
   /** @param batchInEpoch the next batch to train (mid-epoch saves run before the loop moves on). */
@@ -482,6 +589,7 @@ export class Trainer {
 
   dispose(): void {
     for (const t of this.optimizerState.values()) t.dispose();
+    this.referenceScores?.features.dispose();
     this.net.store.dispose();
     this.reference?.store.dispose();
   }
