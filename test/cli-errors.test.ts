@@ -147,7 +147,8 @@ test('saln compare: bad selectors and options, ranges and paths', async () => {
     [['--batch-size', '0'], /--batch-size must be a positive integer, got '0'$/],
     [['--dataset', 'imagenet'], /unknown dataset 'imagenet'/],
     [['--data-dir', '/nonexistent/saln-data'], /--data-dir \/nonexistent\/saln-data does not exist$/],
-    [['--selectors', 'none,jest'], /jest and rho need a reference model/],
+    [['--selectors', 'none,jest'], /jest needs a reference model/],
+    [['--selectors', 'none,saln', '--selector-option', 'saln:featureSource=reference'], /saln needs a reference model/],
   ]);
 });
 

@@ -31,7 +31,8 @@ sorted similarity matrix, weight histograms after training).
   --eval-subset N         (default 1000)
   --target A              test accuracy for the time-to-accuracy column (default 0.8)
   --grids N               super-batches drawn per selector (default 2)
-  --reference DIR         reference model for jest and rho; without it one is trained first (1 epoch) on
+  --reference DIR         reference model for jest, rho and saln's reference features; without it one is
+                          trained first (1 epoch) on
                           --reference-limit training images that follow the --limit ones (default 5000)
 plus the data, model and optimisation flags of 'saln train' (--dataset, --limit, --epochs, --batch-size, --lr, ...).
 `;
@@ -75,17 +76,20 @@ export async function run(argv: string[]): Promise<number> {
   };
   const target = number('target', values.target, 'fraction');
   const limit = values.limit !== undefined ? number('limit', values.limit, 'positiveInteger') : undefined;
-  const needsReference = selectors.some(({ name }) => name === 'jest' || name === 'rho') && !values.reference;
+  // Asked of every selector before any run starts: a reference found missing after the first run has spent its
+  // minutes would waste them.
+  const referenceUsers = selectors.filter(({ name, options }) => { const needs = createSelector(name, options).needs; return needs.referenceLoss || needs.features === 'reference'; }).map(({ name }) => name);
+  const needsReference = referenceUsers.length > 0 && !values.reference;
   const referenceCount = number('reference-limit', values['reference-limit'], 'positiveInteger');
   const warmupSteps = number('warmup-steps', values['warmup-steps'], 'nonNegativeInteger');
   const evalEvery = number('eval-every', values['eval-every'], 'nonNegativeInteger');
   const evalSubset = number('eval-subset', values['eval-subset'], 'positiveInteger');
   const grids = number('grids', values.grids, 'nonNegativeInteger');
-  if (needsReference && limit === undefined) throw new UsageError('compare: jest and rho need a reference model: pass --reference DIR, or --limit N so that the images after the first N train one');
+  if (needsReference && limit === undefined) throw new UsageError(`compare: ${referenceUsers.join(', ')} ${referenceUsers.length === 1 ? 'needs' : 'need'} a reference model: pass --reference DIR, or --limit N so that the images after the first N train one`);
 
   const config = configFromFlags('compare', { ...values, selector: 'none' });
   const loaded = loadDataFromFlags(values.dataset!, values, needsReference && limit !== undefined ? limit + referenceCount : limit, false, 'compare');
-  if (needsReference && loaded.train.count <= limit!) throw new UsageError(`compare: jest and rho need a reference model, trained on the images after the first --limit ${limit}, but the training split has only ${loaded.train.count}; pass --reference DIR or a smaller --limit`);
+  if (needsReference && loaded.train.count <= limit!) throw new UsageError(`compare: ${referenceUsers.join(', ')} ${referenceUsers.length === 1 ? 'needs' : 'need'} a reference model, trained on the images after the first --limit ${limit}, but the training split has only ${loaded.train.count}; pass --reference DIR or a smaller --limit`);
   // The reference model learns from the images after the compared runs' --limit: held out from them.
   const data = needsReference && limit !== undefined ? { ...loaded, train: subsetImages(loaded.train, 0, limit) } : loaded;
   applyData(config, data);

@@ -99,7 +99,8 @@ export function summarise(results: RunResult[], preset: Pick<StudyPreset, 'name'
       const random = groups.get(keyOf(condition, keep, RANDOM_ARM)) ?? [];
       // The AUC horizon: what random back-propagates at this keep ratio (every selector at this keep does too).
       const horizon = random.length ? meanOf(random.map((r) => r.imagesTrained)) : Math.max(...results.map((r) => r.imagesTrained));
-      const auc = (r: RunResult) => areaUnderCurve(curve(r), horizon);
+      // From chance at no images: the first evaluation comes after some training, and holding it back to 0 flatters.
+      const auc = (r: RunResult) => areaUnderCurve(curve(r), horizon, { start: 1 / r.classes });
       const noneSeconds = none.map((r) => firstReach(r.evals.map((e) => ({ x: e.seconds, y: e.accuracy })), preset.target)).filter((s): s is number => s !== null);
       // Controls first, then the arms in a fixed order, so tables line up across conditions.
       const rank = (arm: string) => (arm === NONE_ARM ? 0 : arm.startsWith('none') ? 1 : arm === RANDOM_ARM ? 2 : 3);

@@ -26,6 +26,7 @@ export interface RunResult {
   keep: number;
   seed: number;
   settings: Record<string, unknown>;
+  classes: number;
   finalAccuracy: number;
   balancedAccuracy: number;
   /** Partial evaluations on the first evalSubset test images, then the final one on the whole test split. */
@@ -74,7 +75,7 @@ export function conditionData(preset: StudyPreset, condition: string, seed: numb
   const referenceImages = subsetImages(loaded.train, preset.limit, preset.referenceLimit);
   if (condition === 'transfer') {
     // The reference learns one half of the classes, the learner the other: features that transfer, losses that don't.
-    const split = transferSplit(loaded.train.classes.length, 0);
+    const split = transferSplit(loaded.train.classes.length);
     const restrict = (images: LabelledImages, classes: number[]) => selectClasses(images, classes).images;
     return {
       learner: { ...loaded, train: restrict(learnerImages, split.learner), test: restrict(loaded.test, split.learner) },
@@ -202,7 +203,7 @@ export async function runStudyRun(rt: Runtime, preset: StudyPreset, run: StudyRu
     evals.push({ images: summary.imagesTrained, seconds: summary.trainSeconds, step: summary.steps, accuracy: final.accuracy });
     const diagnostics = Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(1, selectionSteps)]));
     const result: RunResult = {
-      id: run.id, condition: run.condition, arm: run.arm.label, selector: run.arm.selector, keep: run.keep, seed: run.seed, settings: run.settings,
+      id: run.id, condition: run.condition, arm: run.arm.label, selector: run.arm.selector, keep: run.keep, seed: run.seed, settings: run.settings, classes: config.model.classes,
       finalAccuracy: final.accuracy, balancedAccuracy: final.balancedAccuracy ?? final.accuracy, evals, steps: summary.steps,
       imagesTrained: summary.imagesTrained, imagesForwarded, trainSeconds: summary.trainSeconds, selectionSeconds, diagnostics,
       keptFlagged: Object.fromEntries(Object.entries(flagged).map(([k, f]) => [k, { kept: f.kept / Math.max(1, f.keptTotal), candidates: f.candidates / Math.max(1, f.candidatesTotal) }])),
