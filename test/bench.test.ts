@@ -1,5 +1,5 @@
 // The benchmark CLI as a user runs it, on tiny shapes: JSON records with every field, the --out file, usage
-// errors (exit 2, one line), and, where TF.js is installed, the peers computing the same matmul as ours.
+// errors (exit 2, one line), and the TF.js peers (devDependencies) computing the same matmul as ours.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -82,20 +82,20 @@ test('an unknown suite, or a flag no selected suite reads, is a one-line error a
   assert.match(viaSaln.stderr, /unknown suite 'frobnicate'/);
 });
 
-function tfjsInstalled(): boolean {
+/**
+ * The peers are devDependencies, installed wherever the tests can run (tsx and uvu are devDependencies too), so
+ * a missing one is a broken install, not a reason to pass: it fails, naming the fix.
+ */
+function requireTfjs(): void {
   try {
     createRequire(import.meta.url).resolve('@tensorflow/tfjs-core');
-    return true;
   } catch {
-    return false;
+    assert.unreachable('@tensorflow/tfjs-core (a devDependency) is not installed: run npm install (npm run setup) before the tests');
   }
 }
 
 test('--peers: TF.js computes the same matmul as ours (float64-checked), and each peer figure has its ratio', () => {
-  if (!tfjsInstalled()) {
-    console.log('  (skipped: @tensorflow/tfjs-core is not installed)');
-    return;
-  }
+  requireTfjs();
   const r = bench(['matmul', '--shapes', '8x8x8,33x17x9', '--variants', 'naive', '--runs', '1', '--json', '--peers']);
   assert.is(r.status, 0, r.stderr);
   const figures = records(r.stdout);
@@ -114,7 +114,7 @@ test('--peers: TF.js computes the same matmul as ours (float64-checked), and eac
 });
 
 test("the Conv2DBackpropFilter kernel bench gives TF.js's WASM backend matches float64 (strides, 1x1, 7x7, odd sizes)", async () => {
-  if (!tfjsInstalled()) return;
+  requireTfjs();
   const tf = await import('@tensorflow/tfjs-core');
   await import('@tensorflow/tfjs-backend-wasm');
   const { registerWasmConvFilterGrad } = await import('../bench/peers/wasm-conv-filter.ts');
