@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { getRuntime } from '../src/gpu/runtime.ts';
 import { Tensor } from '../src/tensor.ts';
 import { CpuRandom, normalArray } from '../src/rng.ts';
-import { SalnSelector, fiedlerVector, type SalnDetails, type SalnOptions } from '../src/select/saln.ts';
+import { SalnSelector, type SalnDetails, type SalnOptions } from '../src/select/saln.ts';
 import { largestRemainderQuotas, canonicalGroups } from '../src/select/spectral-rules.ts';
 import { affinityReference, gramReference, normalizeRowsReference } from '../src/reference/saln.ts';
 import { rejectsOneLine, throwsOneLine } from '../test/assertions.ts';
@@ -203,24 +203,6 @@ test('every rule: the same (seed, step) gives the same choice; details carry ipr
   // The planted clusters are all covered, so the kept set holds every planted class (outliers aside).
   const { details } = await select({ rule: 'clusters' }, features, cluster, KEEP);
   assert.ok(details.classesKept >= SIZES.length, `classes kept ${details.classesKept}`);
-});
-
-test('the selector\'s Fiedler vector is fiedlerVector\'s to the bit (the same launches, the time split aside)', async () => {
-  const { features, cluster } = PLANTED;
-  const t = Tensor.upload(rt, features, [B, F]);
-  const options = new SalnSelector({ rule: 'high' }).options;
-  // The selector draws its start vector first from the selection stream of (seed, step).
-  const { selectionRandom } = await import('../src/select/common.ts');
-  const stream = selectionRandom(1, 0);
-  const start = Float32Array.from({ length: B }, () => 2 * stream.next() - 1);
-  const direct = await fiedlerVector(t, options, start);
-  t.dispose();
-  const { details } = await select({ rule: 'high' }, features, cluster, KEEP);
-  assert.equal(Array.from(details.fiedler), Array.from(direct.fiedler));
-  assert.equal(details.eigenvalues, direct.eigenvalues);
-  assert.is(details.iterations, direct.iterations);
-  assert.is(details.residual, direct.residual);
-  assert.is(details.converged, direct.converged);
 });
 
 // ---- the degree ablation -----------------------------------------------------------------------------------

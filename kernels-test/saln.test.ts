@@ -7,7 +7,8 @@ import * as assert from 'uvu/assert';
 import { getRuntime } from '../src/gpu/runtime.ts';
 import { Tensor } from '../src/tensor.ts';
 import { normalArray, uniformArray } from '../src/rng.ts';
-import { SalnSelector, pickByRule, FIEDLER_RULES, type FiedlerRule, type SalnDetails, type SalnOptions } from '../src/select/saln.ts';
+import { SalnSelector, fiedlerVector, pickByRule, FIEDLER_RULES, type FiedlerRule, type SalnDetails, type SalnOptions } from '../src/select/saln.ts';
+import { selectionRandom } from '../src/select/common.ts';
 import type { Affinity, LaplacianKind } from '../src/select/graph.ts';
 import { salnReference, deflatedEigen } from '../src/reference/saln.ts';
 
@@ -289,6 +290,30 @@ test('permuting the feature columns, the samples or the start vector changes not
     const mapped = Uint32Array.from(result.indices, map).sort();
     assertTopKWithin(base.scores!, mapped, slack, name);
     for (let i = 0; i < B; i++) assert.ok(Math.abs(result.scores![i] - base.scores![map(i)]) <= slack, `${name}: score ${i}`);
+  }
+});
+
+test('fiedlerVector: unit, its largest-magnitude entry positive, and to the bit what the selector uses (its time split aside)', async () => {
+  const B = 40, F = 16;
+  for (const laplacian of ['unnormalized', 'normalized'] as LaplacianKind[]) {
+    const features = curveFeatures(B, F, 21);
+    // The selector draws its Lanczos start vector first from the selection stream of (seed, step).
+    const stream = selectionRandom(1, 0);
+    const start = Float32Array.from({ length: B }, () => 2 * stream.next() - 1);
+    const t = Tensor.upload(rt, features, [B, F]);
+    const options = new SalnSelector({ laplacian }).options;
+    const direct = await fiedlerVector(t, options, start);
+    t.dispose();
+    let at = 0;
+    for (let i = 1; i < B; i++) if (Math.abs(direct.fiedler[i]) > Math.abs(direct.fiedler[at])) at = i;
+    assert.ok(direct.fiedler[at] > 0, `${laplacian}: the largest-magnitude entry is positive`);
+    assert.ok(Math.abs(Math.hypot(...direct.fiedler) - 1) <= 1e-5, `${laplacian}: unit`);
+    const { details } = await select({ laplacian }, features, B, 10);
+    assert.equal(Array.from(details.fiedler), Array.from(direct.fiedler), `${laplacian}: the same vector`);
+    assert.equal(details.eigenvalues, direct.eigenvalues);
+    assert.is(details.iterations, direct.iterations);
+    assert.is(details.residual, direct.residual);
+    assert.is(details.converged, direct.converged);
   }
 });
 
