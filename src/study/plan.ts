@@ -80,7 +80,7 @@ export const PRESETS: Record<string, StudyPreset> = {
     dataset: 'fashion-mnist', limit: 3000, referenceLimit: 2000, testLimit: 2000, width: 0.25, stem: 'imagenet',
     epochs: 2, referenceEpochs: 2, batchSize: 128, lr: 0.004, evalEvery: 8, evalSubset: 1000, target: 0.75,
     conditions: ['clean', 'noise:0.3', 'duplicates:0.5', 'corrupt:0.2'],
-    arms: STANDARD_ARMS.filter((a) => !['loss', 'saln (reference, degree)', 'saln (reference, clusters, random)'].includes(a.label)),
+    arms: STANDARD_ARMS.filter((a) => !['loss', 'saln (reference, degree)'].includes(a.label)),
     keeps: [0.5], seeds: [0, 1, 2],
   },
   // For a GPU machine: the full training split, full width, every condition and arm, two keep ratios, 5 seeds.
