@@ -197,10 +197,7 @@ test('side quotas against an independent count, fractional quotas included (7 of
 test('options: defaults, featureSource sets needs, unknown or bad options are one-line errors', () => {
   const saln = new SalnSelector();
   assert.equal(saln.needs, { features: 'learner' });
-  assert.equal(saln.options, {
-    affinity: 'clip', temperature: 0.5, laplacian: 'unnormalized', rule: 'proportional', lanczosSteps: 100, tolerance: 1e-5,
-    graph: 'dense', neighbours: 10, within: 'random', chunks: 16, diversity: 1, trim: 0.1,
-  });
+  assert.equal(saln.options, { affinity: 'clip', temperature: 0.5, laplacian: 'unnormalized', rule: 'proportional', lanczosSteps: 100, tolerance: 1e-5 });
   assert.equal(new SalnSelector({ featureSource: 'reference' }).needs, { features: 'reference' });
   assert.throws(() => new SalnSelector({ affinity: 'cosine' as Affinity }), /saln selector: option affinity must be one of clip, shift, exp/);
   assert.throws(() => new SalnSelector({ temperature: 0 }), /option temperature must be a positive finite number/);
@@ -448,12 +445,28 @@ test('GPU Fiedler vector, lambda_2, scores and choice match the float64 referenc
 test('the Fiedler vector\'s largest-magnitude entry is positive whatever the Lanczos start vector', async () => {
   const B = 28, F = 10;
   const features = curveFeatures(B, F, 21);
-  for (let step = 0; step < 8; step++) {
+  // Through the selector: its details carry the oriented vector.
+  for (let step = 0; step < 4; step++) {
     const { details } = await select({ rule: 'high' }, features, B, 5, 3, step);
     const magnitude = Array.from(details.fiedler, Math.abs);
     const top = magnitude.indexOf(Math.max(...magnitude));
     assert.ok(details.fiedler[top] > 0, `start ${step}: v2[${top}] = ${details.fiedler[top]}`);
   }
+  // fiedlerVector itself, from a start vector and its negation: Lanczos is exactly sign-symmetric in floating
+  // point (every step negates with its start), so an unoriented result would come out negated for one of the two.
+  const t = Tensor.upload(rt, features, [B, F]);
+  const options = new SalnSelector().options;
+  for (let k = 0; k < 2; k++) {
+    const start = uniformArray(B, 40 + k, 0, -1, 1);
+    const [plus, minus] = [await fiedlerVector(t, options, start), await fiedlerVector(t, options, start.map((x) => -x))];
+    for (const { fiedler } of [plus, minus]) {
+      const magnitude = Array.from(fiedler, Math.abs);
+      const top = magnitude.indexOf(Math.max(...magnitude));
+      assert.ok(fiedler[top] > 0, `start ${k}: v2[${top}] = ${fiedler[top]}`);
+    }
+    assert.equal(Array.from(minus.fiedler), Array.from(plus.fiedler), `start ${k}: the same vector from a negated start`);
+  }
+  t.dispose();
 });
 
 test.run();
