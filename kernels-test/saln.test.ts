@@ -197,7 +197,10 @@ test('side quotas against an independent count, fractional quotas included (7 of
 test('options: defaults, featureSource sets needs, unknown or bad options are one-line errors', () => {
   const saln = new SalnSelector();
   assert.equal(saln.needs, { features: 'learner' });
-  assert.equal(saln.options, { affinity: 'clip', temperature: 0.5, laplacian: 'unnormalized', rule: 'proportional', lanczosSteps: 100, tolerance: 1e-5 });
+  assert.equal(saln.options, {
+    affinity: 'clip', temperature: 0.5, laplacian: 'unnormalized', rule: 'proportional', lanczosSteps: 100, tolerance: 1e-5,
+    graph: 'dense', neighbours: 10, within: 'random', chunks: 16, diversity: 1, trim: 0.1,
+  });
   assert.equal(new SalnSelector({ featureSource: 'reference' }).needs, { features: 'reference' });
   assert.throws(() => new SalnSelector({ affinity: 'cosine' as Affinity }), /saln selector: option affinity must be one of clip, shift, exp/);
   assert.throws(() => new SalnSelector({ temperature: 0 }), /option temperature must be a positive finite number/);
