@@ -10,7 +10,8 @@ import * as assert from 'uvu/assert';
 import { getRuntime } from '../src/gpu/runtime.ts';
 import { Tensor } from '../src/tensor.ts';
 import { uniformArray } from '../src/rng.ts';
-import { lanczos, tridiagonalEigen, type LanczosOptions } from '../src/select/lanczos.ts';
+import { lanczos, type LanczosOptions } from '../src/linalg/lanczos.ts';
+import { tridiagonalEigen } from '../src/linalg/tridiagonal.ts';
 import { jacobiEigen } from '../src/reference/jacobi.ts';
 import { deflatedEigen, laplacianReference } from '../src/reference/saln.ts';
 

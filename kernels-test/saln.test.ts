@@ -9,7 +9,7 @@ import { Tensor } from '../src/tensor.ts';
 import { normalArray, uniformArray } from '../src/rng.ts';
 import { SalnSelector, fiedlerVector, pickByRule, FIEDLER_RULES, type FiedlerRule, type SalnDetails, type SalnOptions } from '../src/select/saln.ts';
 import { selectionRandom } from '../src/select/common.ts';
-import type { Affinity, LaplacianKind } from '../src/select/graph.ts';
+import type { Affinity, LaplacianKind } from '../src/ops/graph.ts';
 import { salnReference, deflatedEigen } from '../src/reference/saln.ts';
 
 const rt = await getRuntime();

@@ -1,4 +1,4 @@
-// Vector kernels of the Lanczos eigensolver (src/select/lanczos.ts) on resident buffers. The Krylov basis is
+// Vector kernels of the Lanczos eigensolver (src/linalg/lanczos.ts) on resident buffers. The Krylov basis is
 // one buffer of rows (basis row r = elements r*n .. r*n+n): the deflated vectors first, then q_0, q_1, ...
 // A step is matvec -> (project -> subtract) twice -> normalize_vector; the CPU reads back only the alpha/beta
 // scalars normalize_vector leaves in `scalars`, once every few steps.

@@ -1,8 +1,8 @@
-// Float64 reference of the SALN scoring path (src/select/graph.ts, src/select/saln.ts) and of the Lanczos vector
+// Float64 reference of the SALN scoring path (src/ops/graph.ts, src/select/saln.ts) and of the Lanczos vector
 // kernels (shaders/lanczos.wgsl). The Fiedler pair comes from the dense Jacobi solver on L + c u u^T: the null
 // vector u is moved to the top of the spectrum (c above every eigenvalue), so the lowest pair is the lowest on
 // u's complement, exactly what the GPU's deflated Lanczos computes.
-import type { Affinity, LaplacianKind } from '../select/graph.ts';
+import type { Affinity, LaplacianKind } from '../ops/graph.ts';
 import { pickByRule, type FiedlerRule } from '../select/saln.ts';
 import { jacobiEigen } from './jacobi.ts';
 

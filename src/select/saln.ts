@@ -48,8 +48,8 @@
 // Details of every step: ipr (of v2), classesKept / classesInBatch, clusterSizes and clusterKept (stratified,
 // clusters, joint), timing { graph, lanczos, rule } in milliseconds (the trainer adds gather).
 import type { Tensor } from '../tensor.ts';
-import { buildGraph, AFFINITIES, GRAPH_KINDS, LAPLACIANS, type Affinity, type GraphKind, type GraphOptions, type LaplacianKind } from './graph.ts';
-import { lanczos, LANCZOS_DEFAULTS } from './lanczos.ts';
+import { buildGraph, AFFINITIES, GRAPH_KINDS, LAPLACIANS, type Affinity, type GraphKind, type GraphOptions, type LaplacianKind } from '../ops/graph.ts';
+import { lanczos, LANCZOS_DEFAULTS } from '../linalg/lanczos.ts';
 import { ascending, checkSelectionInput, checkTensor, readLossVector, selectionRandom } from './common.ts';
 import { checkOptionKeys, nonNegativeNumber, oneOf, positiveInteger, positiveNumber } from './options.ts';
 import type { SelectionInput, SelectionResult, Selector, SelectorNeeds } from './types.ts';

@@ -3,8 +3,8 @@
 // back with the degrees and the null vector the CPU rules use. The same launches as fiedlerVector (saln.ts) for
 // count = 1, so the Fiedler vector is the same to the bit.
 import type { Tensor } from '../tensor.ts';
-import { buildGraph } from './graph.ts';
-import { lanczos } from './lanczos.ts';
+import { buildGraph } from '../ops/graph.ts';
+import { lanczos } from '../linalg/lanczos.ts';
 import { orientSign, type SpectralOptions } from './saln.ts';
 
 export interface SpectralStep {

@@ -10,8 +10,8 @@ import { Tensor } from '../tensor.ts';
 import type { Runtime } from '../gpu/runtime.ts';
 import { define, HALF_ULP as U, inputs, joinOutputs, take, withinBounds, type CaseOutput, type ValidationCase } from './define.ts';
 import { knnReference } from '../reference/knn.ts';
-import { affinityAndDegrees, knnSparsify, laplacianInPlace, laplacianNullVector, normalizeRows, type Affinity, type LaplacianKind } from '../select/graph.ts';
-import { combineRows, lanczos, matvec, normalizeInto, project, residualNorms, subtract } from '../select/lanczos.ts';
+import { affinityAndDegrees, knnSparsify, laplacianInPlace, laplacianNullVector, normalizeRows, type Affinity, type LaplacianKind } from '../ops/graph.ts';
+import { combineRows, lanczos, matvec, normalizeInto, project, residualNorms, subtract } from '../linalg/lanczos.ts';
 import {
   affinityReference, combineReference, laplacianReference, matvecReference, normalizeRowsReference, nullVectorReference,
   projectReference, residualReference, subtractReference, deflatedEigen,

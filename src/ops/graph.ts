@@ -2,7 +2,7 @@
 // matmul kernels, affinity and degrees, optionally its k-nearest-neighbour sparsification, the Laplacian and its
 // known null vector.
 import { Tensor } from '../tensor.ts';
-import { matmul } from '../ops/matmul.ts';
+import { matmul } from './matmul.ts';
 
 /** How negative cosine similarities are kept out of the weights: max(S, 0), (S + 1) / 2, or exp(-(1 - S) / t). */
 export type Affinity = 'clip' | 'shift' | 'exp';
