@@ -7,7 +7,7 @@ import type { Runtime } from '../src/gpu/runtime.ts';
 import { loadFashionMnist } from '../datasets/fashion-mnist.ts';
 import { loadOxfordPets } from '../datasets/oxford-pets.ts';
 import { augmentBatch, uploadImages, type AugmentOptions } from '../src/ops/augment.ts';
-import { gatherImages, type LabelledImages } from '../datasets/idx.ts';
+import { gatherImages, type LabelledImages } from '../datasets/images.ts';
 import { CpuRandom } from '../src/rng.ts';
 import { writeTinyPets } from '../datasets/fixtures.ts';
 import type { SuiteContext } from './context.ts';

@@ -4,7 +4,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatasetError } from './errors.ts';
-import type { LabelledImages } from './idx.ts';
+import type { LabelledImages } from './images.ts';
 
 export type CifarSplit = 'train' | 'test';
 

@@ -16,7 +16,7 @@
 // written; the result may share buffers the condition does not change (clean, transfer, and the pixels under
 // label noise), so treat both as read-only.
 import { CpuRandom, philox, splitWords } from '../src/rng.ts';
-import type { LabelledImages } from './idx.ts';
+import type { LabelledImages } from './images.ts';
 
 export class ConditionError extends Error {
   override name = 'ConditionError';

@@ -1,6 +1,7 @@
 // Fashion-MNIST (Xiao et al. 2017): 28x28 grey images of 10 clothing classes, 60000 train / 10000 test, in
 // the MNIST IDX layout. Debian's dataset-fashion-mnist (installed by `npm run setup`) ships the gzipped files.
-import { loadIdxPair, type LabelledImages } from './idx.ts';
+import { loadIdxPair } from './idx.ts';
+import type { LabelledImages } from './images.ts';
 
 export const FASHION_MNIST_DIR = '/usr/share/datasets/fashion-mnist';
 

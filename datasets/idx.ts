@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import type { LabelledImages } from './images.ts';
 
 export interface IdxArray {
   dims: number[];
@@ -69,17 +70,6 @@ export function readIdx(path: string): IdxArray {
   return parseIdx(bytes, path);
 }
 
-export interface LabelledImages {
-  /** N*H*W*C bytes, NHWC. */
-  images: Uint8Array;
-  labels: Uint8Array;
-  count: number;
-  height: number;
-  width: number;
-  channels: number;
-  classes: string[];
-}
-
 export interface IdxPairSpec {
   /** Names the data set in messages, e.g. "Fashion-MNIST". */
   dataset: string;
@@ -137,22 +127,3 @@ function findIdx(dataset: string, dir: string, name: string, installHint: string
 }
 
 const hex = (byte: number) => `0x${byte.toString(16).padStart(2, '0')}`;
-
-/** Samples [start, start + count) of a set, without copying. */
-export function subsetImages<T extends LabelledImages>(data: T, start: number, count: number): T {
-  const pixels = data.height * data.width * data.channels;
-  return { ...data, count, images: data.images.subarray(start * pixels, (start + count) * pixels), labels: data.labels.subarray(start, start + count) };
-}
-
-/** The bytes (NHWC) and labels of the samples `indices`, in that order: one batch, ready to upload. */
-export function gatherImages(data: LabelledImages, indices: ArrayLike<number>): { bytes: Uint8Array; labels: Uint32Array } {
-  const pixels = data.height * data.width * data.channels;
-  const bytes = new Uint8Array(indices.length * pixels);
-  const labels = new Uint32Array(indices.length);
-  for (let k = 0; k < indices.length; k++) {
-    const i = indices[k];
-    bytes.set(data.images.subarray(i * pixels, (i + 1) * pixels), k * pixels);
-    labels[k] = data.labels[i];
-  }
-  return { bytes, labels };
-}

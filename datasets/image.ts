@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import jpeg from 'jpeg-js';
 import { decode as decodePng, convertIndexedToRgb, type DecodedPng } from 'fast-png';
 import { DatasetError } from './errors.ts';
-import type { LabelledImages } from './idx.ts';
+import type { LabelledImages } from './images.ts';
 
 /** Interleaved 8-bit pixels, rows top to bottom. */
 export interface Raster {

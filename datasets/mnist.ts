@@ -1,5 +1,6 @@
 // MNIST (LeCun et al.): 28x28 grey digits, 60000 train / 10000 test, the IDX layout Fashion-MNIST copied.
-import { loadIdxPair, type LabelledImages } from './idx.ts';
+import { loadIdxPair } from './idx.ts';
+import type { LabelledImages } from './images.ts';
 
 const FILE_PREFIX = { train: 'train', test: 't10k' } as const;
 

@@ -3,7 +3,7 @@
 // by a dataset identity string chosen by the caller (e.g. "cifar10-train" or "pets-trainval-224").
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { LabelledImages } from './idx.ts';
+import type { LabelledImages } from './images.ts';
 
 export interface ChannelStats {
   /** Per channel, 0..1 scale. */

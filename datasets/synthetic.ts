@@ -1,7 +1,7 @@
 // A seeded, class-separable image set for quick runs and tests: each class is a fixed random template, each
 // sample its class template plus noise, so a network can learn it in a few steps and nothing is downloaded.
 import { CpuRandom } from '../src/rng.ts';
-import type { LabelledImages } from './idx.ts';
+import type { LabelledImages } from './images.ts';
 
 export interface SyntheticOptions {
   count: number;

@@ -7,7 +7,7 @@ import {
   applyCondition, ConditionError, CORRUPT_BLOCK, CORRUPT_NOISE, DUPLICATE_MAX_BRIGHTNESS, DUPLICATE_MAX_SHIFT, formatCondition,
   imbalanceTargets, parseCondition, selectClasses, transferSplit,
 } from '../datasets/conditions.ts';
-import type { LabelledImages } from '../datasets/idx.ts';
+import type { LabelledImages } from '../datasets/images.ts';
 import { syntheticImages } from '../datasets/synthetic.ts';
 
 // Noise 20 around templates in 40..215: pixels stay in 20..235, so a brightness offset of +-12 never clips and

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { channelStats } from '../datasets/stats.ts';
 import { syntheticImages } from '../datasets/synthetic.ts';
-import type { LabelledImages } from '../datasets/idx.ts';
+import type { LabelledImages } from '../datasets/images.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'saln-stats-'));
 

@@ -2,7 +2,7 @@
 // per selector and pictures in --out.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { subsetImages } from '../../datasets/idx.ts';
+import { subsetImages } from '../../datasets/images.ts';
 import { parse, UsageError } from './args.ts';
 import { getRuntime } from '../gpu/runtime.ts';
 import { tuneMatmul } from '../ops/tuning.ts';

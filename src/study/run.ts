@@ -10,7 +10,7 @@ import { loadTrainData, type LoadedTrainData } from '../train/data.ts';
 import { makeSchedule } from '../train/schedule.ts';
 import { MetricsWriter } from '../train/metrics.ts';
 import { createSelector } from '../select/registry.ts';
-import { subsetImages, type LabelledImages } from '../../datasets/idx.ts';
+import { subsetImages, type LabelledImages } from '../../datasets/images.ts';
 import { applyCondition, selectClasses, transferSplit, type ConditionFlags } from '../../datasets/conditions.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { MODEL_FILE } from '../train/checkpoint.ts';

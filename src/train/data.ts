@@ -11,7 +11,7 @@ import { loadImageFolder } from '../../datasets/image-folder.ts';
 import { syntheticImages } from '../../datasets/synthetic.ts';
 import { channelStats } from '../../datasets/stats.ts';
 import { findDataset, locateDataset, resolveDataDir, datasetDir } from '../../datasets/catalog.ts';
-import { subsetImages, type LabelledImages } from '../../datasets/idx.ts';
+import { subsetImages, type LabelledImages } from '../../datasets/images.ts';
 import type { AugmentOptions } from '../ops/augment.ts';
 import { UsageError } from '../cli/args.ts';
 

@@ -15,7 +15,7 @@ import { Tape, Var } from '../autograd.ts';
 import { crossEntropy } from '../nn/functional.ts';
 import type { ResNetInstance } from '../nn/resnet.ts';
 import { augmentBatch, uploadImages, type AugmentOptions } from '../ops/augment.ts';
-import { gatherImages, type LabelledImages } from '../../datasets/idx.ts';
+import { gatherImages, type LabelledImages } from '../../datasets/images.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { MODEL_FILE } from './checkpoint.ts';
 

@@ -14,7 +14,7 @@ import { augmentBatch, uploadImages, type AugmentOptions, type ImageShape } from
 import { adamwStep, gradNorm, sgdStep } from '../ops/optimizer.ts';
 import { sum } from '../ops/reduce.ts';
 import { fill } from '../ops/fill.ts';
-import { gatherImages, type LabelledImages } from '../../datasets/idx.ts';
+import { gatherImages, type LabelledImages } from '../../datasets/images.ts';
 import { applyModelTensors, loadCheckpoint, MODEL_FILE, saveCheckpoint } from './checkpoint.ts';
 import { readSafetensors } from './safetensors.ts';
 import { createSelector } from '../select/registry.ts';
