@@ -81,14 +81,25 @@ export async function run(ctx: SuiteContext): Promise<void> {
   // Fashion-MNIST-sized images (compare's default model): scoring forward, selection, then forward, backward
   // and SGD on the kept half.
   const B = 256;
-  const step = await selectingStepSeconds(rt, runs, B, ratio, selector);
+  const step = await selectingStepSeconds(rt, runs, B, ratio, selector, 'learner');
   report.figure({ suite: 'select', case: `B=${B} training step with selection (28x28x1, ImageNet stem)`, engine: 'saln', seconds: step.step, unit: 'ms', extra: { B, keep: ratio } });
   const alone = selectTimes.get(B)?.median ?? step.selection.median;
-  report.line(`  selection (features to indices) at B=${B}: ${(1000 * step.selection.median).toFixed(1)} ms inside the step (${(1000 * alone).toFixed(1)} ms alone) = ${(100 * step.selection.median / step.step.median).toFixed(1)}% of the step`);
+  report.line(`  selection (features to indices) at B=${B}: ${(1000 * step.selection.median).toFixed(1)} ms inside the step (${(1000 * alone).toFixed(1)} ms alone) = ${(100 * step.selection.median / step.step.median).toFixed(1)}% of the step; the learner's scoring forward over the super-batch comes on top`);
   report.extra({ type: 'selection-share', suite: 'select', B, selectionSeconds: step.selection.median, stepSeconds: step.step.median, share: step.selection.median / step.step.median });
+
+  // With a reference's features cached over the training split (saln's featureSource=reference): no scoring
+  // forward; the selection is the rows' gather, the graph, Lanczos and the rule, here stratified by learnability.
+  const cachedSelector = new SalnSelector({ affinity, laplacian, featureSource: 'reference', rule: 'stratified', within: 'learnability' });
+  const cached = await selectingStepSeconds(rt, runs, B, ratio, cachedSelector, 'cached');
+  report.figure({ suite: 'select', case: `B=${B} training step with cached reference features (28x28x1, ImageNet stem)`, engine: 'saln', seconds: cached.step, unit: 'ms', extra: { B, keep: ratio, rule: 'stratified', within: 'learnability' } });
+  report.line(`  selection from cached reference features at B=${B} (gather + graph + Lanczos + stratified rule): ${(1000 * cached.selection.median).toFixed(1)} ms = ${(100 * cached.selection.median / cached.step.median).toFixed(1)}% of the step (no scoring forward)`);
+  report.extra({ type: 'selection-share', suite: 'select', B, source: 'cached', selectionSeconds: cached.selection.median, stepSeconds: cached.step.median, share: cached.selection.median / cached.step.median });
 }
 
-async function selectingStepSeconds(rt: Runtime, runs: number, B: number, ratio: number, selector: SalnSelector): Promise<{ step: Stats; selection: Stats }> {
+/** Rows of reference features for a 20,000-image training split, as `saln train` caches them. */
+const CACHED_ROWS = 20000;
+
+async function selectingStepSeconds(rt: Runtime, runs: number, B: number, ratio: number, selector: SalnSelector, source: 'learner' | 'cached'): Promise<{ step: Stats; selection: Stats }> {
   const { model, store } = createResNet18(rt, { stem: 'imagenet', width: 1, inChannels: 1, classes: 10 }, 1);
   const momentum = fill(Tensor.empty(rt, [store.values.size]), 0);
   const x = Tensor.upload(rt, uniformArray(B * 28 * 28, 3, 1, -1, 1), [B, 28, 28, 1]);
@@ -97,16 +108,33 @@ async function selectingStepSeconds(rt: Runtime, runs: number, B: number, ratio:
   const keep = Math.max(2, Math.round(ratio * B));
   const selectionSamples: number[] = [];
   let count = 0;
+  const table = source === 'cached' ? Tensor.upload(rt, syntheticFeatures(CACHED_ROWS, 512, 'clustered', 9), [CACHED_ROWS, 512]) : null;
+  const referenceLosses = uniformArray(CACHED_ROWS, 11, 1, 0, 2);
+  const staleLosses = uniformArray(CACHED_ROWS, 12, 1, 0, 3);
   const body = async () => {
-    const scoring = new Tape(false);
-    const features = scoring.keep(model.features({ tape: scoring, store, training: false }, new Var(x, false)));
-    scoring.release();
-    // The scoring forward finishes first, so the clock covers the selection alone (the step waits for it anyway).
-    await rt.sync('bench select scoring');
-    const t0 = performance.now();
-    const { indices } = await selector.select({ rt, batchSize: B, keep, labels, features: features.value, seed: 1, step: count++ });
+    let features: Tensor;
+    let t0: number;
+    let referenceLoss: Tensor | undefined, staleLoss: Float32Array | undefined;
+    if (table) {
+      t0 = performance.now();
+      const rows = Uint32Array.from({ length: B }, (_, i) => (count * B + i * 7919) % CACHED_ROWS);
+      const rowTensor = Tensor.upload(rt, rows, [B], 'u32');
+      features = gatherRows(table, rowTensor);
+      rowTensor.dispose();
+      referenceLoss = Tensor.upload(rt, Float32Array.from(rows, (r) => referenceLosses[r]), [B]);
+      staleLoss = Float32Array.from(rows, (r) => staleLosses[r]);
+    } else {
+      const scoring = new Tape(false);
+      features = scoring.keep(model.features({ tape: scoring, store, training: false }, new Var(x, false))).value;
+      scoring.release();
+      // The scoring forward finishes first, so the clock covers the selection alone (the step waits for it anyway).
+      await rt.sync('bench select scoring');
+      t0 = performance.now();
+    }
+    const { indices } = await selector.select({ rt, batchSize: B, keep, labels, features, referenceLoss, staleLoss, seed: 1, step: count++ });
     selectionSamples.push((performance.now() - t0) / 1000);
-    features.value.dispose();
+    features.dispose();
+    referenceLoss?.dispose();
     const index = Tensor.upload(rt, indices, [indices.length], 'u32');
     const kept = gatherRows(x, index);
     const keptLabels = Tensor.upload(rt, Uint32Array.from(indices, (i) => labelValues[i]), [indices.length], 'u32');
@@ -119,7 +147,7 @@ async function selectingStepSeconds(rt: Runtime, runs: number, B: number, ratio:
     // The warm-up call's selection is not a sample.
     return { step, selection: statsOf(selectionSamples.slice(1)) };
   } finally {
-    x.dispose(); labels.dispose(); momentum.dispose(); store.dispose();
+    x.dispose(); labels.dispose(); momentum.dispose(); store.dispose(); table?.dispose();
   }
 }
 

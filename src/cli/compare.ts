@@ -1,6 +1,8 @@
 // `saln compare`: several selectors on the same data, model, seed and budget; summary.md, summary.json, metrics
 // per selector and pictures in --out.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { settingsHash } from '../util/settings-hash.ts';
+import { MODEL_FILE } from '../train/checkpoint.ts';
 import { join, resolve } from 'node:path';
 import { subsetImages } from '../../datasets/images.ts';
 import { parse, UsageError } from './args.ts';
@@ -10,7 +12,7 @@ import { Trainer } from '../train/trainer.ts';
 import { compareSelectors } from '../train/compare.ts';
 import { acquireRunLock } from '../train/lock.ts';
 import { createSelector, SELECTOR_NAMES } from '../select/registry.ts';
-import { applyData, configFromFlags, keepFlag, loadDataFromFlags, numberFlag, parseSelectorOptions, RUN_OPTIONS, scheduleFor, terminalReporting } from './run-options.ts';
+import { applyData, configFromFlags, keepFlag, loadDataFromFlags, numberFlag, parseSelectorOptions, RUN_OPTIONS, scheduleFor, selectionSchedule, SELECTION_SCHEDULE_HELP, terminalReporting } from './run-options.ts';
 
 const HELP = `usage: saln compare [options]
 
@@ -31,6 +33,7 @@ sorted similarity matrix, weight histograms after training).
   --eval-subset N         (default 1000)
   --target A              test accuracy for the time-to-accuracy column (default 0.8)
   --grids N               super-batches drawn per selector (default 2)
+${SELECTION_SCHEDULE_HELP}
   --reference DIR         reference model for jest, rho and saln's reference features; without it one is
                           trained first (1 epoch) on
                           --reference-limit training images that follow the --limit ones (default 5000)
@@ -106,16 +109,23 @@ export async function run(argv: string[]): Promise<number> {
     let reference = values.reference;
     if (needsReference) {
       const held = { ...loaded, train: subsetImages(loaded.train, limit!, loaded.train.count - limit!) };
-      reference = join(out, 'reference');
-      log(`training the reference model on ${held.train.count} held-out images (1 epoch) into ${reference}`);
       const referenceConfig = { ...config, epochs: 1 };
-      const trainer = new Trainer(rt, referenceConfig, held, reference, { log, progress, metrics: () => {}, schedule: scheduleFor(values.schedule!, referenceConfig, held.train.count, warmupSteps) });
-      await trainer.run();
-      trainer.dispose();
+      // Named by its settings: a later compare with the same data, model and optimisation reuses it.
+      reference = join(out, `reference-${settingsHash({ dataset: data.name, limit, held: held.train.count, config: referenceConfig, schedule: values.schedule, warmupSteps })}`);
+      if (existsSync(join(reference, MODEL_FILE))) {
+        log(`reusing the reference model in ${reference}`);
+      } else {
+        log(`training the reference model on ${held.train.count} held-out images (1 epoch) into ${reference}`);
+        const temp = `${reference}.tmp-${process.pid}`;
+        const trainer = new Trainer(rt, referenceConfig, held, temp, { log, progress, metrics: () => {}, schedule: scheduleFor(values.schedule!, referenceConfig, held.train.count, warmupSteps) });
+        try { await trainer.run(); } finally { trainer.dispose(); }
+        rmSync(reference, { recursive: true, force: true });
+        renameSync(temp, reference);
+      }
     }
 
     await compareSelectors(rt, config, data, out, {
-      selectors, keep, keepEnd, reference, budget: budget.images || budget.seconds ? budget : undefined, evalEvery, evalSubset, target, grids,
+      selectors, keep, keepEnd, reference, selectionSettings: selectionSchedule('compare', values), budget: budget.images || budget.seconds ? budget : undefined, evalEvery, evalSubset, target, grids,
     }, log, progress, schedule);
     process.stdout.write(`${readFileSync(join(out, 'summary.md'), 'utf8')}\n`);
     process.stderr.write(`outputs: ${out}/{summary.md, summary.json, metrics-<selector>.jsonl, pictures/}\n`);

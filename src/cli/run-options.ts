@@ -1,6 +1,6 @@
 // What `saln train` and `saln compare` share: their flags, the configuration built from them, and the data.
 import { UsageError } from './args.ts';
-import { batchesPerEpoch, type Progress, type TrainConfig } from '../train/trainer.ts';
+import { batchesPerEpoch, type Progress, type SelectionConfig, type TrainConfig } from '../train/trainer.ts';
 import { makeSchedule, SCHEDULE_NAMES, type LrSchedule } from '../train/schedule.ts';
 import { loadTrainData, DATASETS, type LoadedTrainData } from '../train/data.ts';
 import { ProgressBar } from '../train/progress.ts';
@@ -18,6 +18,8 @@ export const RUN_OPTIONS = {
   inject: { type: 'string' }, 'checkpoint-every': { type: 'string', default: '200' }, profile: { type: 'boolean' },
   selector: { type: 'string', default: 'none' }, keep: { type: 'string', default: '0.5' },
   'selector-option': { type: 'string', multiple: true }, reference: { type: 'string' }, 'keep-end': { type: 'string' },
+  'select-warmup': { type: 'string', default: '0' }, 'keep-ramp': { type: 'string', default: '0' }, 'scoring-stats': { type: 'string', default: 'batch' },
+  'reference-scores': { type: 'string', default: 'cached' }, 'feature-cache': { type: 'string' },
 } as const;
 
 type NumberRule = 'positiveInteger' | 'nonNegativeInteger' | 'nonNegative' | 'positive' | 'fraction';
@@ -79,10 +81,32 @@ export function configFromFlags(command: string, values: Flags): TrainConfig {
   if (values.selector !== 'none') {
     const keep = keepFlag(command, 'keep', values.keep)!;
     const keepEnd = keepFlag(command, 'keep-end', values['keep-end']);
-    config.selection = { selector: values.selector!, options: parseSelectorOptions(values['selector-option'] ?? []), keep, keepEnd, reference: values.reference };
+    config.selection = { selector: values.selector!, options: parseSelectorOptions(values['selector-option'] ?? []), keep, keepEnd, reference: values.reference, ...selectionSchedule(command, values) };
   }
   return config;
 }
+
+/** The selection settings beyond selector and keep: warm-up, ramp, scoring statistics, reference scores. */
+export function selectionSchedule(command: string, values: Flags): Pick<SelectionConfig, 'warmupSteps' | 'rampSteps' | 'scoringStats' | 'referenceScores' | 'featureCache'> {
+  const scoringStats = values['scoring-stats'] ?? 'batch';
+  if (scoringStats !== 'batch' && scoringStats !== 'running') throw new UsageError(`${command}: --scoring-stats must be batch or running, got '${scoringStats}'`);
+  const referenceScores = values['reference-scores'] ?? 'cached';
+  if (referenceScores !== 'cached' && referenceScores !== 'forward') throw new UsageError(`${command}: --reference-scores must be cached or forward, got '${referenceScores}'`);
+  return {
+    warmupSteps: numberFlag(command, 'select-warmup', values['select-warmup'] ?? '0', 'nonNegativeInteger'),
+    rampSteps: numberFlag(command, 'keep-ramp', values['keep-ramp'] ?? '0', 'nonNegativeInteger'),
+    scoringStats, referenceScores, featureCache: values['feature-cache'],
+  };
+}
+
+/** The help lines of the selection flags that train and compare share. */
+export const SELECTION_SCHEDULE_HELP = `  --select-warmup N       train on whole super-batches for the first N steps, then select (default 0)
+  --keep-ramp N           after the warm-up, move the kept fraction from 1 to --keep over N steps (default 0)
+  --scoring-stats S       batch-norm in the learner's scoring forward: batch (the super-batch's statistics, running
+                          ones untouched; default) or running (evaluation mode)
+  --reference-scores S    cached (default: the reference's features and losses computed once over the
+                          un-augmented training split, cached beside the reference) or forward (every super-batch)
+  --feature-cache FILE    where the reference's features are cached (default: beside the reference checkpoint)`;
 
 /** A keep ratio in (0, 1]; undefined when the flag is absent. */
 export function keepFlag(command: string, flag: 'keep' | 'keep-end', text: string | undefined): number | undefined {
@@ -110,7 +134,9 @@ export function checkRunFlags(command: string, values: Flags): void {
   const counts: [keyof Flags, NumberRule][] = [
     ['limit', 'positiveInteger'], ['test-limit', 'positiveInteger'], ['image-size', 'positiveInteger'], ['epochs', 'positiveInteger'],
     ['batch-size', 'positiveInteger'], ['eval-batch-size', 'positiveInteger'], ['warmup-steps', 'nonNegativeInteger'], ['checkpoint-every', 'nonNegativeInteger'],
+    ['select-warmup', 'nonNegativeInteger'], ['keep-ramp', 'nonNegativeInteger'],
   ];
+  selectionSchedule(command, values);
   for (const [flag, rule] of counts) if (values[flag] !== undefined) numberFlag(command, flag, values[flag] as string, rule);
   // Checked with or without a selector: a ratio of 0 or 1.5 is a mistake even where it is not used.
   keepFlag(command, 'keep', values.keep);

@@ -7,7 +7,8 @@ import { tuneMatmul } from '../ops/tuning.ts';
 import { SCHEDULE_NAMES } from '../train/schedule.ts';
 import { Trainer, type TrainConfig } from '../train/trainer.ts';
 import { DATASETS } from '../train/data.ts';
-import { applyData, configFromFlags, loadDataFromFlags, numberFlag, RUN_OPTIONS, scheduleFor, terminalReporting } from './run-options.ts';
+import { applyData, configFromFlags, loadDataFromFlags, numberFlag, RUN_OPTIONS, scheduleFor, SELECTION_SCHEDULE_HELP, terminalReporting } from './run-options.ts';
+import { subsetImages } from '../../datasets/images.ts';
 import { readSafetensors } from '../train/safetensors.ts';
 import { recoverCheckpoint, TRAINER_FILE } from '../train/checkpoint.ts';
 import { MetricsWriter } from '../train/metrics.ts';
@@ -51,6 +52,9 @@ batch selection
   --keep-end R            move the fraction linearly from --keep to R over training (a pre-scheduled filter)
   --selector-option K=V   a selector option, repeatable (e.g. rule=balanced, affinity=clip, chunks=16)
   --reference DIR         reference model checkpoint (jest, rho, or saln with featureSource=reference)
+${SELECTION_SCHEDULE_HELP}
+  --holdout N             hold the last N training samples out: the run never sees them ...
+  --train-on-holdout      ... or trains only on them (a reference model the learner's data never trained)
 run
   --seed N                every random choice follows it (default 0)
   --out DIR               (default runs/<dataset>)
@@ -63,7 +67,7 @@ testing
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parse('train', argv, RUN_OPTIONS);
+  const { values } = parse('train', argv, { ...RUN_OPTIONS, holdout: { type: 'string' }, 'train-on-holdout': { type: 'boolean' } });
   if (values.help) { process.stdout.write(HELP); return 0; }
   if (values.model !== 'resnet18') throw new UsageError(`train: --model ${values.model} is not available; resnet18 is`);
 
@@ -72,6 +76,9 @@ export async function run(argv: string[]): Promise<number> {
   let limit = values.limit !== undefined ? numberFlag('train', 'limit', values.limit, 'positiveInteger') : undefined;
   let scheduleName = values.schedule!;
   let warmupSteps = numberFlag('train', 'warmup-steps', values['warmup-steps'], 'nonNegative');
+  let holdout = values.holdout !== undefined ? numberFlag('train', 'holdout', values.holdout, 'positiveInteger') : undefined;
+  let trainOnHoldout = Boolean(values['train-on-holdout']);
+  if (trainOnHoldout && holdout === undefined) throw new UsageError('train: --train-on-holdout needs --holdout N (how many samples at the end of the training split)');
   let resumedStep: number | undefined;
   const locks: RunLock[] = [];
   if (values.resume) {
@@ -88,6 +95,8 @@ export async function run(argv: string[]): Promise<number> {
     limit = saved.limit;
     scheduleName = saved.schedule;
     warmupSteps = saved.warmupSteps;
+    holdout = typeof state.extra.holdout === 'number' ? state.extra.holdout : undefined;
+    trainOnHoldout = state.extra.trainOnHoldout === true;
     if (argv.includes('--epochs')) config.epochs = numberFlag('train', 'epochs', values.epochs, 'positiveInteger');
   } else {
     config = configFromFlags('train', values);
@@ -96,7 +105,12 @@ export async function run(argv: string[]): Promise<number> {
   mkdirSync(out, { recursive: true });
   // Before the data is read: a second run on the same directory stops at once.
   if (!locks.some((l) => l.path === join(out, LOCK_FILE))) locks.push(acquireRunLock(out));
-  const data = loadDataFromFlags(datasetName, values, limit, Boolean(values.resume));
+  const loaded = loadDataFromFlags(datasetName, values, limit, Boolean(values.resume));
+  if (holdout !== undefined && holdout >= loaded.train.count) throw new UsageError(`train: --holdout ${holdout} leaves nothing of the ${loaded.train.count} training samples`);
+  // The last samples, so that the learner's first N (--limit) and the held-out part never overlap.
+  const kept = holdout === undefined ? loaded.train
+    : trainOnHoldout ? subsetImages(loaded.train, loaded.train.count - holdout, holdout) : subsetImages(loaded.train, 0, loaded.train.count - holdout);
+  const data = { ...loaded, train: kept };
   if (!values.resume) applyData(config, data);
 
   const schedule = scheduleFor(scheduleName, config, data.train.count, warmupSteps);
@@ -125,7 +139,7 @@ export async function run(argv: string[]): Promise<number> {
     },
   });
   // The trainer's state also records what the CLI needs to rebuild the run on --resume.
-  trainer.runInfo = { limit, schedule: scheduleName, warmupSteps };
+  trainer.runInfo = { limit, schedule: scheduleName, warmupSteps, holdout, trainOnHoldout };
   if (values.resume) {
     trainer.resume(values.resume);
     log(`resuming ${values.resume} at step ${trainer.step} (epoch ${trainer.epoch + 1}, batch ${trainer.batchInEpoch})`);

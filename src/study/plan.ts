@@ -2,7 +2,9 @@
 // the hash of its full settings: a run's directory is its id, so an interrupted study resumes where it stopped,
 // adding an arm reruns nothing else, and any scheduler (a Slurm array, Kubernetes Jobs, GNU parallel) can run
 // runs by id into one shared directory.
-import { createHash } from 'node:crypto';
+import { settingsHash } from '../util/settings-hash.ts';
+
+export { canonicalJson, settingsHash } from '../util/settings-hash.ts';
 
 /** One way of training, compared inside every condition. */
 export interface Arm {
@@ -103,20 +105,6 @@ export const PRESETS: Record<string, StudyPreset> = {
     keeps: [0.5], seeds: [0, 1],
   },
 };
-
-/** Stable JSON: object keys sorted, so the same settings always hash alike. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-export function settingsHash(settings: unknown): string {
-  return createHash('sha256').update(canonicalJson(settings)).digest('hex').slice(0, 16);
-}
 
 /** What a run's result depends on besides its arm, keep and seed: the data, model and budget of the preset. */
 export function commonSettings(preset: StudyPreset): Record<string, unknown> {

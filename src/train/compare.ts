@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Runtime } from '../gpu/runtime.ts';
-import { Trainer, type SelectionInfo, type TrainConfig, type TrainerHooks } from './trainer.ts';
+import { Trainer, type SelectionConfig, type SelectionInfo, type TrainConfig, type TrainerHooks } from './trainer.ts';
 import type { LoadedTrainData } from './data.ts';
 import { MetricsWriter } from './metrics.ts';
 import { accuracyChart, fiedlerChart, lossChart, weightHistograms } from '../report/charts.ts';
@@ -15,6 +15,8 @@ export interface CompareOptions {
   keep: number;
   keepEnd?: number;
   reference?: string;
+  /** Warm-up, ramp, scoring statistics and reference scores, the same for every selector. */
+  selectionSettings?: Pick<SelectionConfig, 'warmupSteps' | 'rampSteps' | 'scoringStats' | 'referenceScores' | 'featureCache'>;
   budget?: { images?: number; seconds?: number };
   evalEvery: number;
   evalSubset: number;
@@ -40,7 +42,7 @@ export async function compareSelectors(rt: Runtime, base: TrainConfig, data: Loa
   const curves = new Map<string, Curves>();
   for (const { name, options: selectorOptions } of options.selectors) {
     log(`--- ${name} ---`);
-    const config: TrainConfig = { ...base, selection: name === 'none' ? undefined : { selector: name, options: selectorOptions, keep: options.keep, keepEnd: options.keepEnd, reference: options.reference } };
+    const config: TrainConfig = { ...base, selection: name === 'none' ? undefined : { selector: name, options: selectorOptions, keep: options.keep, keepEnd: options.keepEnd, reference: options.reference, ...options.selectionSettings } };
     const metrics = new MetricsWriter(join(out, `metrics-${name}.jsonl`));
     const curve: Curves = { evals: [], losses: [] };
     let selectionSeconds = 0, stepSeconds = 0, steps = 0, forwardPasses = 0, grids = 0;
