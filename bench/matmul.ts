@@ -1,6 +1,6 @@
 // Matmul GFLOP/s (2*M*N*K per call) of every design on the shapes that matter for ResNet-18 training; under
 // --peers, TF.js on 1024^3 (or on --shapes) against our default design, every result checked against float64.
-import { UsageError } from '../src/cli/args.ts';
+import { UsageError } from '../src/util/errors.ts';
 import { Tensor } from '../src/tensor.ts';
 import { uniformArray } from '../src/rng.ts';
 import { availableMatmulVariants, matmul, MATMUL_VARIANTS, type MatmulVariant } from '../src/ops/matmul.ts';

@@ -1,7 +1,7 @@
 // SALN selection time (features on the GPU -> kept indices on the CPU) for super-batches of B = 64 .. 512 at
 // F = 512 (ResNet-18's feature width), and the GPU Lanczos solve against the dense CPU Jacobi solver on the same
 // Laplacian.
-import { UsageError } from '../src/cli/args.ts';
+import { UsageError } from '../src/util/errors.ts';
 import { Tensor } from '../src/tensor.ts';
 import { normalArray, uniformArray } from '../src/rng.ts';
 import { SalnSelector, SALN_DEFAULTS } from '../src/select/saln.ts';

@@ -7,7 +7,7 @@ import { createResNet18, type ResNetInstance, type Stem } from '../src/nn/resnet
 import { crossEntropy } from '../src/nn/functional.ts';
 import { sgdStep } from '../src/ops/optimizer.ts';
 import { fill } from '../src/ops/fill.ts';
-import { UsageError } from '../src/cli/args.ts';
+import { UsageError } from '../src/util/errors.ts';
 import type { SuiteContext } from './context.ts';
 import { measure } from './measure.ts';
 import { listOf, positiveInt } from './options.ts';

@@ -9,7 +9,7 @@ import https from 'node:https';
 import { basename, join } from 'node:path';
 import { once } from 'node:events';
 import * as tar from 'tar';
-import { ProgressBar, type ProgressStream } from '../src/train/progress.ts';
+import { ProgressBar, type ProgressStream } from '../src/util/progress.ts';
 import {
   MARKER_FILE, datasetDir, fileUrls, findFile, locateDataset, markerMatches, readMarker,
   type Checksum, type ChecksumAlgorithm, type DatasetEntry, type VerifiedMarker,

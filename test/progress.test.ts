@@ -2,7 +2,7 @@
 // terminal, and the ETA arithmetic.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ProgressBar, formatDuration, formatNumber, type ProgressOptions } from '../src/train/progress.ts';
+import { ProgressBar, formatDuration, formatNumber, type ProgressOptions } from '../src/util/progress.ts';
 
 function harness(options: Omit<ProgressOptions, 'stream' | 'now'>, isTTY: boolean, columns = 100) {
   const clock = { ms: 0 };

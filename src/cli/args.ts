@@ -1,9 +1,8 @@
 // Argument parsing for sub-commands on node:util's parseArgs, with errors that say what to type instead.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from '../util/errors.ts';
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 export const GLOBAL_OPTIONS = {
   adapter: { type: 'string' },

@@ -5,9 +5,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   validate: { summary: "run every kernel's validation cases against its float64 CPU reference", load: () => import('./validate.ts') },
   train: { summary: 'train ResNet-18 on a dataset (checkpoints, metrics.jsonl, summary.json)', load: () => import('./train.ts') },
   compare: { summary: 'train with several batch selectors on the same budget and report which wins', load: () => import('./compare.ts') },
+  eval: { summary: "a trained model on a test split, with its run's preprocessing: accuracy per class, confusion matrix", load: () => import('./eval.ts') },
+  predict: { summary: 'top-k classes with probabilities for PNG/JPEG files or directories of them', load: () => import('./predict.ts') },
   study: { summary: 'the selection study: conditions x selectors x keep ratios x seeds, resumable, with paired statistics', load: () => import('./study.ts') },
   data: { summary: 'download and list data sets (CIFAR-10/100, Oxford-IIIT Pet, Fashion-MNIST, MNIST)', load: () => import('./data.ts') },
   tune: { summary: 'measure the matmul designs on this adapter and cache the fastest', load: () => import('./tune.ts') },
+  // The benchmarks ship with the package (package.json "files") but are not library code: they drive peers
+  // (TensorFlow.js, PyTorch) and print tables. The sub-command loads them lazily from bench/ so that `saln bench`
+  // works where the package is installed, while nothing in src/ imports them.
   bench: { summary: 'kernel benchmarks (e.g. `saln bench matmul`)', load: () => import('../../bench/cli.ts') },
 };
 

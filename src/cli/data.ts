@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { parse, UsageError } from './args.ts';
 import { CATALOG, DATASET_NAMES, MARKER_FILE, findDataset, inspectDataset, resolveDataDir, type DatasetEntry, type DatasetStatus } from '../../datasets/catalog.ts';
 import { fetchDataset, type FetchOptions } from '../../datasets/download.ts';
-import type { ProgressStream } from '../train/progress.ts';
+import type { ProgressStream } from '../util/progress.ts';
 
 const HELP = `usage: saln data download NAME... [--dir DIR] [--force]
        saln data list [--json] [--dir DIR]

@@ -3,7 +3,7 @@ import { UsageError } from './args.ts';
 import { batchesPerEpoch, type Progress, type SelectionConfig, type TrainConfig } from '../train/trainer.ts';
 import { makeSchedule, SCHEDULE_NAMES, type LrSchedule } from '../train/schedule.ts';
 import { loadTrainData, DATASETS, type LoadedTrainData } from '../train/data.ts';
-import { ProgressBar } from '../train/progress.ts';
+import { ProgressBar } from '../util/progress.ts';
 import { createSelector, SELECTOR_NAMES } from '../select/registry.ts';
 import { existsSync, statSync } from 'node:fs';
 

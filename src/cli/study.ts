@@ -6,7 +6,7 @@ import { parse, UsageError } from './args.ts';
 import { getRuntime } from '../gpu/runtime.ts';
 import { tuneMatmul } from '../ops/tuning.ts';
 import { acquireRunLock, RunLockError } from '../train/lock.ts';
-import { ProgressBar } from '../train/progress.ts';
+import { ProgressBar } from '../util/progress.ts';
 import { createSelector } from '../select/registry.ts';
 import { parseCondition } from '../../datasets/conditions.ts';
 import { expandRuns, presetByName, PRESETS, type StudyPreset, type StudyRun } from '../study/plan.ts';

@@ -13,7 +13,7 @@ import { channelStats } from '../../datasets/stats.ts';
 import { findDataset, locateDataset, resolveDataDir, datasetDir } from '../../datasets/catalog.ts';
 import { subsetImages, type LabelledImages } from '../../datasets/images.ts';
 import type { AugmentOptions } from '../ops/augment.ts';
-import { UsageError } from '../cli/args.ts';
+import { UsageError } from '../util/errors.ts';
 
 export const DATASETS = ['fashion-mnist', 'mnist', 'cifar10', 'cifar100', 'oxford-pets', 'folder', 'synthetic'] as const;
 

@@ -1,6 +1,6 @@
 // Learning-rate schedules as pure functions of the optimizer step (0 = the first update), matching PyTorch's
 // schedulers stepped once per optimizer step, so recipes and curves carry over from PyTorch unchanged.
-import { UsageError } from '../cli/args.ts';
+import { UsageError } from '../util/errors.ts';
 
 export type LrSchedule = (step: number) => number;
 

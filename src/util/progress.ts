@@ -1,4 +1,4 @@
-// A progress line for training and evaluation. On a terminal it redraws in place at most ~10 times a second;
+// A progress line for training, evaluation and downloads. On a terminal it redraws in place at most ~10 times a second;
 // in a log (CI, a pipe, a file) it prints a plain line every so often and at milestones, so logs stay short.
 // The stream and the clock are injected so tests can drive both. Hand-written rather than cli-progress: this
 // is ~100 lines, and cli-progress reads the wall clock itself, which would make the ETA math untestable.
