@@ -157,12 +157,12 @@ export function studyMarkdown(report: StudyReport, preset: StudyPreset | null, c
     `the images back-propagated, up to random's budget. Time to ${pct(report.target)}% is in training seconds (selection included).`, '');
   for (const condition of [...new Set(report.arms.map((a) => a.condition))]) {
     lines.push(`## ${condition}`, '',
-      '| Arm | Keep | Final acc. (%) | Balanced (%) | vs random: final | vs random: AUC | vs none: final | Time to target (s) | Speed-up vs none | Train s | Selection share | Kept classes | Perturbed kept / offered |',
-      '| --- | ---: | ---: | ---: | --- | --- | --- | --- | ---: | ---: | ---: | ---: | --- |');
+      '| Arm | Keep | Final acc. (%) | Balanced (%) | vs random: final | vs random: AUC | vs none: final | Time to target (s) | Speed-up vs none | Train s | Selection share | Kept classes | Kept label entropy | v2 IPR | Perturbed kept / offered |',
+      '| --- | ---: | ---: | ---: | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
     for (const a of report.arms.filter((x) => x.condition === condition)) {
       const times = a.secondsToTarget.map((s) => (s === null ? 'not reached' : s.toFixed(0))).join(', ');
       const flagged = Object.entries(a.keptFlagged).map(([k, f]) => `${k} ${pct(f.kept)} / ${pct(f.candidates)}`).join('; ');
-      lines.push(`| ${a.arm} | ${a.keep} | ${pct(a.finalAccuracy.mean)} ± ${pct(a.finalAccuracy.sd)} | ${pct(a.balancedAccuracy.mean)} | ${comparisonCell(a.vsRandom?.final)} | ${comparisonCell(a.vsRandom?.auc)} | ${comparisonCell(a.vsNone?.final)} | ${times} | ${a.speedupVsNone === null ? '' : `${a.speedupVsNone.toFixed(2)}x`} | ${a.trainSeconds.toFixed(0)} | ${pct(a.selectionShare)}% | ${a.diagnostics.keptClasses?.toFixed(2) ?? ''} | ${flagged} |`);
+      lines.push(`| ${a.arm} | ${a.keep} | ${pct(a.finalAccuracy.mean)} ± ${pct(a.finalAccuracy.sd)} | ${pct(a.balancedAccuracy.mean)} | ${comparisonCell(a.vsRandom?.final)} | ${comparisonCell(a.vsRandom?.auc)} | ${comparisonCell(a.vsNone?.final)} | ${times} | ${a.speedupVsNone === null ? '' : `${a.speedupVsNone.toFixed(2)}x`} | ${a.trainSeconds.toFixed(0)} | ${pct(a.selectionShare)}% | ${a.diagnostics.keptClasses?.toFixed(2) ?? ''} | ${a.diagnostics.keptEntropy?.toFixed(3) ?? ''} | ${a.diagnostics.fiedlerIpr?.toFixed(3) ?? ''} | ${flagged} |`);
     }
     lines.push('');
   }

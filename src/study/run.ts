@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs
 import { join } from 'node:path';
 import type { Runtime } from '../gpu/runtime.ts';
 import { Trainer, batchesPerEpoch, trainConfig, type TrainConfig } from '../train/trainer.ts';
-import { loadTrainData, type LoadedTrainData } from '../train/data.ts';
+import { loadTrainData, type LoadedTrainData } from '../../datasets/registry.ts';
 import { makeSchedule } from '../train/schedule.ts';
 import { MetricsWriter } from '../train/metrics.ts';
 import { createSelector } from '../select/registry.ts';
@@ -175,7 +175,7 @@ export async function runStudyRun(rt: Runtime, preset: StudyPreset, run: StudyRu
         selectionSeconds += record.selectionSeconds as number;
         if (record.keptClasses !== undefined) {
           selectionSteps++;
-          for (const key of ['keptClasses', 'batchClasses', 'fiedlerIpr', 'staleAge']) {
+          for (const key of ['keptClasses', 'batchClasses', 'keptEntropy', 'batchEntropy', 'fiedlerIpr', 'staleAge']) {
             if (typeof record[key] === 'number') sums[key] = (sums[key] ?? 0) + (record[key] as number);
           }
           for (const [key, ms] of Object.entries((record.selectionMs ?? {}) as Record<string, number>)) {
