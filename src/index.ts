@@ -9,7 +9,7 @@ export * as nn from './nn/functional.ts';
 export { ResNet18, createResNet18, stageWidths, type ResNetConfig, type Stem } from './nn/resnet.ts';
 export { ParameterStore, type TensorSpec } from './nn/parameters.ts';
 export { Trainer, trainConfig, type TrainConfig, type TrainData, type TrainSummary, type EvalResult } from './train/trainer.ts';
-export { loadTrainData, DATASETS } from './train/data.ts';
+export { loadTrainData, DATASETS } from '../datasets/registry.ts';
 export { makeSchedule, type LrSchedule } from './train/schedule.ts';
 export { readSafetensors, writeSafetensors } from './train/safetensors.ts';
 export { saveCheckpoint, loadCheckpoint } from './train/checkpoint.ts';

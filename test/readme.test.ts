@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getRuntime } from '../src/gpu/runtime.ts';
 import { Trainer, trainConfig } from '../src/train/trainer.ts';
-import { loadTrainData } from '../src/train/data.ts';
+import { loadTrainData } from '../datasets/registry.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getRuntime } from '../src/gpu/runtime.ts';
 import { Trainer, trainConfig, type TrainConfig } from '../src/train/trainer.ts';
-import { loadTrainData } from '../src/train/data.ts';
+import { loadTrainData } from '../datasets/registry.ts';
 import { computeReferenceFeatures, decodeFeatureCache, encodeFeatureCache, referenceFeatures } from '../src/train/reference-features.ts';
 import { createResNet18 } from '../src/nn/resnet.ts';
 import { saveCheckpoint } from '../src/train/checkpoint.ts';

@@ -9,7 +9,7 @@ import { runInNewContext } from 'node:vm';
 import { join } from 'node:path';
 import { getRuntime } from '../src/gpu/runtime.ts';
 import { NonFiniteLossError, Trainer, type TrainConfig } from '../src/train/trainer.ts';
-import { loadTrainData } from '../src/train/data.ts';
+import { loadTrainData } from '../datasets/registry.ts';
 import { loadCheckpoint, MODEL_FILE } from '../src/train/checkpoint.ts';
 import { createResNet18 } from '../src/nn/resnet.ts';
 

@@ -2,7 +2,8 @@
 import { UsageError } from './args.ts';
 import { batchesPerEpoch, type Progress, type SelectionConfig, type TrainConfig } from '../train/trainer.ts';
 import { makeSchedule, SCHEDULE_NAMES, type LrSchedule } from '../train/schedule.ts';
-import { loadTrainData, DATASETS, type LoadedTrainData } from '../train/data.ts';
+import { loadTrainData, DATASETS, type LoadedTrainData } from '../../datasets/registry.ts';
+import { parseAugment } from './augment.ts';
 import { ProgressBar } from '../util/progress.ts';
 import { createSelector, SELECTOR_NAMES } from '../select/registry.ts';
 import { existsSync, statSync } from 'node:fs';
@@ -170,7 +171,7 @@ export function loadDataFromFlags(datasetName: string, values: Flags, limit: num
   const imageSize = values['image-size'] !== undefined ? number('image-size', values['image-size'], 'positiveInteger') : undefined;
   let decodeBar: ProgressBar | null = null;
   return loadTrainData(datasetName, {
-    dir: values['data-dir'], limit, testLimit, augment: resuming ? undefined : values.augment, imageSize, skipBad: values['skip-bad'],
+    dir: values['data-dir'], limit, testLimit, augment: resuming || values.augment === undefined ? undefined : parseAugment(values.augment), imageSize, skipBad: values['skip-bad'],
     onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
     onProgress: (done, total) => {
       decodeBar ??= new ProgressBar({ total, label: 'decoding images', unit: 'img' });

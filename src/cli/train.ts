@@ -6,7 +6,7 @@ import { getRuntime } from '../gpu/runtime.ts';
 import { tuneMatmul } from '../ops/tuning.ts';
 import { SCHEDULE_NAMES } from '../train/schedule.ts';
 import { Trainer, type TrainConfig } from '../train/trainer.ts';
-import { DATASETS } from '../train/data.ts';
+import { DATASETS } from '../../datasets/registry.ts';
 import { applyData, configFromFlags, loadDataFromFlags, numberFlag, RUN_OPTIONS, scheduleFor, SELECTION_SCHEDULE_HELP, terminalReporting } from './run-options.ts';
 import { subsetImages } from '../../datasets/images.ts';
 import { readSafetensors } from '../train/safetensors.ts';

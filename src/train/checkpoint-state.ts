@@ -3,7 +3,7 @@
 // NaN, or with a batch size of "abc", and fail far from the cause. Every error is one line naming the file.
 import type { CheckpointState } from './checkpoint.ts';
 import type { TrainConfig } from './trainer.ts';
-import { DATASETS } from './data.ts';
+import { DATASETS } from '../../datasets/registry.ts';
 import { SCHEDULE_NAMES } from './schedule.ts';
 
 export class CheckpointError extends Error {

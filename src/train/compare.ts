@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Runtime } from '../gpu/runtime.ts';
 import { Trainer, type SelectionConfig, type SelectionInfo, type TrainConfig, type TrainerHooks } from './trainer.ts';
-import type { LoadedTrainData } from './data.ts';
+import type { LoadedTrainData } from '../../datasets/registry.ts';
 import { MetricsWriter } from './metrics.ts';
 import { accuracyChart, fiedlerChart, lossChart, weightHistograms } from '../report/charts.ts';
 import { selectionGrid, similarityImage } from '../report/images.ts';
