@@ -1,10 +1,20 @@
 // What --resume reads from trainer.safetensors' metadata (the position in training and the settings of the run),
 // checked before anything is built from it: a damaged or hand-edited checkpoint would otherwise resume at step
 // NaN, or with a batch size of "abc", and fail far from the cause. Every error is one line naming the file.
-import type { CheckpointState } from './checkpoint.ts';
-import type { TrainConfig } from './trainer.ts';
+import type { TrainConfig } from './config.ts';
 import { DATASETS } from '../../datasets/registry.ts';
 import { SCHEDULE_NAMES } from './schedule.ts';
+
+/** Where a run stopped, with what it needs to resume (the trainer file's metadata). */
+export interface CheckpointState {
+  /** Optimizer step count (the next step to run is step + 1). */
+  step: number;
+  epoch: number;
+  /** Batches of `epoch` already trained on (0 at an epoch boundary). */
+  batchInEpoch: number;
+  /** Anything else needed to resume, as JSON (configuration, metrics so far). */
+  extra: Record<string, unknown>;
+}
 
 export class CheckpointError extends Error {
   override name = 'CheckpointError';

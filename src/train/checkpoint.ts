@@ -9,7 +9,9 @@ import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParameterStore, TensorSpec } from '../nn/parameters.ts';
 import { ohwiToOihw, oihwToOhwi } from '../ops/conv.ts';
-import { parseTrainerMetadata } from './checkpoint-state.ts';
+import { parseTrainerMetadata, type CheckpointState } from './checkpoint-state.ts';
+
+export type { CheckpointState };
 import { readSafetensors, writeSafetensors, type SafetensorsFile, type TensorToWrite } from './safetensors.ts';
 
 export const MODEL_FILE = 'model.safetensors';
@@ -27,16 +29,6 @@ export async function modelTensors(store: ParameterStore): Promise<Map<string, T
   const out = new Map<string, TensorToWrite>();
   for (const [name, { spec, data }] of await store.download()) out.set(name, toTorch(spec, data));
   return out;
-}
-
-export interface CheckpointState {
-  /** Optimizer step count (the next step to run is step + 1). */
-  step: number;
-  epoch: number;
-  /** Batches of `epoch` already trained on (0 at an epoch boundary). */
-  batchInEpoch: number;
-  /** Anything else needed to resume, as JSON (configuration, metrics so far). */
-  extra: Record<string, unknown>;
 }
 
 export async function saveCheckpoint(dir: string, store: ParameterStore, optimizerState: Map<string, Float32Array>, state: CheckpointState): Promise<void> {
