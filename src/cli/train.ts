@@ -1,5 +1,5 @@
 // `saln train`: ResNet-18 on a dataset from one command; checkpoints, metrics.jsonl and summary.json in --out.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse, UsageError } from './args.ts';
 import { getRuntime } from '../gpu/runtime.ts';
@@ -15,6 +15,8 @@ import { MetricsWriter } from '../train/metrics.ts';
 import { parseFault } from '../train/faults.ts';
 import { acquireRunLock, LOCK_FILE, type RunLock } from '../train/lock.ts';
 import { parseSavedRun, parseTrainerMetadata } from '../train/checkpoint-state.ts';
+import { checkOutputDir } from './output-dir.ts';
+import { isDiskFull } from '../util/disk-full.ts';
 
 const HELP = `usage: saln train [options]
 
@@ -102,7 +104,7 @@ export async function run(argv: string[]): Promise<number> {
     config = configFromFlags('train', values);
   }
   const out = resolve(values.out ?? values.resume ?? join('runs', datasetName));
-  mkdirSync(out, { recursive: true });
+  checkOutputDir('train', out);
   // Before the data is read: a second run on the same directory stops at once.
   if (!locks.some((l) => l.path === join(out, LOCK_FILE))) locks.push(acquireRunLock(out));
   const loaded = loadDataFromFlags(datasetName, values, limit, Boolean(values.resume));
@@ -139,32 +141,47 @@ export async function run(argv: string[]): Promise<number> {
     },
   });
   // The trainer's state also records what the CLI needs to rebuild the run on --resume.
-  trainer.runInfo = { limit, schedule: scheduleName, warmupSteps, holdout, trainOnHoldout };
+  trainer.runInfo = { limit, schedule: scheduleName, warmupSteps, holdout, trainOnHoldout, ...inputInfo(data.train) };
   if (values.resume) {
     trainer.resume(values.resume);
     log(`resuming ${values.resume} at step ${trainer.step} (epoch ${trainer.epoch + 1}, batch ${trainer.batchInEpoch})`);
   } else if (values.pretrained) {
     for (const note of trainer.loadPretrained(values.pretrained)) log(note);
   }
-  let interrupts = 0;
-  const onSigint = () => {
-    if (++interrupts > 1) process.exit(130);
-    log('interrupted: finishing this step and saving a checkpoint (Ctrl-C again to quit at once)');
+  // SIGTERM is what kill, systemd and container runtimes send: the same checkpoint at the step boundary as Ctrl-C.
+  let interrupts = 0, stoppedBy = 'SIGINT' as NodeJS.Signals;
+  const onSignal = (signal: NodeJS.Signals) => {
+    stoppedBy = signal;
+    if (++interrupts > 1) process.exit(signal === 'SIGTERM' ? 143 : 130);
+    log(`interrupted (${signal}): finishing this step and saving a checkpoint (${signal === 'SIGTERM' ? 'SIGTERM' : 'Ctrl-C'} again to quit at once)`);
     trainer.requestStop();
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
-    const summary = await trainer.run();
+    const summary = await trainer.run().catch((e) => {
+      // A checkpoint that could not be written leaves the previous one whole: say which one --resume continues from.
+      if (isDiskFull(e?.cause ?? e) || /the disk (is full|quota)/.test(String(e?.message))) {
+        e.message += trainer.lastCheckpoint === null ? '; no earlier checkpoint exists in this run' : `; the checkpoint of step ${trainer.lastCheckpoint} in ${out} is whole: 'saln train --resume ${out}' continues from it`;
+      }
+      throw e;
+    });
     const record = { dataset: datasetName, out, ...summary, skippedImages: data.skipped, config };
     writeFileSync(join(out, 'summary.json'), `${JSON.stringify(record, null, 2)}\n`);
     log(`done: ${summary.steps} steps, ${summary.imagesTrained} images in ${summary.seconds.toFixed(1)} s (${summary.imagesPerSecond.toFixed(1)} images/s)${summary.finalEval ? `, test accuracy ${(100 * summary.finalEval.accuracy).toFixed(2)}%` : ''}`);
     log(`outputs: ${out}/{model.safetensors, trainer.safetensors, metrics.jsonl, summary.json}`);
     process.stdout.write(`${JSON.stringify({ out, steps: summary.steps, seconds: summary.seconds, imagesPerSecond: summary.imagesPerSecond, testAccuracy: summary.finalEval?.accuracy ?? null, stoppedEarly: summary.stoppedEarly })}\n`);
-    return summary.stoppedEarly ? 130 : 0;
+    return summary.stoppedEarly ? (stoppedBy === 'SIGTERM' ? 143 : 130) : 0;
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     metrics.close();
     trainer.dispose();
     for (const lock of locks) lock.release();
   }
+}
+
+/** What `saln eval` and `saln predict` need to feed new images as these were fed: their size and class names. */
+export function inputInfo(train: { height: number; width: number; classes: string[] }): { imageSize: [number, number]; classNames: string[] } {
+  return { imageSize: [train.height, train.width], classNames: train.classes };
 }

@@ -240,7 +240,7 @@ function thin<T>(points: T[]): T[] {
   return kept;
 }
 
-async function writeChart(path: string, spec: TopLevelSpec): Promise<void> {
+export async function writeChart(path: string, spec: TopLevelSpec): Promise<void> {
   const vlSpec = { ...spec, background: 'white', config: CONFIG } as TopLevelSpec;
   const view = new View(parse(compile(vlSpec).spec), { renderer: 'none' });
   try {

@@ -32,7 +32,7 @@ export interface SavedRun {
   warmupSteps: number;
 }
 
-type Fail = (problem: string) => never;
+export type Fail = (problem: string) => never;
 
 function failer(file: string): Fail {
   return (problem) => {
@@ -96,7 +96,8 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
 const finite = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 const positiveInteger = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) > 0;
 
-function checkConfig(value: unknown, fail: Fail): TrainConfig {
+/** A saved TrainConfig, every field checked as the CLI's flags would be (also what `saln eval` trusts). */
+export function checkConfig(value: unknown, fail: Fail): TrainConfig {
   if (!isObject(value)) fail('saved config is not an object');
   const c = value as Record<string, unknown>;
   const field = (name: string, ok: (v: unknown) => boolean, rule: string, optional = false) => {

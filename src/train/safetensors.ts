@@ -5,6 +5,7 @@
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { dirname } from 'node:path';
+import { diskFullMessage, isDiskFull } from '../util/disk-full.ts';
 
 export interface TensorToWrite {
   shape: number[];
@@ -73,6 +74,7 @@ export function writeSafetensors(path: string, tensors: Map<string, TensorToWrit
   } catch (e) {
     if (fd !== undefined) closeSync(fd);
     rmSync(tmp, { force: true });
+    if (isDiskFull(e)) throw new SafetensorsError(`cannot write ${diskFullMessage(path, e, header.length + entries.reduce((total, [, t]) => total + t.data.byteLength, 0))}`);
     throw new SafetensorsError(`${path}: cannot write (${oneLine(e)})`);
   }
   syncDirectory(dirname(path));
