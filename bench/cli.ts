@@ -5,7 +5,7 @@ import { tuneMatmul } from '../src/ops/tuning.ts';
 import { parseBenchArgs, USAGE, type SuiteName } from './options.ts';
 import { Reporter } from './report.ts';
 import type { Suite, SuiteContext } from './context.ts';
-import type { Peers } from './peers/tfjs.ts';
+import type { Peers } from './peers/peers.ts';
 
 const SUITE_MODULES: Record<SuiteName, () => Promise<Suite>> = {
   matmul: () => import('./matmul.ts'),
@@ -48,14 +48,14 @@ export async function run(argv: string[]): Promise<number> {
       report.save();
     }
   } finally {
-    if (peers) await (await import('./peers/tfjs.ts')).closePeers();
+    if (peers) await (await import('./peers/peers.ts')).closePeers();
   }
   return 0;
 }
 
 async function loadAndDescribePeers(report: Reporter, adapter: string | undefined): Promise<Peers> {
   // Imported here, not at the top: without --peers the TF.js packages need not be installed.
-  const { loadPeers } = await import('./peers/tfjs.ts');
+  const { loadPeers } = await import('./peers/peers.ts');
   const peers = await loadPeers({ adapter });
   for (const p of peers.available) report.note(`peer ${p.engine}: ${p.description}`);
   for (const p of peers.unavailable) report.note(`peer ${p.engine}: unavailable: ${p.reason}`);

@@ -3,7 +3,7 @@ import type { Runtime } from '../src/gpu/runtime.ts';
 import type { MatmulVariant } from '../src/ops/matmul.ts';
 import type { BenchValues } from './options.ts';
 import type { Reporter } from './report.ts';
-import type { Peers } from './peers/tfjs.ts';
+import type { Peers } from './peers/peers.ts';
 
 export interface SuiteContext {
   rt: Runtime;

@@ -73,14 +73,13 @@ async function convLayer(ctx: SuiteContext, batch: number): Promise<void> {
 
   const peers = await ctx.peers();
   if (!peers) return;
-  const { peerConv } = await import('./peers/workloads.ts');
   const peerCase = { xShape: [g.N, g.H, g.W, g.C] as [number, number, number, number], filterShape: [3, 3, g.C, g.Cout] as [number, number, number, number], stride: 1, pad: 1 };
   const filter = ohwiToHwio(wData, g);
   const toHwio = ohwiToHwioIndex(g);
   for (const peer of peers.available) {
-    const fwd = await peerConv(peer, runs, peerCase, xData, filter, null);
+    const fwd = await peer.conv(runs, peerCase, xData, filter, null);
     report.figure({ suite: 'conv', case: `${name} forward`, engine: peer.engine, seconds: fwd.seconds, work: flops, scale: 1e9, unit: 'GFLOP/s', extra: { ...extraOf('forward'), ...checked(peer.engine, 'the conv forward', agreement(fwd.outputs[0], refY)) } });
-    const both = await peerConv(peer, runs, peerCase, xData, filter, dyData);
+    const both = await peer.conv(runs, peerCase, xData, filter, dyData);
     report.figure({
       suite: 'conv', case: `${name} forward+backward`, engine: peer.engine, seconds: both.seconds, work: 3 * flops, scale: 1e9, unit: 'GFLOP/s',
       extra: { ...extraOf('forward+backward'), ...checked(peer.engine, 'the conv input gradient', agreement(both.outputs[0], refDx)), ...prefixed('weightGrad', checked(peer.engine, 'the conv weight gradient', agreement(both.outputs[1], refDw, toHwio))) },

@@ -55,9 +55,8 @@ export async function run(ctx: SuiteContext): Promise<void> {
       a.dispose(); b.dispose();
     }
     if (!compared || !peers) continue;
-    const { peerMatmul } = await import('./peers/workloads.ts');
     for (const peer of peers.available) {
-      const result = await peerMatmul(peer, runs, M, N, K, aData, bData);
+      const result = await peer.matmul(runs, M, N, K, aData, bData);
       const extra = { M, N, K, ...checked(peer.engine, name, agreement(result.outputs[0], samples)) };
       report.figure({ suite: 'matmul', case: name, engine: peer.engine, seconds: result.seconds, work: 2 * M * N * K, scale: 1e9, unit: 'GFLOP/s', extra });
     }

@@ -54,10 +54,11 @@ options:
   --runs N          timed runs per figure after one warm-up (default 5); the median is shown with [min .. max]
   --json            one JSON record per figure on stdout (suite, case, engine, unit, median, min, max, ratio)
   --out FILE        also write the records to FILE as a JSON array
-  --peers           TensorFlow.js 4.22 (WebGPU backend on the same adapter, WASM backend) on the same shapes:
-                    matmul 1024^3 (or --shapes), the conv layer, the CIFAR-stem training step; ratio = ours/peer
-                    speed (needs the dev dependencies: npm install in the package)
-  --peers-imagenet  --peers, and the peers' ImageNet-stem step too (minutes per step)
+  --peers           TensorFlow.js 4.22 (WebGPU backend on the same adapter, WASM backend) and PyTorch CPU on the
+                    same shapes: matmul 1024^3 (or --shapes), the conv layer, the CIFAR-stem training step (and
+                    PyTorch's ImageNet-stem step); ratio = ours/peer speed (TF.js: the dev dependencies, npm install
+                    in the package; PyTorch: /usr/bin/python3 with torch, npm run setup -- --peers)
+  --peers-imagenet  --peers, and the TF.js peers' ImageNet-stem step too (minutes per step)
   --adapter NAME    the WebGPU adapter whose name contains NAME (also SALN_ADAPTER); the peers use it too
   -h, --help        this text
 `;

@@ -3,7 +3,7 @@
 import { writeFileAtomic } from '../src/util/atomic.ts';
 import { rateOf, type Stats } from './measure.ts';
 
-export type Engine = 'saln' | 'tfjs-webgpu' | 'tfjs-wasm';
+export type Engine = 'saln' | 'tfjs-webgpu' | 'tfjs-wasm' | 'pytorch-cpu' | 'pytorch-cuda';
 
 export interface BenchRecord {
   type: 'figure';
@@ -95,7 +95,8 @@ function fmt(v: number): string {
 
 function formatFigure(r: BenchRecord): string {
   const engine = r.engine === 'saln' && r.variant ? `saln ${r.variant}${r.default ? '*' : ''}` : r.engine;
-  const ratio = r.ratio !== undefined ? `   ours/peer ${r.ratio.toFixed(2)}x` : '';
+  // Two significant digits below 0.1, where a peer is over ten times faster and toFixed(2) would print 0.00.
+  const ratio = r.ratio !== undefined ? `   ours/peer ${r.ratio < 0.1 ? r.ratio.toPrecision(2) : r.ratio.toFixed(2)}x` : '';
   const perStep = r.suite === 'step' ? `   ${fmt(r.seconds.median)} s/step` : '';
   return `  ${r.case.padEnd(52)} ${engine.padEnd(16)} ${fmt(r.median).padStart(9)} ${r.unit.padEnd(8)} [${fmt(r.min)} .. ${fmt(r.max)}]${perStep}${ratio}`;
 }

@@ -8,6 +8,16 @@ mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR" 2>/dev/null || true
 
 say() { printf '[setup] %s\n' "$*"; }
 
+# --peers: also PyTorch (Debian's python3-torch, CPU) for `npm run bench -- --peers`; off by default, since it
+# weighs hundreds of MiB that neither training nor the tests need.
+with_peers=0
+for arg in "$@"; do
+  case "$arg" in
+    --peers) with_peers=1 ;;
+    *) echo "[setup] unknown option '$arg' (known: --peers)" >&2; exit 2 ;;
+  esac
+done
+
 if [ -f package-lock.json ] && [ ! -d node_modules/webgpu ] || [ "${SALN_SETUP_FORCE_NPM:-}" = 1 ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "npm ci"
   npm ci --no-audit --no-fund
@@ -26,6 +36,10 @@ else
   need_apt+=(vulkan)
 fi
 [ -d /usr/share/datasets/fashion-mnist ] || need_apt+=(fashion-mnist)
+# /usr/bin/python3, not the first python3 on PATH: Debian's packages install for the system interpreter.
+if [ "$with_peers" = 1 ]; then
+  if /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then say "PyTorch peer: $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"; else need_apt+=(torch); fi
+fi
 # The PNG copies of the charts draw their text with it.
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts)
 
@@ -40,6 +54,7 @@ manual_help() {
     A machine with a real GPU needs only its vendor's Vulkan driver and libvulkan1.
   - optional data: Debian's dataset-fashion-mnist (IDX files under /usr/share/datasets/fashion-mnist).
   - fonts-dejavu-core, for the text of the PNG charts (the SVG charts need no fonts).
+  - with --peers: python3-torch (Debian's PyTorch, CPU), the bench's PyTorch peer.
 TXT
   exit 1
 }
@@ -76,6 +91,11 @@ fi
 if [[ " ${need_apt[*]} " == *" fonts "* ]]; then
   say "installing fonts-dejavu-core (text of the PNG charts)"
   apt-get install -y -qq fonts-dejavu-core >/dev/null
+fi
+if [[ " ${need_apt[*]} " == *" torch "* ]]; then
+  say "installing python3-torch (the bench's PyTorch peer; large)"
+  apt-get install -y -qq --no-install-recommends python3-torch >/dev/null
+  /usr/bin/python3 -c 'import torch' || { echo "[setup] python3-torch installed but 'import torch' fails in /usr/bin/python3" >&2; exit 1; }
 fi
 if [[ " ${need_apt[*]} " == *" fashion-mnist "* ]]; then
   say "installing dataset-fashion-mnist"

@@ -28,7 +28,7 @@ function assertFigure(r: Record<string, any>, suite: string, unit: string): void
   assert.is(r.suite, suite);
   assert.is(r.unit, unit);
   assert.type(r.case, 'string');
-  assert.ok(['saln', 'tfjs-webgpu', 'tfjs-wasm'].includes(r.engine), r.engine);
+  assert.ok(['saln', 'tfjs-webgpu', 'tfjs-wasm', 'pytorch-cpu'].includes(r.engine), r.engine);
   for (const k of ['median', 'min', 'max']) assert.ok(Number.isFinite(r[k]) && r[k] > 0, `${k} = ${r[k]}`);
   assert.ok(r.min <= r.median && r.median <= r.max, `min ${r.min} <= median ${r.median} <= max ${r.max}`);
   assert.ok(r.seconds.min <= r.seconds.median && r.seconds.median <= r.seconds.max);
