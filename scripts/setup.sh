@@ -40,6 +40,8 @@ fi
 if [ "$with_peers" = 1 ]; then
   if /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then say "PyTorch peer: $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"; else need_apt+=(torch); fi
 fi
+# The report test opens report.html in a real headless browser.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 # The PNG copies of the charts draw their text with it.
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts)
 
@@ -54,6 +56,7 @@ manual_help() {
     A machine with a real GPU needs only its vendor's Vulkan driver and libvulkan1.
   - optional data: Debian's dataset-fashion-mnist (IDX files under /usr/share/datasets/fashion-mnist).
   - fonts-dejavu-core, for the text of the PNG charts (the SVG charts need no fonts).
+  - chromium, the headless browser the report.html test opens the page in.
   - with --peers: python3-torch (Debian's PyTorch, CPU), the bench's PyTorch peer.
 TXT
   exit 1
@@ -96,6 +99,10 @@ if [[ " ${need_apt[*]} " == *" torch "* ]]; then
   say "installing python3-torch (the bench's PyTorch peer; large)"
   apt-get install -y -qq --no-install-recommends python3-torch >/dev/null
   /usr/bin/python3 -c 'import torch' || { echo "[setup] python3-torch installed but 'import torch' fails in /usr/bin/python3" >&2; exit 1; }
+fi
+if [[ " ${need_apt[*]} " == *" chromium "* ]]; then
+  say "installing chromium (the headless browser of the report.html test)"
+  apt-get install -y -qq chromium >/dev/null
 fi
 if [[ " ${need_apt[*]} " == *" fashion-mnist "* ]]; then
   say "installing dataset-fashion-mnist"

@@ -10,6 +10,8 @@ import { getRuntime } from '../gpu/runtime.ts';
 import { tuneMatmul } from '../ops/tuning.ts';
 import { Trainer } from '../train/trainer.ts';
 import { compareSelectors } from '../train/compare.ts';
+import { REPORT_FILE, writeCompareReport } from '../report/html.ts';
+import { checkOutputDir } from './output-dir.ts';
 import { acquireRunLock } from '../train/lock.ts';
 import { createSelector, SELECTOR_NAMES } from '../select/registry.ts';
 import { applyData, configFromFlags, keepFlag, loadDataFromFlags, numberFlag, parseSelectorOptions, RUN_OPTIONS, scheduleFor, selectionSchedule, SELECTION_SCHEDULE_HELP, terminalReporting } from './run-options.ts';
@@ -91,12 +93,14 @@ export async function run(argv: string[]): Promise<number> {
   if (needsReference && limit === undefined) throw new UsageError(`compare: ${referenceUsers.join(', ')} ${referenceUsers.length === 1 ? 'needs' : 'need'} a reference model: pass --reference DIR, or --limit N so that the images after the first N train one`);
 
   const config = configFromFlags('compare', { ...values, selector: 'none' });
+  // The output directory before any data is read: a file or a read-only place stops here, not after the runs.
+  const out = resolve(values.out ?? join('runs', `compare-${values.dataset}`));
+  checkOutputDir('compare', out);
   const loaded = loadDataFromFlags(values.dataset!, values, needsReference && limit !== undefined ? limit + referenceCount : limit, false, 'compare');
   if (needsReference && loaded.train.count <= limit!) throw new UsageError(`compare: ${referenceUsers.join(', ')} ${referenceUsers.length === 1 ? 'needs' : 'need'} a reference model, trained on the images after the first --limit ${limit}, but the training split has only ${loaded.train.count}; pass --reference DIR or a smaller --limit`);
   // The reference model learns from the images after the compared runs' --limit: held out from them.
   const data = needsReference && limit !== undefined ? { ...loaded, train: subsetImages(loaded.train, 0, limit) } : loaded;
   applyData(config, data);
-  const out = resolve(values.out ?? join('runs', `compare-${data.name}`));
 
   // Before the GPU or any output: a second compare (or train) on this directory stops here.
   const lock = acquireRunLock(out);
@@ -128,7 +132,8 @@ export async function run(argv: string[]): Promise<number> {
       selectors, keep, keepEnd, reference, selectionSettings: selectionSchedule('compare', values), budget: budget.images || budget.seconds ? budget : undefined, evalEvery, evalSubset, target, grids,
     }, log, progress, schedule);
     process.stdout.write(`${readFileSync(join(out, 'summary.md'), 'utf8')}\n`);
-    process.stderr.write(`outputs: ${out}/{summary.md, summary.json, metrics-<selector>.jsonl, pictures/}\n`);
+    await writeCompareReport(out).catch((e) => log(`warning: ${REPORT_FILE} not written (${(e as Error).message})`));
+    process.stderr.write(`outputs: ${out}/{summary.md, summary.json, ${REPORT_FILE}, metrics-<selector>.jsonl, pictures/}\n`);
     return 0;
   } finally {
     lock.release();

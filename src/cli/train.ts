@@ -16,13 +16,15 @@ import { parseFault } from '../train/faults.ts';
 import { acquireRunLock, LOCK_FILE, type RunLock } from '../train/lock.ts';
 import { parseSavedRun, parseTrainerMetadata } from '../train/checkpoint-state.ts';
 import { checkOutputDir } from './output-dir.ts';
+import { REPORT_FILE, writeTrainReport } from '../report/html.ts';
 import { isDiskFull } from '../util/disk-full.ts';
 
 const HELP = `usage: saln train [options]
 
 Trains ResNet-18 and writes into --out: model.safetensors (torchvision names, loads with
 resnet18().load_state_dict), trainer.safetensors (optimizer state, for --resume), metrics.jsonl (one JSON
-object per step and per evaluation) and summary.json. Ctrl-C saves a checkpoint before exiting.
+object per step and per evaluation), summary.json and report.html (one self-contained page: summary, charts,
+weights, settings). Ctrl-C or SIGTERM saves a checkpoint at the step boundary before exiting.
 
 data
   --dataset NAME          ${DATASETS.join(' | ')} (default fashion-mnist)
@@ -169,7 +171,9 @@ export async function run(argv: string[]): Promise<number> {
     const record = { dataset: datasetName, out, ...summary, skippedImages: data.skipped, config };
     writeFileSync(join(out, 'summary.json'), `${JSON.stringify(record, null, 2)}\n`);
     log(`done: ${summary.steps} steps, ${summary.imagesTrained} images in ${summary.seconds.toFixed(1)} s (${summary.imagesPerSecond.toFixed(1)} images/s)${summary.finalEval ? `, test accuracy ${(100 * summary.finalEval.accuracy).toFixed(2)}%` : ''}`);
-    log(`outputs: ${out}/{model.safetensors, trainer.safetensors, metrics.jsonl, summary.json}`);
+    // The page is a view of the files above: a failure to draw it costs the run nothing.
+    await writeTrainReport(out).catch((e) => log(`warning: ${REPORT_FILE} not written (${(e as Error).message})`));
+    log(`outputs: ${out}/{model.safetensors, trainer.safetensors, metrics.jsonl, summary.json, ${REPORT_FILE}}`);
     process.stdout.write(`${JSON.stringify({ out, steps: summary.steps, seconds: summary.seconds, imagesPerSecond: summary.imagesPerSecond, testAccuracy: summary.finalEval?.accuracy ?? null, stoppedEarly: summary.stoppedEarly })}\n`);
     return summary.stoppedEarly ? (stoppedBy === 'SIGTERM' ? 143 : 130) : 0;
   } finally {

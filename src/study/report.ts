@@ -9,6 +9,7 @@ import { accuracyBandChart, type BandSeries } from '../report/charts.ts';
 import { areaUnderCurve, firstReach, pairedInterval, verdict } from './stats.ts';
 import { readResult, type RunResult } from './run.ts';
 import type { StudyPreset } from './plan.ts';
+import { writeStudyReport } from '../report/html.ts';
 
 export const RANDOM_ARM = 'random';
 export const NONE_ARM = 'none (same steps)';
@@ -221,5 +222,6 @@ export async function mergeStudy(out: string, preset: StudyPreset | null, comman
   writeFileAtomic(join(out, 'study.json'), `${JSON.stringify({ ...report, command, preset }, null, 2)}\n`);
   writeFileAtomic(join(out, 'study.md'), studyMarkdown(report, preset, command));
   if (charts) await studyCharts(join(out, 'pictures'), results);
+  await writeStudyReport(out);
   return report;
 }

@@ -77,6 +77,8 @@ export async function compareSelectors(rt: Runtime, base: TrainConfig, data: Loa
         }
       },
     });
+    // What `saln eval` and `saln predict` read to feed new images to this run's model as its training images were fed.
+    trainer.runInfo = { imageSize: [data.train.height, data.train.width], classNames: data.train.classes };
     try {
       const summary = await trainer.run();
       const layers = [...(await trainer.net.store.download())].filter(([, t]) => t.spec.kind === 'parameter' && t.spec.shape.length >= 2).map(([layer, t]) => ({ name: layer, values: t.data }));
