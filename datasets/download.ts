@@ -10,6 +10,7 @@ import { basename, join } from 'node:path';
 import { once } from 'node:events';
 import * as tar from 'tar';
 import { ProgressBar, type ProgressStream } from '../src/util/progress.ts';
+import { checkArchive } from './archive-safety.ts';
 import {
   MARKER_FILE, datasetDir, fileUrls, findFile, locateDataset, markerMatches, readMarker,
   type Checksum, type ChecksumAlgorithm, type DatasetEntry, type VerifiedMarker,
@@ -238,6 +239,8 @@ export interface FetchOptions extends DownloadOptions {
   env?: NodeJS.ProcessEnv;
   /** The command that retries, named in the offline message (default `saln data download <name>`). */
   rerun?: string;
+  /** The most bytes an archive may unpack to (default: defaultUnpackLimit, at least 1 GiB). */
+  maxUnpackedBytes?: number;
 }
 
 export interface FetchResult {
@@ -292,6 +295,13 @@ export async function fetchDataset(entry: DatasetEntry, dataDir: string, options
   const archives = entry.files.filter((remote) => remote.extract);
   for (const remote of archives) {
     log(`${remote.file}: unpacking into ${dir}`);
+    try {
+      await checkArchive(join(dir, remote.file), dir, options.maxUnpackedBytes);
+    } catch (e) {
+      // Not kept: the next attempt fetches it again rather than finding a "verified" copy.
+      rmSync(join(dir, remote.file), { force: true });
+      throw new DownloadError((e as Error).message);
+    }
     try {
       // Not strict: a benign warning (an odd header in a large archive) should not waste a verified download;
       // the expected-files check below catches an archive that did not unpack.
