@@ -78,8 +78,7 @@ test('outputs and input-gradient patches larger than one binding run in slabs of
   const g = convGeometry(xShape, wShape, { stride: c.stride, padding: c.pad });
   const x = uniformArray(c.N * c.H * c.W * c.C, 8, 1, -1, 1), w = uniformArray(c.Cout * g.K, 8, 2, -1, 1);
   const dy = uniformArray(g.M * g.Cout, 8, 3, -1, 1);
-  const saved = process.env.SALN_MAX_BINDING;
-  process.env.SALN_MAX_BINDING = String(3 * g.Ho * g.Wo * g.Cout * 4);
+  rt.hooks.maxStorageBinding = 3 * g.Ho * g.Wo * g.Cout * 4;
   try {
     for (const variant of availableMatmulVariants(rt)) {
       const opts = { stride: c.stride, padding: c.pad, variant };
@@ -91,7 +90,7 @@ test('outputs and input-gradient patches larger than one binding run in slabs of
       for (const t of [tx, tw, tdy, y, dx]) t.dispose();
     }
   } finally {
-    if (saved === undefined) delete process.env.SALN_MAX_BINDING; else process.env.SALN_MAX_BINDING = saved;
+    delete rt.hooks.maxStorageBinding;
   }
 });
 

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { getRuntime } from '../src/gpu/runtime.ts';
-import { registerShaderSource } from '../src/gpu/shaders.ts';
+import { loadShader, registerShaderSource } from '../src/gpu/shaders.ts';
 import { Tensor } from '../src/tensor.ts';
 import { KernelArgumentError, ShaderCompileError } from '../src/gpu/errors.ts';
 
@@ -88,11 +88,72 @@ test('a 1-D grid above 65,535 workgroups is folded into 2-D and covers every ele
   const n = 65537 * 256 + 3;
   const x = Tensor.empty(rt, [n]);
   rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, needs: { dst: n }, uniforms: { n, value: 0, srcOffset: 0, dstOffset: 0, rowLen: 0 }, workgroups: 1 });
-  rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, needs: { dst: n }, uniforms: { n, value: 7, srcOffset: 0, dstOffset: 0, rowLen: 0 }, workgroups: Math.ceil(n / 256) });
+  rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, needs: { dst: n }, uniforms: { n, value: 7, srcOffset: 0, dstOffset: 0, rowLen: 0 }, invocations: n });
   const data = await x.download();
   let wrong = 0;
   for (let i = 0; i < n; i++) if (data[i] !== 7) wrong++;
   assert.is(wrong, 0);
+  x.dispose();
+});
+
+test('invocations are divided by the reflected workgroup size of the entry, per dimension', async () => {
+  const rt = await getRuntime();
+  // transpose runs 16 x 16 lanes per workgroup: 37 x 21 invocations need 3 x 2 workgroups.
+  const rows = 21, cols = 37;
+  const x = Tensor.upload(rt, Float32Array.from({ length: rows * cols }, (_, i) => i), [rows, cols]);
+  const out = Tensor.empty(rt, [cols, rows]);
+  rt.launch({ shader: 'transpose', bindings: { x, out }, needs: { x: x.size, out: out.size }, uniforms: { rows, cols }, invocations: [cols, rows, 1] });
+  const data = await out.download();
+  let wrong = 0;
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) if (data[c * rows + r] !== r * cols + c) wrong++;
+  assert.is(wrong, 0);
+  await rejects(() => rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, uniforms: { n: 4, value: 0, srcOffset: 0, dstOffset: 0, rowLen: 0 }, invocations: 4, workgroups: 1 }),
+    /kernel shaders\/fill\.wgsl:fill: give either invocations or workgroups/, KernelArgumentError);
+  x.dispose(); out.dispose();
+});
+
+test('a launch hook sees every launch and may change it (how tests inject faults)', async () => {
+  const rt = await getRuntime();
+  const x = Tensor.empty(rt, [8]);
+  const seen: string[] = [];
+  rt.hooks.launch = (spec) => {
+    seen.push(`${spec.shader}:${spec.entry}`);
+    return spec.entry === 'fill' ? { ...spec, uniforms: { ...spec.uniforms, value: 5 } } : spec;
+  };
+  try {
+    rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, needs: { dst: 8 }, uniforms: { n: 8, value: 1, srcOffset: 0, dstOffset: 0, rowLen: 0 }, invocations: 8 });
+  } finally {
+    delete rt.hooks.launch;
+  }
+  assert.equal(seen, ['fill:fill']);
+  assert.equal([...await x.download()], new Array(8).fill(5));
+  x.dispose();
+});
+
+test('#import pieces are resolved before compilation, and errors keep their own file and line', async () => {
+  const rt = await getRuntime();
+  const matmul = loadShader('matmul');
+  assert.ok(!/^#import/m.test(matmul.text), 'an #import line reached the compiler');
+  assert.ok(matmul.text.includes('fn store4('), 'store4 was not imported');
+  const storeLine = matmul.text.split('\n').findIndex((line) => line.startsWith('fn store4(')) + 1;
+  assert.equal(matmul.origins[storeLine - 1], { file: 'shaders/lib/store4.wgsl', line: 3 });
+  registerShaderSource('imports_test', [
+    'struct P { n: u32 }',
+    '@group(0) @binding(0) var<uniform> p: P;',
+    '@group(0) @binding(1) var<storage, read_write> out: array<f32>;',
+    '#import tree_sum',
+    '#import tree_sum',
+    '@compute @workgroup_size(64) fn main(@builtin(local_invocation_id) lid: vec3<u32>) {',
+    '  out[lid.x] = treeSum(lid.x, 1.0) + missingThing;',
+    '}',
+  ].join('\n'));
+  const source = loadShader('imports_test');
+  assert.is(source.text.split('\n').filter((line) => line.startsWith('fn treeSum(')).length, 1, 'a piece imported twice is included once');
+  const x = Tensor.empty(rt, [64]);
+  rt.launch({ shader: 'imports_test', bindings: { out: x }, uniforms: { n: 64 }, workgroups: 1 });
+  await rejects(() => rt.sync(), /imports_test:7:\d+: error: unresolved value 'missingThing'\n\s+7 \|   out\[lid\.x\] = treeSum/, ShaderCompileError);
+  registerShaderSource('imports_missing', '#import no_such_piece\n');
+  await rejects(() => loadShader('imports_missing'), /imports_missing:1: #import no_such_piece: no file shaders\/lib\/no_such_piece\.wgsl/, ShaderCompileError);
   x.dispose();
 });
 

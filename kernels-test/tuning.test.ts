@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { getRuntime } from '../src/gpu/runtime.ts';
 import { loadTuning, tuneMatmul } from '../src/ops/tuning.ts';
 import { availableMatmulVariants } from '../src/ops/matmul.ts';
+import { settings } from '../src/util/settings.ts';
 
 test('tuning measures every available design, caches the fastest, and the cache is reused', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'saln-tune-'));
-  const saved = process.env.SALN_CACHE;
-  process.env.SALN_CACHE = dir;
+  const saved = settings.cache;
+  settings.cache = dir;
   try {
     const rt = await getRuntime();
     assert.is(loadTuning(rt), null);
@@ -26,7 +27,7 @@ test('tuning measures every available design, caches the fastest, and the cache 
     const second = await tuneMatmul(rt);
     assert.is(second.measuredAt, first.measuredAt, 'the cached choice was measured again');
   } finally {
-    if (saved === undefined) delete process.env.SALN_CACHE; else process.env.SALN_CACHE = saved;
+    settings.cache = saved;
     if (existsSync(dir)) rmSync(dir, { recursive: true });
   }
 });

@@ -45,17 +45,9 @@ struct Params {
 
 const WG = 64u;
 const WG_SINGLE = 256u;
-var<workgroup> partial: array<f32, 64>;
-var<workgroup> partialWide: array<f32, 256>;
 var<workgroup> counts: array<u32, 64>;
 
-fn treeSum(lid: u32) -> f32 {
-  for (var half = WG / 2u; half > 0u; half /= 2u) {
-    if (lid < half) { partial[lid] = partial[lid] + partial[lid + half]; }
-    workgroupBarrier();
-  }
-  return partial[0];
-}
+#import tree_sum
 
 @compute @workgroup_size(64)
 fn normalize_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -83,9 +75,7 @@ fn normalize_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgro
       sumSquares += x * x;
     }
   }
-  partial[lid.x] = sumSquares;
-  workgroupBarrier();
-  let total = treeSum(lid.x);
+  let total = treeSum(lid.x, sumSquares);
   // total >= 1 whenever the row is nonzero (its largest entry scales to 1), so inverseSqrt is safe.
   var scale = 0.0;
   if (total > 0.0) { scale = inverseMax * inverseSqrt(total); }
@@ -116,9 +106,7 @@ fn affinity(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id)
       degree += w;
     }
   }
-  partial[lid.x] = degree;
-  workgroupBarrier();
-  let total = treeSum(lid.x);
+  let total = treeSum(lid.x, degree);
   if (inRange && lid.x == 0u) { degrees[row] = total; }
 }
 
@@ -153,13 +141,7 @@ fn null_vector(@builtin(local_invocation_id) lid: vec3<u32>) {
   if (NORMALIZED) {
     for (var j = lid.x; j < n; j += WG_SINGLE) { total += degreesIn[j]; }
   }
-  partialWide[lid.x] = total;
-  workgroupBarrier();
-  for (var half = WG_SINGLE / 2u; half > 0u; half /= 2u) {
-    if (lid.x < half) { partialWide[lid.x] = partialWide[lid.x] + partialWide[lid.x + half]; }
-    workgroupBarrier();
-  }
-  let sum = partialWide[0];
+  let sum = treeSumWide(lid.x, total);
   for (var j = lid.x; j < n; j += WG_SINGLE) {
     if (NORMALIZED) {
       var u = 0.0;
@@ -259,8 +241,6 @@ fn knn_symmetrize(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgro
       degree += w;
     }
   }
-  partial[lid.x] = degree;
-  workgroupBarrier();
-  let total = treeSum(lid.x);
+  let total = treeSum(lid.x, degree);
   if (inRange && lid.x == 0u) { degrees[row] = total; }
 }

@@ -20,20 +20,19 @@
 // residual:         one workgroup per vector v < count: scalars[v] = |product row v - coeffs[v] basis row v|
 //                   (|A y - theta y| with A y from matvec), the true residual of a Ritz pair.
 
-struct Params {
-  n: u32,
-  rows: u32,
-  src: u32,
-  dst: u32,
-  coeffOffset: u32,
-  secondOffset: u32,
-  normSlot: u32,
-  alphaSlot: u32,
-  alphaRow: u32,
-  count: u32,
-}
+// One uniform struct per entry point: each launch fills exactly the fields its kernel reads.
+struct MatvecParams { n: u32, src: u32, dst: u32 }
+// project and subtract: basis rows [0, rows), coefficients from coeffOffset.
+struct RowsParams { n: u32, rows: u32, coeffOffset: u32 }
+struct NormalizeParams { n: u32, dst: u32, normSlot: u32, alphaSlot: u32, alphaRow: u32, secondOffset: u32 }
+struct CombineParams { n: u32, rows: u32, src: u32, count: u32 }
+struct ResidualParams { n: u32, count: u32 }
 
-@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(0) var<uniform> matvecParams: MatvecParams;
+@group(0) @binding(8) var<uniform> rowsParams: RowsParams;
+@group(0) @binding(9) var<uniform> normalizeParams: NormalizeParams;
+@group(0) @binding(10) var<uniform> combineParams: CombineParams;
+@group(0) @binding(11) var<uniform> residualParams: ResidualParams;
 @group(0) @binding(1) var<storage, read> symmetric: array<f32>;
 @group(0) @binding(2) var<storage, read> basis: array<f32>;
 @group(0) @binding(3) var<storage, read_write> basisOut: array<f32>;
@@ -46,66 +45,54 @@ const WG = 64u;
 const WG_SINGLE = 256u;
 const NO_SLOT = 0xffffffffu;
 const TINY = 1e-30;
-var<workgroup> partial: array<f32, 64>;
-var<workgroup> partialWide: array<f32, 256>;
+#import tree_sum
 
 @compute @workgroup_size(64)
 fn matvec(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let n = params.n;
+  let n = matvecParams.n;
   let i = gid.x;
   if (i >= n) { return; }
-  let x0 = params.src * n;
+  let x0 = matvecParams.src * n;
   var acc = 0.0;
   for (var k = 0u; k < n; k++) { acc = fma(symmetric[k * n + i], basis[x0 + k], acc); }
-  product[params.dst * n + i] = acc;
+  product[matvecParams.dst * n + i] = acc;
 }
 
 @compute @workgroup_size(64)
 fn project(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let r = wid.x;
-  let n = params.n;
+  let n = rowsParams.n;
   var acc = 0.0;
-  if (r < params.rows) {
+  if (r < rowsParams.rows) {
     for (var i = lid.x; i < n; i += WG) { acc = fma(basis[r * n + i], work[i], acc); }
   }
-  partial[lid.x] = acc;
-  workgroupBarrier();
-  for (var half = WG / 2u; half > 0u; half /= 2u) {
-    if (lid.x < half) { partial[lid.x] = partial[lid.x] + partial[lid.x + half]; }
-    workgroupBarrier();
-  }
-  if (r < params.rows && lid.x == 0u) { coeffs[params.coeffOffset + r] = partial[0]; }
+  let total = treeSum(lid.x, acc);
+  if (r < rowsParams.rows && lid.x == 0u) { coeffs[rowsParams.coeffOffset + r] = total; }
 }
 
 @compute @workgroup_size(64)
 fn subtract(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x;
-  let n = params.n;
+  let n = rowsParams.n;
   if (i >= n) { return; }
   var acc = 0.0;
-  for (var r = 0u; r < params.rows; r++) { acc = fma(coeffs[params.coeffOffset + r], basis[r * n + i], acc); }
+  for (var r = 0u; r < rowsParams.rows; r++) { acc = fma(coeffs[rowsParams.coeffOffset + r], basis[r * n + i], acc); }
   work[i] = work[i] - acc;
 }
 
 @compute @workgroup_size(256)
 fn normalize_vector(@builtin(local_invocation_id) lid: vec3<u32>) {
-  let n = params.n;
+  let n = normalizeParams.n;
   var acc = 0.0;
   for (var i = lid.x; i < n; i += WG_SINGLE) { acc = fma(work[i], work[i], acc); }
-  partialWide[lid.x] = acc;
-  workgroupBarrier();
-  for (var half = WG_SINGLE / 2u; half > 0u; half /= 2u) {
-    if (lid.x < half) { partialWide[lid.x] = partialWide[lid.x] + partialWide[lid.x + half]; }
-    workgroupBarrier();
-  }
-  let norm = sqrt(partialWide[0]);
+  let norm = sqrt(treeSumWide(lid.x, acc));
   var scale = 0.0;
   if (norm > TINY) { scale = 1.0 / norm; }
-  for (var i = lid.x; i < n; i += WG_SINGLE) { basisOut[params.dst * n + i] = work[i] * scale; }
+  for (var i = lid.x; i < n; i += WG_SINGLE) { basisOut[normalizeParams.dst * n + i] = work[i] * scale; }
   if (lid.x == 0u) {
-    scalars[params.normSlot] = norm;
-    if (params.alphaSlot != NO_SLOT) {
-      scalars[params.alphaSlot] = coeffs[params.alphaRow] + coeffs[params.secondOffset + params.alphaRow];
+    scalars[normalizeParams.normSlot] = norm;
+    if (normalizeParams.alphaSlot != NO_SLOT) {
+      scalars[normalizeParams.alphaSlot] = coeffs[normalizeParams.alphaRow] + coeffs[normalizeParams.secondOffset + normalizeParams.alphaRow];
     }
   }
 }
@@ -113,32 +100,27 @@ fn normalize_vector(@builtin(local_invocation_id) lid: vec3<u32>) {
 @compute @workgroup_size(64)
 fn combine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let index = gid.x + gid.y * groups.x * WG;
-  let n = params.n;
-  if (index >= n * params.count) { return; }
+  let n = combineParams.n;
+  if (index >= n * combineParams.count) { return; }
   let v = index / n;
   let i = index % n;
   var acc = 0.0;
-  for (var r = 0u; r < params.rows; r++) { acc = fma(coeffs[v * params.rows + r], basis[(params.src + r) * n + i], acc); }
+  for (var r = 0u; r < combineParams.rows; r++) { acc = fma(coeffs[v * combineParams.rows + r], basis[(combineParams.src + r) * n + i], acc); }
   product[index] = acc;
 }
 
 @compute @workgroup_size(64)
 fn residual(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let v = wid.x;
-  let n = params.n;
+  let n = residualParams.n;
   var acc = 0.0;
-  if (v < params.count) {
+  if (v < residualParams.count) {
     let theta = coeffs[v];
     for (var i = lid.x; i < n; i += WG) {
       let r = product[v * n + i] - theta * basis[v * n + i];
       acc = fma(r, r, acc);
     }
   }
-  partial[lid.x] = acc;
-  workgroupBarrier();
-  for (var half = WG / 2u; half > 0u; half /= 2u) {
-    if (lid.x < half) { partial[lid.x] = partial[lid.x] + partial[lid.x + half]; }
-    workgroupBarrier();
-  }
-  if (v < params.count && lid.x == 0u) { scalars[v] = sqrt(partial[0]); }
+  let total = treeSum(lid.x, acc);
+  if (v < residualParams.count && lid.x == 0u) { scalars[v] = sqrt(total); }
 }

@@ -32,17 +32,7 @@ struct Dims {
 @group(0) @binding(6) var aTex: texture_2d<f32>;
 @group(0) @binding(7) var bTex: texture_2d<f32>;
 
-fn store4(base: u32, row: u32, col: u32, v: vec4<f32>) {
-  if (row >= dims.M) { return; }
-  let at = base + row * dims.N + col;
-  if (col + 3u < dims.N) {
-    c[at] = v.x; c[at + 1u] = v.y; c[at + 2u] = v.z; c[at + 3u] = v.w;
-  } else {
-    if (col < dims.N) { c[at] = v.x; }
-    if (col + 1u < dims.N) { c[at + 1u] = v.y; }
-    if (col + 2u < dims.N) { c[at + 2u] = v.z; }
-  }
-}
+#import store4
 
 // ---- naive: one row, four columns per invocation --------------------------------------------------------------
 @compute @workgroup_size(64)

@@ -65,9 +65,7 @@ fn strided(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
 }
 
 // Arg-max: the first index of the largest value (NaN never wins), like NumPy for finite input.
-fn better(v: f32, i: u32, bestV: f32, bestI: u32) -> bool {
-  return v > bestV || (v == bestV && i < bestI);
-}
+#import argmax
 
 @compute @workgroup_size(64)
 fn argmax_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {

@@ -39,9 +39,7 @@ var<workgroup> partialB: array<f32, 64>;
 var<workgroup> partialIndex: array<u32, 64>;
 
 // The first index of the largest value wins (NaN never does), like reduce.wgsl's argmax.
-fn better(v: f32, i: u32, bestV: f32, bestI: u32) -> bool {
-  return v > bestV || (v == bestV && i < bestI);
-}
+#import argmax
 
 @compute @workgroup_size(64)
 fn forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {

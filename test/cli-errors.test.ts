@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../src/cli/cli.ts';
+import { readSettings, settings } from '../src/util/settings.ts';
 
 const BIN = fileURLToPath(new URL('../bin/saln.mjs', import.meta.url));
 // Set for these tests only: uvu imports every test file before running any, in one process.
@@ -20,8 +21,9 @@ const setEnv = (values: Record<string, string | undefined>) => {
     else process.env[key] = value;
   }
 };
-test.before(() => setEnv(ENV));
-test.after(() => setEnv(savedEnv));
+// The library read the environment once, at import: read it again into its settings after each change.
+test.before(() => { setEnv(ENV); Object.assign(settings, readSettings()); });
+test.after(() => { setEnv(savedEnv); Object.assign(settings, readSettings()); });
 
 interface Result { status: number | null; stdout: string; stderr: string; seconds: number }
 

@@ -1,7 +1,11 @@
 // The `saln` command as a user runs it: help, info, validate --json, bad flags; and every run exits by itself.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { saln } from './saln-cli.ts';
+
+const FAULTY_SALN = fileURLToPath(new URL('./fixtures/saln-drop-k.ts', import.meta.url));
 
 test('--help lists the commands and exits 0', () => {
   const r = saln(['--help']);
@@ -48,8 +52,8 @@ test('an adapter name that matches nothing lists the available adapters', () => 
 });
 
 test('validate fails loudly when a kernel is wrong', () => {
-  // SALN_FAULT makes the regtile matmul drop the last k step; validation must notice.
-  const r = saln(['validate', '--kernel', 'matmul.regtile'], { SALN_FAULT: 'matmul-drop-k' });
+  // A launch hook makes the regtile matmul drop the last k step; validation must notice.
+  const r = spawnSync(process.execPath, ['--import', 'tsx', FAULTY_SALN, 'validate', '--kernel', 'matmul.regtile'], { encoding: 'utf8', timeout: 300_000 });
   assert.is(r.status, 1, r.stdout);
   assert.match(r.stdout, /matmul\.regtile\s+\d+\s+\S+\s+\S+\s+NO/);
 });

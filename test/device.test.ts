@@ -8,6 +8,7 @@ import { getRuntime } from '../src/gpu/runtime.ts';
 import { Tensor } from '../src/tensor.ts';
 import { matmul } from '../src/ops/matmul.ts';
 import { rejectsOneLine } from './assertions.ts';
+import { settings } from '../src/util/settings.ts';
 
 test('JS callbacks passed to setImmediate still run before timers', async () => {
   installPollThrottle();
@@ -41,8 +42,8 @@ test('a lost device is reported with its reason, and the process still exits', (
 for (const method of ['timestamp queries', 'fenced wall time'] as const) {
   test(`a profile counts every dispatch per kernel and times each (${method})`, async () => {
     const rt = await getRuntime();
-    const saved = process.env.SALN_PROFILE;
-    if (method === 'fenced wall time') process.env.SALN_PROFILE = 'fenced';
+    const saved = settings.fencedProfile;
+    if (method === 'fenced wall time') settings.fencedProfile = true;
     try {
       if (rt.profileMethod !== method) return; // no timestamp queries on this adapter: the fallback is the case below
       const a = Tensor.upload(rt, new Float32Array(128 * 128).fill(1), [128, 128]);
@@ -59,7 +60,7 @@ for (const method of ['timestamp queries', 'fenced wall time'] as const) {
       assert.equal([...await d.download()].slice(0, 2), [128 * 128, 128 * 128]);
       a.dispose(); c.dispose(); d.dispose();
     } finally {
-      if (saved === undefined) delete process.env.SALN_PROFILE; else process.env.SALN_PROFILE = saved;
+      settings.fencedProfile = saved;
     }
   });
 }

@@ -1,5 +1,6 @@
 // `saln <command>`: one file per sub-command; this file only dispatches and turns errors into one line (and, for
 // a usage error, the command's usage line). main.ts runs it for the binary; tests call runCli in-process.
+import { ENVIRONMENT, settings } from '../util/settings.ts';
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   info: { summary: 'adapter, backend, driver, limits and features of the WebGPU device', load: () => import('./info.ts') },
   validate: { summary: "run every kernel's validation cases against its float64 CPU reference", load: () => import('./validate.ts') },
@@ -28,14 +29,7 @@ global options:
   -h, --help       show help (after a command: that command's help)
 
 environment:
-  SALN_MATMUL=tiled|regtile|naive|texture|subgroup   force a matmul design instead of the tuned one
-  SALN_DATA=DIR          the data directory (default: datasets/data in the package)
-  SALN_CACHE=DIR         where the per-adapter tuning is cached (default: ~/.cache/saln)
-  SALN_POOL=0            create and destroy every buffer (debug the buffer pool)
-  SALN_NO_THROTTLE=1     let dawn.node poll the GPU in a tight loop (see README)
-  SALN_DEBUG=1           print stack traces instead of one-line errors
-  SALN_MEMORY_LIMIT=N    lower the adapter's buffer limits to N bytes (tests of out-of-memory handling)
-  SALN_PROFILE=fenced    time profiles with fenced wall time even where timestamp queries exist
+${ENVIRONMENT.map(([name, text]) => `  ${name.padEnd(22)} ${text}`).join('\n')}
 `;
 
 async function dispatch(argv: string[]): Promise<number> {
@@ -89,7 +83,7 @@ export async function runCli(argv: string[], stderr: { write(text: string): unkn
     // Users get one line naming the cause and the fix (after a usage error, the command's usage line too);
     // developers ask for the stack with SALN_DEBUG=1.
     const e = error as Error & { usage?: string };
-    stderr.write(process.env.SALN_DEBUG === '1' ? `${e?.stack ?? e}\n` : `saln: ${e?.message ?? e}\n`);
+    stderr.write(settings.debug ? `${e?.stack ?? e}\n` : `saln: ${e?.message ?? e}\n`);
     if (e?.usage) stderr.write(`${e.usage}\n`);
     return e?.name === 'UsageError' ? 2 : 1;
   }

@@ -2,6 +2,7 @@
 import { create, globals } from 'webgpu';
 import { installPollThrottle } from './throttle.ts';
 import { DeviceLostError, GpuError, GpuMemoryError, NoAdapterError } from './errors.ts';
+import { settings } from '../util/settings.ts';
 
 Object.assign(globalThis, globals);
 
@@ -80,7 +81,7 @@ export function getGpu(options: GpuOptions = {}): Promise<GpuContext> {
 async function openGpu(options: GpuOptions): Promise<GpuContext> {
   installPollThrottle();
   process.env.XDG_RUNTIME_DIR ??= '/tmp';
-  const wanted = options.adapter ?? process.env.SALN_ADAPTER;
+  const wanted = options.adapter ?? settings.adapter;
   const flags: string[] = [];
   if (wanted) flags.push(`adapter=${wanted}`);
   dawnRoot = create(flags);
@@ -106,9 +107,9 @@ async function openGpu(options: GpuOptions): Promise<GpuContext> {
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures: wantedFeatures, label: 'saln' });
 
   // SALN_MEMORY_LIMIT: lower the buffer limits to test out-of-memory handling on small shapes.
-  const memoryLimit = Number(process.env.SALN_MEMORY_LIMIT);
+  const memoryLimit = settings.memoryLimit;
   const limits: Record<string, number> = { ...requiredLimits };
-  if (memoryLimit > 0) {
+  if (memoryLimit !== undefined) {
     for (const name of ['maxBufferSize', 'maxStorageBufferBindingSize']) limits[name] = Math.min(limits[name] ?? memoryLimit, memoryLimit);
   }
 

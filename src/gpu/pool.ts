@@ -1,6 +1,7 @@
 // Reuses GPU buffers by size class. A released buffer becomes reusable only after the work that used it has
 // been submitted (the queue orders later writes after it); until then it waits in `pending`.
 import { formatBytes, GpuMemoryError } from './errors.ts';
+import { settings } from '../util/settings.ts';
 
 export const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
@@ -21,7 +22,7 @@ export function sizeClass(bytes: number): number {
 }
 
 export class BufferPool {
-  enabled = process.env.SALN_POOL !== '0';
+  enabled = settings.pool;
   /** Free bytes kept for reuse before the oldest free buffers are destroyed. */
   maxFreeBytes = 2 ** 30;
   private free = new Map<string, GPUBuffer[]>();

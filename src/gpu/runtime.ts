@@ -6,6 +6,7 @@ import { BufferPool, STORAGE_USAGE, TexturePool } from './pool.ts';
 import { formatCompileMessages, loadShader, type BindingInfo, type EntryInfo, type ShaderSource } from './shaders.ts';
 import { formatBytes, GpuMemoryError, KernelArgumentError, ShaderCompileError } from './errors.ts';
 import { Profiler, type KernelTime, type ProfileMethod } from './profiler.ts';
+import { settings } from '../util/settings.ts';
 
 /** Something a storage binding accepts: a buffer, or a buffer range, or anything carrying one (a Tensor). */
 export interface BufferBinding {
@@ -29,8 +30,24 @@ export interface KernelLaunch {
   uniforms?: Record<string, UniformValue>;
   /** Elements each storage binding must hold at least (in its WGSL element type), checked before dispatch. */
   needs?: Record<string, number>;
-  /** Workgroup counts; a 1-D count above the per-dimension limit is folded into 2-D. */
-  workgroups: number | readonly [number, number?, number?];
+  /**
+   * Invocations wanted per dimension: the launcher divides by the entry's reflected workgroup size (one
+   * invocation per element for flat kernels, per output block for tiled ones). A grid above the per-dimension
+   * limit is folded into 2-D. Give this or `workgroups`.
+   */
+  invocations?: Grid;
+  /** Workgroup counts, for kernels whose workgroup size is an override (the subgroup tiles). */
+  workgroups?: Grid;
+}
+
+export type Grid = number | readonly [number, number?, number?];
+
+/** Test hooks a runtime consults: faults injected into launches, a lower binding limit to exercise slabs. */
+export interface RuntimeHooks {
+  /** Sees every launch before it is recorded and may return a changed one. */
+  launch?: (spec: KernelLaunch) => KernelLaunch;
+  /** Bytes: a storage-binding limit below the adapter's, for planners that split work by it. */
+  maxStorageBinding?: number;
 }
 
 interface Pipeline {
@@ -62,6 +79,8 @@ export class Runtime {
   private profiler: Profiler | null = null;
   /** Counts for reports and tests. */
   readonly counters = { dispatches: 0, submits: 0, pipelinesCompiled: 0 };
+  /** Installed by tests only. */
+  readonly hooks: RuntimeHooks = {};
 
   constructor(readonly ctx: GpuContext) {
     this.device = ctx.device;
@@ -105,7 +124,7 @@ export class Runtime {
     const result: Pipeline = { pipeline, layout, entry, label };
     this.compileChecks.push((async () => {
       const [info, error] = await Promise.all([module.getCompilationInfo(), scope]);
-      const formatted = formatCompileMessages(source.file, source.text, info.messages);
+      const formatted = formatCompileMessages(source, info.messages);
       if (formatted) result.failure = new ShaderCompileError(`kernel ${label} does not compile:\n${formatted}`);
       else if (error) result.failure = new ShaderCompileError(`kernel ${label}: pipeline creation failed: ${error.message.split('\n')[0]}`);
       if (result.failure) throw result.failure;
@@ -136,6 +155,7 @@ export class Runtime {
   // ---- launching -------------------------------------------------------------------------------------------
 
   launch(spec: KernelLaunch): void {
+    if (this.hooks.launch) spec = this.hooks.launch(spec);
     const source = loadShader(spec.shader);
     const entryName = spec.entry ?? 'main';
     const { pipeline, layout, entry, label } = this.pipelineFor(source, entryName, spec.overrides ?? {});
@@ -160,7 +180,7 @@ export class Runtime {
     }
     checkAliasing(label, entry, entries);
     const bindGroup = this.device.createBindGroup({ layout, entries, label });
-    const [x, y, z] = this.foldGrid(label, spec.workgroups);
+    const [x, y, z] = this.foldGrid(label, workgroupsOf(label, spec, entry));
     const timestampWrites = this.profiler?.next(label);
     // A profiled dispatch gets a pass of its own, bracketed by timestamps.
     const pass = timestampWrites ? this.commandEncoder().beginComputePass({ timestampWrites }) : this.computePass();
@@ -176,7 +196,12 @@ export class Runtime {
     } else if (++this.dispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
   }
 
-  private foldGrid(label: string, workgroups: KernelLaunch['workgroups']): [number, number, number] {
+  /** The storage-binding limit planners split work by: the adapter's, or a test's lower one. */
+  get maxStorageBinding(): number {
+    return Math.min(this.ctx.limits.maxStorageBufferBindingSize ?? 134217728, this.hooks.maxStorageBinding ?? Infinity);
+  }
+
+  private foldGrid(label: string, workgroups: Grid): [number, number, number] {
     let [x, y = 1, z = 1] = typeof workgroups === 'number' ? [workgroups] : workgroups;
     if (![x, y, z].every((n) => Number.isInteger(n) && n >= 0)) throw new KernelArgumentError(`kernel ${label}: bad workgroup count ${[x, y, z]}`);
     if (x > this.maxPerDim && y === 1) {
@@ -260,7 +285,7 @@ export class Runtime {
 
   /** How a profile times kernels here: SALN_PROFILE=fenced forces the fallback (to test it, or to compare). */
   get profileMethod(): ProfileMethod {
-    return this.ctx.features.includes('timestamp-query') && process.env.SALN_PROFILE !== 'fenced' ? 'timestamp queries' : 'fenced wall time';
+    return this.ctx.features.includes('timestamp-query') && !settings.fencedProfile ? 'timestamp queries' : 'fenced wall time';
   }
 
   /** Ends the profile: per-kernel dispatch counts and device seconds, most expensive first. */
@@ -349,6 +374,16 @@ export class Runtime {
   createStorage(bytes: number, label = 'tensor'): GPUBuffer {
     return this.pool.acquire(bytes, STORAGE_USAGE, label);
   }
+}
+
+function workgroupsOf(label: string, spec: KernelLaunch, entry: EntryInfo): Grid {
+  if ((spec.invocations === undefined) === (spec.workgroups === undefined)) {
+    throw new KernelArgumentError(`kernel ${label}: give either invocations or workgroups`);
+  }
+  if (spec.workgroups !== undefined) return spec.workgroups;
+  const [x, y = 1, z = 1] = typeof spec.invocations === 'number' ? [spec.invocations] : spec.invocations!;
+  const [wx, wy, wz] = entry.workgroupSize;
+  return [Math.ceil(x / wx), Math.ceil(y / wy), Math.ceil(z / wz)];
 }
 
 function layoutEntry(b: BindingInfo): GPUBindGroupLayoutEntry {

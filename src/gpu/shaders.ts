@@ -1,4 +1,6 @@
-// WGSL sources from shaders/*.wgsl, their reflection, and compiled pipelines cached by text + overrides.
+// WGSL sources from shaders/*.wgsl, their reflection, and compiled pipelines cached by text + overrides. WGSL has
+// no includes, so the loader resolves one directive before anything sees the text: a line `#import NAME` stands
+// for shaders/lib/NAME.wgsl (once per module), and a line map keeps every message at its own file and line.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,15 +40,59 @@ export interface EntryInfo {
   bindings: BindingInfo[];
 }
 
+/** Where a line of the expanded text came from. */
+export interface LineOrigin {
+  file: string;
+  line: number;
+}
+
 export interface ShaderSource {
   /** Name used in messages: the file name for files in shaders/, or a registered name. */
   file: string;
+  /** The text with its imports resolved (what is compiled). */
   text: string;
+  /** origins[i]: the file and line of line i + 1 of `text`. */
+  origins: LineOrigin[];
   entries: Map<string, EntryInfo>;
   overrides: Set<string>;
 }
 
 const sources = new Map<string, ShaderSource>();
+
+const IMPORT = /^#import\s+([A-Za-z0-9_-]+)\s*$/;
+
+/** Replaces each `#import NAME` line by shaders/lib/NAME.wgsl (itself expanded; a piece imported again is skipped). */
+export function expandImports(file: string, text: string, seen = new Set<string>()): { text: string; origins: LineOrigin[] } {
+  const lines: string[] = [];
+  const origins: LineOrigin[] = [];
+  text.split('\n').forEach((line, i) => {
+    const name = IMPORT.exec(line.trim())?.[1];
+    if (name === undefined) {
+      lines.push(line);
+      origins.push({ file, line: i + 1 });
+      return;
+    }
+    if (seen.has(name)) return;
+    seen.add(name);
+    const pieceFile = `shaders/lib/${name}.wgsl`;
+    let piece: string;
+    try {
+      piece = readFileSync(join(SHADER_DIR, 'lib', `${name}.wgsl`), 'utf8');
+    } catch {
+      throw new ShaderCompileError(`${file}:${i + 1}: #import ${name}: no file ${pieceFile}`);
+    }
+    const expanded = expandImports(pieceFile, piece.replace(/\n$/, ''), seen);
+    lines.push(...expanded.text.split('\n'));
+    origins.push(...expanded.origins);
+  });
+  return { text: lines.join('\n'), origins };
+}
+
+/** `file:line` of line `line` (1-based) of an expanded source. */
+export function sourceLine(source: Pick<ShaderSource, 'file' | 'origins'>, line: number): string {
+  const origin = source.origins[line - 1];
+  return origin ? `${origin.file}:${origin.line}` : `${source.file}:${line}`;
+}
 const inline = new Map<string, string>();
 
 /** Registers WGSL text under a name, for tools and tests that build shaders outside shaders/. */
@@ -68,14 +114,15 @@ function uniformFields(type: any): UniformField[] {
   });
 }
 
-function reflect(file: string, text: string): ShaderSource {
+function reflect(file: string, original: string): ShaderSource {
+  const { text, origins } = expandImports(file, original);
   let reflection: WgslReflect;
   try {
     reflection = new WgslReflect(text);
   } catch (e) {
     const message = String((e as Error).message ?? e);
     const line = Number(/Line: (\d+)/.exec(message)?.[1] ?? 0);
-    const where = line > 0 ? `${file}:${line}: ` : `${file}: `;
+    const where = line > 0 ? `${sourceLine({ file, origins }, line)}: ` : `${file}: `;
     const source = line > 0 ? `\n  ${String(line).padStart(4)} | ${text.split('\n')[line - 1] ?? ''}` : '';
     throw new ShaderCompileError(`${where}WGSL does not parse: ${message.replace(/\.?\s*Line: \d+\s*$/, '')}${source}`);
   }
@@ -110,7 +157,7 @@ function reflect(file: string, text: string): ShaderSource {
       bindings: [...all.values()].filter((b) => used.has(b.name)).sort((a, b) => a.binding - b.binding),
     });
   }
-  return { file, text, entries, overrides: new Set(reflection.overrides.map((o: any) => o.name)) };
+  return { file, text, origins, entries, overrides: new Set(reflection.overrides.map((o: any) => o.name)) };
 }
 
 export function loadShader(name: string): ShaderSource {
@@ -133,12 +180,16 @@ export function loadShader(name: string): ShaderSource {
   return source;
 }
 
-/** Formats compilation messages as file:line:column with the offending line and a caret. */
-export function formatCompileMessages(file: string, text: string, messages: readonly GPUCompilationMessage[]): string {
-  const lines = text.split('\n');
+/**
+ * Formats compilation messages as file:line:column with the offending line and a caret; the file and line are
+ * those of the piece the line came from (through `#import`).
+ */
+export function formatCompileMessages(source: Pick<ShaderSource, 'file' | 'text' | 'origins'>, messages: readonly GPUCompilationMessage[]): string {
+  const lines = source.text.split('\n');
   return messages.filter((m) => m.type === 'error').map((m) => {
-    const source = lines[m.lineNum - 1] ?? '';
+    const text = lines[m.lineNum - 1] ?? '';
+    const line = source.origins[m.lineNum - 1]?.line ?? m.lineNum;
     const caret = ' '.repeat(Math.max(0, m.linePos - 1)) + '^';
-    return `${file}:${m.lineNum}:${m.linePos}: error: ${m.message}\n  ${String(m.lineNum).padStart(4)} | ${source}\n       | ${caret}`;
+    return `${sourceLine(source, m.lineNum)}:${m.linePos}: error: ${m.message}\n  ${String(line).padStart(4)} | ${text}\n       | ${caret}`;
   }).join('\n');
 }

@@ -4,6 +4,7 @@
 // Dawn looks `setImmediate` up on every tick, so we hand it a version that spins only for a short while
 // (short waits stay fast) and then falls back to 1 ms timers. Only native callbacks are throttled: JS code
 // calling setImmediate keeps the real behaviour.
+import { settings } from '../util/settings.ts';
 
 const realSetImmediate = globalThis.setImmediate;
 const SPIN_MS = 0.25;
@@ -18,7 +19,7 @@ function isNative(fn: unknown): boolean {
 }
 
 export function installPollThrottle(): void {
-  if (installed || process.env.SALN_NO_THROTTLE === '1') return;
+  if (installed || !settings.throttle) return;
   installed = true;
   const throttled = function (this: unknown, fn: (...args: unknown[]) => void, ...args: unknown[]) {
     if (!isNative(fn)) return realSetImmediate(fn, ...args);

@@ -58,26 +58,13 @@ const BREAKDOWN = 1e-30;
 
 // ---- the GPU side ------------------------------------------------------------------------------------------
 
-interface KernelParams {
-  n: number; rows?: number; src?: number; dst?: number; coeffOffset?: number; secondOffset?: number;
-  normSlot?: number; alphaSlot?: number; alphaRow?: number; count?: number;
-}
-
-function uniforms(p: KernelParams) {
-  return {
-    n: p.n, rows: p.rows ?? 0, src: p.src ?? 0, dst: p.dst ?? 0, coeffOffset: p.coeffOffset ?? 0,
-    secondOffset: p.secondOffset ?? 0, normSlot: p.normSlot ?? 0, alphaSlot: p.alphaSlot ?? NO_SLOT,
-    alphaRow: p.alphaRow ?? 0, count: p.count ?? 0,
-  };
-}
-
 /** product row `dst` = A (basis row `src`); A symmetric [n, n]. */
 export function matvec(rt: Runtime, symmetric: Tensor, basis: Tensor, src: number, product: Tensor, dst: number): void {
   const n = symmetric.shape[0];
   rt.launch({
     shader: 'lanczos', entry: 'matvec', bindings: { symmetric, basis, product },
     needs: { symmetric: n * n, basis: (src + 1) * n, product: (dst + 1) * n },
-    uniforms: uniforms({ n, src, dst }), workgroups: Math.ceil(n / 64),
+    uniforms: { n, src, dst }, invocations: n,
   });
 }
 
@@ -88,7 +75,7 @@ export function project(rt: Runtime, basis: Tensor, work: Tensor, rows: number, 
   rt.launch({
     shader: 'lanczos', entry: 'project', bindings: { basis, work, coeffs },
     needs: { basis: rows * n, work: n, coeffs: offset + rows },
-    uniforms: uniforms({ n, rows, coeffOffset: offset }), workgroups: rows,
+    uniforms: { n, rows, coeffOffset: offset }, workgroups: rows,
   });
 }
 
@@ -99,7 +86,7 @@ export function subtract(rt: Runtime, basis: Tensor, work: Tensor, rows: number,
   rt.launch({
     shader: 'lanczos', entry: 'subtract', bindings: { basis, work, coeffs },
     needs: { basis: rows * n, work: n, coeffs: offset + rows },
-    uniforms: uniforms({ n, rows, coeffOffset: offset }), workgroups: Math.ceil(n / 64),
+    uniforms: { n, rows, coeffOffset: offset }, invocations: n,
   });
 }
 
@@ -113,7 +100,7 @@ export function normalizeInto(rt: Runtime, work: Tensor, basis: Tensor, dst: num
   rt.launch({
     shader: 'lanczos', entry: 'normalize_vector', bindings: { work, basisOut: basis, scalars, coeffs },
     needs: { work: n, basisOut: (dst + 1) * n, scalars: Math.max(normSlot, alpha?.slot ?? 0) + 1, coeffs: alpha ? alpha.secondOffset + alpha.row + 1 : 1 },
-    uniforms: uniforms({ n, dst, normSlot, alphaSlot: alpha?.slot ?? NO_SLOT, alphaRow: alpha?.row ?? 0, secondOffset: alpha?.secondOffset ?? 0 }),
+    uniforms: { n, dst, normSlot, alphaSlot: alpha?.slot ?? NO_SLOT, alphaRow: alpha?.row ?? 0, secondOffset: alpha?.secondOffset ?? 0 },
     workgroups: 1,
   });
 }
@@ -124,7 +111,7 @@ export function combineRows(rt: Runtime, basis: Tensor, first: number, rows: num
   rt.launch({
     shader: 'lanczos', entry: 'combine', bindings: { basis, coeffs: coefficients, product: out },
     needs: { basis: (first + rows) * n, coeffs: count * rows, product: count * n },
-    uniforms: uniforms({ n, rows, src: first, count }), workgroups: Math.ceil((count * n) / 64),
+    uniforms: { n, rows, src: first, count }, invocations: count * n,
   });
 }
 
@@ -135,7 +122,7 @@ export function residualNorms(rt: Runtime, vectors: Tensor, products: Tensor, th
   rt.launch({
     shader: 'lanczos', entry: 'residual', bindings: { basis: vectors, product: products, coeffs: thetas, scalars: norms },
     needs: { basis: count * n, product: count * n, coeffs: count, scalars: count },
-    uniforms: uniforms({ n, count }), workgroups: count,
+    uniforms: { n, count }, workgroups: count,
   });
 }
 

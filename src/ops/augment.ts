@@ -159,14 +159,14 @@ export function augmentWithParams(rt: Runtime, images: Tensor, shape: ImageShape
   rt.launch({
     shader: 'augment', entry: 'warp', overrides: { ROTATE: rotate, RESIZE: resize, FINAL: !contrast },
     bindings: { bytes: images, samples, out }, needs: { bytes: words, samples: n, out: out.size },
-    uniforms, workgroups: Math.ceil(pixels / 256),
+    uniforms, invocations: pixels,
   });
   if (contrast) {
     const grayMeans = Tensor.empty(rt, [n]);
     rt.launch({ shader: 'augment', entry: 'gray_mean', bindings: { out, grayMeans }, needs: { out: out.size, grayMeans: n }, uniforms, workgroups: n });
     rt.launch({
       shader: 'augment', entry: 'blend_normalize', bindings: { samples, out, grayMeans },
-      needs: { samples: n, out: out.size, grayMeans: n }, uniforms, workgroups: Math.ceil(out.size / 256),
+      needs: { samples: n, out: out.size, grayMeans: n }, uniforms, invocations: out.size,
     });
     grayMeans.dispose();
   }

@@ -105,7 +105,7 @@ export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, runningMe
   rt.launch({
     shader: 'batchnorm', entry: 'normalize', overrides: { RELU: relu }, bindings: { x, mean, invStd, gamma, beta, y },
     needs: { x: x.size, mean: C, invStd: C, gamma: C, beta: C, y: y.size },
-    uniforms, workgroups: Math.ceil(x.size / WG),
+    uniforms, invocations: x.size,
   });
   return { y, mean, invStd };
 }
@@ -120,7 +120,7 @@ export function batchNormEval(x: Tensor, gamma: Tensor, beta: Tensor, runningMea
   x.rt.launch({
     shader: 'batchnorm', entry: 'normalize_eval', overrides: { RELU: relu }, bindings: { x, mean: runningMean, variance: runningVar, gamma, beta, y },
     needs: { x: x.size, mean: C, variance: C, gamma: C, beta: C, y: y.size },
-    uniforms: params(plan, eps), workgroups: Math.ceil(x.size / WG),
+    uniforms: params(plan, eps), invocations: x.size,
   });
   return y;
 }
@@ -160,7 +160,7 @@ export function batchNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, mean: Te
   rt.launch({
     shader: 'batchnorm', entry: 'grad_input', overrides, bindings: { dy, gate, x, mean, invStd, gamma, sumDy: dbeta, sumDyXhat: dgamma, dx },
     needs: { dy: dy.size, gate: gate.size, x: x.size, mean: C, invStd: C, gamma: C, sumDy: C, sumDyXhat: C, dx: dx.size },
-    uniforms, workgroups: Math.ceil(x.size / WG),
+    uniforms, invocations: x.size,
   });
   return { dx, dgamma, dbeta };
 }

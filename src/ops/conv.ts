@@ -44,7 +44,11 @@ export function convGeometry(xShape: readonly number[], wShape: readonly number[
   return { N, H, W, C, Cout, KH, KW, stride, pad, Ho, Wo, M: N * Ho * Wo, K: KH * KW * C };
 }
 
-function convUniforms(g: ConvGeometry, m0: number, rows: number, rowsPadded: number, colsPadded: number, total: number) {
+/** What one dispatch covers: `total` elements written, and for the slab kernels the slab's rows and padded extent. */
+interface ConvSlice { total: number; m0?: number; rows?: number; rowsPadded?: number; colsPadded?: number }
+
+/** The Conv struct: the geometry, and the slice fields a kernel does not read left at 0. */
+function convUniforms(g: ConvGeometry, { total, m0 = 0, rows = 0, rowsPadded = 0, colsPadded = 0 }: ConvSlice) {
   const { C4, Hp, Wp } = paddedExtent(g);
   return {
     N: g.N, H: g.H, W: g.W, C: g.C, Ho: g.Ho, Wo: g.Wo, KH: g.KH, KW: g.KW, stride: g.stride, pad: g.pad, K: g.K,
@@ -74,7 +78,7 @@ function paddedInput(x: Tensor, g: ConvGeometry): GPUTexture {
   const total = Wp * C4 * g.N * Hp;
   x.rt.launch({
     shader: 'conv', entry: 'pad_input', bindings: { x, dstTex: texture.createView() }, needs: { x: x.size },
-    uniforms: convUniforms(g, 0, 0, 0, 0, total), workgroups: Math.ceil(total / 64),
+    uniforms: convUniforms(g, { total }), invocations: total,
   });
   return texture;
 }
@@ -100,7 +104,7 @@ function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry, f
   const texels = Kq * Np / 4;
   rt.launch({
     shader: 'conv', entry: flipped ? 'weights_texture_flipped' : 'weights_texture', bindings: { weight: w, dstTex: weights.createView() }, needs: { weight: w.size },
-    uniforms: convUniforms(g, 0, 0, 0, Np, texels), workgroups: Math.ceil(texels / 64),
+    uniforms: convUniforms(g, { total: texels, colsPadded: Np }), invocations: texels,
   });
   // The output is written in slabs of whole images when one binding cannot hold it (large batches).
   const perImage = g.Ho * g.Wo;
@@ -195,7 +199,7 @@ function convWeightGradImplicit(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: 
   const dw = Tensor.empty(rt, wShape);
   rt.launch({
     shader: 'conv', entry: 'unpad_weights', bindings: { weight: total!, weightOut: dw }, needs: { weight: total!.size, weightOut: dw.size },
-    uniforms: convUniforms(g, 0, 0, 0, 0, dw.size), workgroups: Math.ceil(dw.size / 64),
+    uniforms: convUniforms(g, { total: dw.size }), invocations: dw.size,
   });
   total!.dispose();
   return dw;
@@ -214,8 +218,8 @@ function patchSource(x: Tensor, g: ConvGeometry, rowOffset: number, rows: number
         shader: 'conv', entry: vec4Path ? 'im2col_texture_c4' : 'im2col_texture',
         bindings: vec4Path ? { x4: x, dstTex: texture.createView() } : { x, dstTex: texture.createView() },
         needs: vec4Path ? { x4: x.size / 4 } : { x: x.size },
-        uniforms: convUniforms(g, rowOffset + r0, count, rowsPadded, colsPadded, total),
-        workgroups: Math.ceil(total / 64),
+        uniforms: convUniforms(g, { total, m0: rowOffset + r0, rows: count, rowsPadded, colsPadded }),
+        invocations: total,
       });
     },
   };
@@ -226,7 +230,7 @@ function patchRows(x: Tensor, g: ConvGeometry, m0: number, rows: number): Tensor
   const cols = Tensor.empty(x.rt, [rows, g.K]);
   x.rt.launch({
     shader: 'conv', entry: 'im2col_buffer', bindings: { x, cols }, needs: { x: x.size, cols: cols.size },
-    uniforms: convUniforms(g, m0, rows, rows, g.K, rows * g.K), workgroups: Math.ceil((rows * g.K) / 64),
+    uniforms: convUniforms(g, { total: rows * g.K, m0, rows, rowsPadded: rows, colsPadded: g.K }), invocations: rows * g.K,
   });
   return cols;
 }
@@ -279,10 +283,10 @@ export function conv2dKeepingInput(x: Tensor, w: Tensor, bias: Tensor | null = n
 
 /**
  * Whole images per slab so that a slab's `bytesPerImage`-sized buffer stays bindable on this adapter.
- * SALN_MAX_BINDING lowers the limit, so that tests exercise the slabs on small shapes.
+ * A test lowers the limit (rt.hooks.maxStorageBinding) to exercise the slabs on small shapes.
  */
 function imagesPerSlab(rt: Runtime, bytesPerImage: number, N: number): number {
-  const limit = Math.min(rt.ctx.limits.maxStorageBufferBindingSize ?? 134217728, Number(process.env.SALN_MAX_BINDING) || Infinity);
+  const limit = rt.maxStorageBinding;
   return Math.max(1, Math.min(N, Math.floor(limit / bytesPerImage)));
 }
 
@@ -327,7 +331,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly numb
     const total = images * g.H * g.W * g.C;
     rt.launch({
       shader: 'conv', entry: 'col2im', bindings: { dcols: dP, dx }, needs: { dcols: dP.size, dx: dx.size },
-      uniforms: convUniforms(slab, n0 * g.H * g.W * g.C, 0, 0, 0, total), workgroups: Math.ceil(total / 64),
+      uniforms: convUniforms(slab, { total, m0: n0 * g.H * g.W * g.C }), invocations: total,
     });
     dP.dispose();
   }

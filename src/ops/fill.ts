@@ -6,7 +6,7 @@ export function fill(out: Tensor, value: number): Tensor {
   out.rt.launch({
     shader: 'fill', entry: 'fill', bindings: { dst: out }, needs: { dst: out.size },
     uniforms: { n: out.size, value, srcOffset: 0, dstOffset: 0, rowLen: 0 },
-    workgroups: Math.ceil(out.size / 256),
+    invocations: out.size,
   });
   return out;
 }
@@ -25,7 +25,7 @@ export function copy(src: Tensor, dst: Tensor, count = src.size, srcOffset = 0, 
     shader: 'fill', entry: 'copy', bindings: { src, dst },
     needs: { src: srcOffset + count, dst: dstOffset + count },
     uniforms: { n: count, value: 0, srcOffset, dstOffset, rowLen: 0 },
-    workgroups: Math.ceil(count / 256),
+    invocations: count,
   });
   return dst;
 }
@@ -45,7 +45,7 @@ export function gatherRows(src: Tensor, indices: Tensor): Tensor {
     shader: 'fill', entry: 'gather_rows', bindings: { src, dst: out, rowIndex: indices },
     needs: { src: src.size, dst: out.size, rowIndex: indices.size },
     uniforms: { n: out.size, value: 0, srcOffset: 0, dstOffset: 0, rowLen },
-    workgroups: Math.ceil(out.size / 256),
+    invocations: out.size,
   });
   return out;
 }

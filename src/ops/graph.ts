@@ -125,7 +125,7 @@ export function laplacianInPlace(weights: Tensor, degrees: Tensor, kind: Laplaci
     weights.rt.launch({
       shader: 'graph', entry: 'laplacian', overrides: { NORMALIZED: kind === 'normalized' },
       bindings: { weights, degreesIn: degrees }, needs: { weights: n * n, degreesIn: n },
-      uniforms: { rows: n, cols: n, temperature: 1, neighbours: 0 }, workgroups: Math.ceil((n * n) / 256),
+      uniforms: { rows: n, cols: n, temperature: 1, neighbours: 0 }, invocations: n * n,
     });
   }
   return weights;

@@ -82,7 +82,7 @@ export function softmaxCrossEntropyBackward(saved: SoftmaxCrossEntropySaved, ups
     bindings: { logits, labels, savedLse: lse, dlogits, ...(dloss ? { dloss } : {}) },
     needs: { logits: n, labels: rows, savedLse: rows, dlogits: n, ...(dloss ? { dloss: dloss.size } : {}) },
     uniforms: { rows, classes, dlossStride: dloss && dloss.size === rows ? 1 : 0, scale, ...smoothingUniforms(classes, labelSmoothing) },
-    workgroups: Math.ceil(n / 256),
+    invocations: n,
   });
   return dlogits;
 }

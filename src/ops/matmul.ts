@@ -3,6 +3,7 @@ import { Tensor } from '../tensor.ts';
 import type { Runtime } from '../gpu/runtime.ts';
 import { fill } from './fill.ts';
 import { readTuning } from './tuning-cache.ts';
+import { settings } from '../util/settings.ts';
 
 export const MATMUL_VARIANTS = ['tiled', 'regtile', 'naive', 'texture', 'subgroup'] as const;
 export type MatmulVariant = (typeof MATMUL_VARIANTS)[number];
@@ -23,7 +24,7 @@ export function setMatmulVariant(rt: Runtime, variant: MatmulVariant): void {
 
 /** Before tuning: llvmpipe's vectorized texel path wins on lavapipe, workgroup tiles on real GPUs. */
 export function defaultMatmulVariant(rt: Runtime): MatmulVariant {
-  const env = process.env.SALN_MATMUL as MatmulVariant | undefined;
+  const env = settings.matmul as MatmulVariant | undefined;
   if (env) {
     if (!MATMUL_VARIANTS.includes(env)) throw new Error(`SALN_MATMUL=${env} is not one of ${MATMUL_VARIANTS.join(', ')}`);
     return env;
@@ -116,7 +117,8 @@ function runTiled(rt: Runtime, a: Tensor, b: Tensor, out: Tensor, p: Problem, tr
       strideA: p.batchA === 1 ? 0 : p.M * p.K, strideB: p.batchB === 1 ? 0 : p.K * p.N,
       transA: transA ? 1 : 0, transB: transB ? 1 : 0,
     },
-    workgroups: [Math.ceil(p.N / 64), Math.ceil(p.M / 64), p.batch],
+    // One invocation per 4x4 block of C.
+    invocations: [Math.ceil(p.N / 4), Math.ceil(p.M / 4), p.batch],
   });
 }
 
@@ -129,7 +131,7 @@ function packToBuffer(rt: Runtime, src: Tensor, rows: number, cols: number, rows
     bindings: { src, dst: packed },
     needs: { src: batch * rows * cols, dst: texels },
     uniforms: { rows, cols, rowsPadded, colsPadded, trans: trans ? 1 : 0, srcStride: rows * cols, batch, srcLd: trans ? rows : cols, rowOffset: 0, colOffset: 0, srcLimit: batch * rows * cols },
-    workgroups: Math.ceil(texels / 64),
+    invocations: texels,
   });
   return packed;
 }
@@ -145,18 +147,15 @@ function runPacked(rt: Runtime, variant: 'regtile' | 'naive', a: Tensor, b: Tens
   const rowsPerTile = variant === 'regtile' ? 4 : 1;
   const tilesM = Math.ceil(p.M / rowsPerTile);
   const tilesN = Np / (variant === 'regtile' ? 8 : 4);
-  const lanes = variant === 'regtile' ? 16 : 64;
-  // Fault injection for the test that proves `saln validate` catches a wrong kernel: a K extent one step short.
-  const kSteps = process.env.SALN_FAULT === 'matmul-drop-k' ? Kp - 4 : Kp;
   rt.launch({
     shader: 'matmul', entry: variant,
     bindings: { a4, b4, c: out },
     needs: { a4: p.batchA * p.M * Kp / 4, b4: p.batchB * Kp * Np / 4, c: out.size },
     uniforms: {
-      ...baseUniforms(p), Kp: kSteps, Np, tilesN, tilesM,
+      ...baseUniforms(p), Kp, Np, tilesN, tilesM,
       strideA: p.batchA === 1 ? 0 : p.M * Kp, strideB: p.batchB === 1 ? 0 : Kp * Np,
     },
-    workgroups: [Math.ceil(tilesM * tilesN / lanes), 1, p.batch],
+    invocations: [tilesM * tilesN, 1, p.batch],
   });
   if (packA) a4.dispose();
   if (packB) b4.dispose();
@@ -300,7 +299,7 @@ export function packStackToTexture(rt: Runtime, texture: GPUTexture, src: Tensor
     const blocks = p.batch * (p.rowsPadded / 4) * (p.colsPadded / 4);
     rt.launch({
       shader: 'matmul_pack', entry: 'to_texture_t4', bindings: { src4: src, dstTex: texture.createView() },
-      needs: { src4: Math.ceil(Math.min(p.srcLimit, src.size) / 4) }, uniforms, workgroups: Math.ceil(blocks / 64),
+      needs: { src4: Math.ceil(Math.min(p.srcLimit, src.size) / 4) }, uniforms, invocations: blocks,
     });
     return;
   }
@@ -309,7 +308,7 @@ export function packStackToTexture(rt: Runtime, texture: GPUTexture, src: Tensor
     shader: 'matmul_pack', entry: 'to_texture',
     bindings: { src, dstTex: texture.createView() },
     needs: { src: Math.min(p.srcLimit, src.size) },
-    uniforms, workgroups: Math.ceil(texels / 64),
+    uniforms, invocations: texels,
   });
 }
 

@@ -66,7 +66,7 @@ export function maxPool2d(x: Tensor, options: MaxPoolOptions = {}): { y: Tensor;
     x.rt.launch({
       shader: 'pool', entry: 'max_forward', bindings: { x, y, argmaxOut: argmax },
       needs: { x: x.size, y: y.size, argmaxOut: argmax.size },
-      uniforms: poolUniforms(g, y.size), workgroups: Math.ceil(y.size / WG),
+      uniforms: poolUniforms(g, y.size), invocations: y.size,
     });
   }
   return { y, argmax };
@@ -85,7 +85,7 @@ export function maxPool2dBackward(dy: Tensor, argmax: Tensor, inputShape: readon
     dy.rt.launch({
       shader: 'pool', entry: 'max_backward', bindings: { dy, argmax, dx },
       needs: { dy: outSize, argmax: outSize, dx: dx.size },
-      uniforms: poolUniforms(g, dx.size), workgroups: Math.ceil(dx.size / WG),
+      uniforms: poolUniforms(g, dx.size), invocations: dx.size,
     });
   }
   return dx;
@@ -124,7 +124,7 @@ export function globalAvgPoolBackward(dy: Tensor, inputShape: readonly number[])
   if (dx.size > 0) {
     dy.rt.launch({
       shader: 'pool', entry: 'avg_backward', bindings: { dy, dx }, needs: { dy: dy.size, dx: dx.size },
-      uniforms: poolUniforms({ batch, inH, inW, channels }, dx.size, { scale: 1 / (inH * inW) }), workgroups: Math.ceil(dx.size / WG),
+      uniforms: poolUniforms({ batch, inH, inW, channels }, dx.size, { scale: 1 / (inH * inW) }), invocations: dx.size,
     });
   }
   return dx;

@@ -10,7 +10,7 @@ function draw(entry: 'uniform_f32' | 'normal_f32', rt: Tensor['rt'], shape: read
   rt.launch({
     shader: 'rng', entry, bindings: { out }, needs: { out: out.size },
     uniforms: { n: out.size, seedLo, seedHi, streamLo, streamHi, a, b },
-    workgroups: Math.ceil(Math.ceil(out.size / 4) / 64),
+    invocations: Math.ceil(out.size / 4),
   });
   return out;
 }

@@ -27,7 +27,8 @@ export function reduce(op: ReduceOp, x: Tensor, axis = -1, keepDims = false): Te
     bindings: op === 'argmax' ? { x, outIndex: out } : { x, out },
     needs: { x: x.size },
     uniforms: { outer, len, inner, scale: op === 'mean' ? 1 / len : 1 },
-    workgroups: contiguous ? outer : Math.ceil(outer * inner / 64),
+    // A contiguous row is reduced by one workgroup together; a strided one by one invocation per output.
+    ...(contiguous ? { workgroups: outer } : { invocations: outer * inner }),
   });
   return out;
 }

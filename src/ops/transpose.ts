@@ -11,7 +11,7 @@ export function transpose(x: Tensor): Tensor {
   x.rt.launch({
     shader: 'transpose', bindings: { x, out }, needs: { x: x.size, out: out.size },
     uniforms: { rows, cols },
-    workgroups: [Math.ceil(cols / 16), Math.ceil(rows / 16), batch],
+    invocations: [cols, rows, batch],
   });
   return out;
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { settings } from '../util/settings.ts';
 
 export interface TuningRecord {
   variant: string;
@@ -12,7 +13,7 @@ export interface TuningRecord {
 }
 
 export function tuningFile(): string {
-  const base = process.env.SALN_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'saln');
+  const base = settings.cache ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'saln');
   return join(base, 'tuning.json');
 }
 
