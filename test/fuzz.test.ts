@@ -4,7 +4,7 @@
 // load that an independent reading of the same bytes confirms: never a TypeError/RangeError from inside a parser,
 // a hang, or an allocation the file's size does not justify.
 //
-// SALN_FUZZ_COUNT   cases per format (default 200; `npm run test:long` runs 1000)
+// SALN_FUZZ_COUNT   cases per format (default 200, what CI runs; `npm run test:long` runs 10,000)
 // SALN_FUZZ_SEED    the seed (default 1); a failure prints it with the case's index and its mutations
 // SALN_FUZZ_ONLY    FORMAT or FORMAT:INDEX, to replay one format or one case
 import { test } from 'uvu';
