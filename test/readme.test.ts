@@ -11,6 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { getRuntime } from '../src/gpu/runtime.ts';
 import { Trainer, trainConfig } from '../src/train/trainer.ts';
 import { loadTrainData } from '../datasets/registry.ts';
+import { Tensor } from '../src/tensor.ts';
+import { createSelector } from '../src/select/registry.ts';
+import { buildGraph } from '../src/ops/graph.ts';
+import { lanczos } from '../src/linalg/lanczos.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -48,6 +52,40 @@ test('the README library example trains and prints the accuracy the sources comp
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+});
+
+/** Runs the README block after `marker` through the package's own exports; returns its last printed line, parsed. */
+function runReadmeBlock(marker: string): any {
+  const readme = readFileSync(`${root}/README.md`, 'utf8');
+  const block = new RegExp(`<!-- ${marker} -->\\s*\`\`\`js\\n([\\s\\S]*?)\`\`\``).exec(readme);
+  assert.ok(block, `README.md has no block after <!-- ${marker} -->`);
+  const file = `${root}/test/.readme-example.mjs`;
+  writeFileSync(file, block![1]);
+  try {
+    const r = spawnSync(process.execPath, [file], { cwd: root, encoding: 'utf8', timeout: 300_000 });
+    assert.is(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!);
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+test('the README selection example (a selector and Lanczos from a custom loop) prints what the sources compute', async () => {
+  const printed = runReadmeBlock('readme-example: selection');
+  const rt = await getRuntime();
+  const B = 48, F = 8;
+  const values = Float32Array.from({ length: B * F }, (_, i) => (i < B * F / 2 ? 1 : -1) * (1 + (i % F)) + Math.sin(i));
+  const features = Tensor.upload(rt, values, [B, F]);
+  const labels = Tensor.upload(rt, Array.from({ length: B }, (_, i) => i % 4), [B], 'u32');
+  const { indices } = await createSelector('saln', { rule: 'proportional' }).select({ rt, batchSize: B, keep: 12, labels, features, seed: 0, step: 1 });
+  const graph = buildGraph(features, { affinity: 'clip', temperature: 1, laplacian: 'unnormalized' });
+  const fiedler = await lanczos(rt, graph.laplacian, { count: 1, deflate: graph.nullVector });
+  for (const tensor of [features, labels, fiedler.vectors]) tensor.dispose();
+  graph.dispose();
+  assert.is(printed.kept.length, 12);
+  assert.equal(printed.kept, [...indices], 'the example (dist/) and the sources keep different candidates: rebuild dist/ (npm run build)');
+  assert.is(printed.fiedlerValue, fiedler.values[0]);
+  assert.ok(printed.converged);
 });
 
 test.run();
