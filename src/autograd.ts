@@ -24,7 +24,7 @@ export interface Disposable {
   dispose(): void;
 }
 
-interface Record {
+interface TapeEntry {
   inputs: Var[];
   outputs: Var[];
   /** Gradients of the inputs (null where not needed) from the gradients of the outputs (null where none flowed). */
@@ -34,7 +34,7 @@ interface Record {
 }
 
 export class Tape {
-  private records: Record[] = [];
+  private records: TapeEntry[] = [];
   /** Values the tape created (op outputs): released after backward, or by release(). */
   private created: Var[] = [];
   private kept = new Set<Var>();
@@ -43,7 +43,7 @@ export class Tape {
   constructor(readonly recording = true) {}
 
   /** Registers an op's outputs and, when recording and any input needs a gradient, its backward. */
-  record(inputs: Var[], outputs: Var[], backward: Record['backward'], saved: Disposable[] = []): void {
+  record(inputs: Var[], outputs: Var[], backward: TapeEntry['backward'], saved: Disposable[] = []): void {
     this.created.push(...outputs);
     if (this.recording && inputs.some((v) => v.requiresGrad)) {
       this.records.push({ inputs, outputs, backward, saved });

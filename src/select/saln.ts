@@ -2,7 +2,7 @@
 // similarity graph -> Laplacian -> its Fiedler vector v2 (the eigenvector of the second-smallest eigenvalue, by
 // GPU Lanczos with the null vector deflated) -> the keep samples a rule on v2 prefers.
 //
-// The paper's open choices are options (see /work/shared/PAPER.md): the affinity keeping negative similarities
+// The choices the paper leaves open are options: the affinity keeping negative similarities
 // out of the weights ('clip' max(S, 0), 'shift' (S + 1) / 2, 'exp' exp(-(1 - S) / t)), the Laplacian
 // ('unnormalized' D - W as the paper states, or 'normalized' I - D^-1/2 W D^-1/2), and the rule:
 //   'high'     |v2| high first (the samples the split is most sure of),
