@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readCheckpoint } from '../src/train/checkpoint.ts';
@@ -30,7 +30,7 @@ for (const [file, at] of [['model.safetensors.next', 3000], ['trainer.safetensor
     assert.is(full.status, 1, full.stderr);
     const lines = errorLines(full.stderr);
     assert.is(lines.length, 1, full.stderr);
-    const needed = new RegExp(`^saln: cannot write the disk is full \\(ENOSPC\\): ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/${file.replace('.', '\\.')} needs ([\\d,]+) bytes.*, [\\d,]+ bytes.* free on its file system; free some space \\(or pass another --out\\) and run again; the checkpoint of step 4 in .* is whole: 'saln train --resume .*' continues from it$`);
+    const needed = new RegExp(`^saln: cannot write ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/${file.replace('.', '\\.')}: the disk is full \\(ENOSPC\\): it needs ([\\d,]+) bytes.*, [\\d,]+ bytes.* are free on its file system; free some space \\(or pass another --out\\) and run again; the checkpoint of step 4 in .* is whole: 'saln train --resume .*' continues from it$`);
     const match = needed.exec(lines[0]);
     assert.ok(match, lines[0]);
 

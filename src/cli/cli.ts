@@ -4,8 +4,8 @@ import { ENVIRONMENT, settings } from '../util/settings.ts';
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv: string[]): Promise<number> }> }> = {
   info: { summary: 'adapter, backend, driver, limits and features of the WebGPU device', load: () => import('./info.ts') },
   validate: { summary: "run every kernel's validation cases against its float64 CPU reference", load: () => import('./validate.ts') },
-  train: { summary: 'train ResNet-18 on a dataset (checkpoints, metrics.jsonl, summary.json)', load: () => import('./train.ts') },
-  compare: { summary: 'train with several batch selectors on the same budget and report which wins', load: () => import('./compare.ts') },
+  train: { summary: 'train ResNet-18 on a dataset (checkpoints, metrics.jsonl, summary.json, report.html)', load: () => import('./train.ts') },
+  compare: { summary: 'train with several batch selectors on the same budget and report which wins (summary.md, report.html)', load: () => import('./compare.ts') },
   eval: { summary: "a trained model on a test split, with its run's preprocessing: accuracy per class, confusion matrix", load: () => import('./eval.ts') },
   predict: { summary: 'top-k classes with probabilities for PNG/JPEG files or directories of them', load: () => import('./predict.ts') },
   study: { summary: 'the selection study: conditions x selectors x keep ratios x seeds, resumable, with paired statistics', load: () => import('./study.ts') },

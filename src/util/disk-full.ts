@@ -9,22 +9,23 @@ export function isDiskFull(error: unknown): boolean {
   return FULL_CODES.has((error as NodeJS.ErrnoException)?.code ?? '');
 }
 
-/** `the disk is full (ENOSPC): PATH needs N bytes (M MiB), F free on its file system; ...` */
+/** `PATH: the disk is full (ENOSPC): it needs N bytes (M MiB), F are free on its file system; ...` (after "cannot write "). */
 export function diskFullMessage(path: string, error: unknown, bytesNeeded: number): string {
   const code = (error as NodeJS.ErrnoException).code;
   let free = '';
   try {
     const fs = statfsSync(dirname(path));
-    free = `, ${bytes(Number(fs.bavail) * Number(fs.bsize))} free on its file system`;
+    free = `, ${bytes(Number(fs.bavail) * Number(fs.bsize))} are free on its file system`;
   } catch {
     // statfs is missing on some platforms; the size needed is what matters most
   }
   const why = code === 'EDQUOT' ? 'the disk quota is exhausted' : 'the disk is full';
-  return `${why} (${code}): ${path} needs ${bytes(bytesNeeded)}${free}; free some space (or pass another --out) and run again`;
+  return `${path}: ${why} (${code}): it needs ${bytes(bytesNeeded)}${free}; free some space (or pass another --out) and run again`;
 }
 
 /** 2,874,136 bytes (2.7 MiB): exact for comparing with `df -B1`, rounded for reading. */
 export function bytes(n: number): string {
   const exact = String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  return n < 1024 ? `${exact} bytes` : `${exact} bytes (${(n / 2 ** 20).toFixed(1)} MiB)`;
+  if (n < 1024) return `${exact} bytes`;
+  return n < 2 ** 30 ? `${exact} bytes (${(n / 2 ** 20).toFixed(1)} MiB)` : `${exact} bytes (${(n / 2 ** 30).toFixed(1)} GiB)`;
 }
