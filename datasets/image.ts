@@ -2,8 +2,8 @@
 // whatever the file name says, resizing to cover a target and center-cropping, grey conversion, and a
 // class-balanced choice of samples for `limit`. Everything returns 8-bit interleaved pixels (HWC).
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../src/util/atomic.ts';
 import jpeg from 'jpeg-js';
 import { decode as decodePng, convertIndexedToRgb, type DecodedPng } from 'fast-png';
 import { DatasetError } from './errors.ts';
@@ -452,10 +452,6 @@ function readAll(fd: number, target: Uint8Array, position: number): boolean {
   return true;
 }
 
-function writeAll(fd: number, bytes: Uint8Array): void {
-  for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30));
-}
-
 /** Writes through a temporary file and a rename, so a crash or a parallel reader never sees half a cache. */
 export function writeImageCache(path: string, source: string, set: DecodedSet): void {
   const header: CacheHeader = {
@@ -467,20 +463,7 @@ export function writeImageCache(path: string, source: string, set: DecodedSet): 
   CACHE_MAGIC.copy(prefix, 0);
   prefix.writeUInt32LE(CACHE_VERSION, 8);
   prefix.writeUInt32LE(json.length, 12);
-  mkdirSync(dirname(path), { recursive: true });
-  const temporary = `${path}.${process.pid}.${Date.now()}.tmp`;
-  try {
-    const fd = openSync(temporary, 'w');
-    try {
-      for (const part of [prefix, json, set.labels, set.images]) writeAll(fd, part);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temporary, path);
-  } catch (e) {
-    rmSync(temporary, { force: true });
-    throw e;
-  }
+  writeFileAtomic(path, [prefix, json, set.labels, set.images]);
 }
 
 export interface CachedDecodeOptions extends DecodeListOptions {

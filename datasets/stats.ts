@@ -1,8 +1,8 @@
 // Per-channel normalisation statistics of a training split, on the 0..1 scale the augment kernel normalises
 // with. A pass over CIFAR-10 or Pets at 224 touches 150-550 MB, so results are kept in a small JSON file keyed
 // by a dataset identity string chosen by the caller (e.g. "cifar10-train" or "pets-trainval-224").
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../src/util/atomic.ts';
 import type { LabelledImages } from './images.ts';
 
 export interface ChannelStats {
@@ -86,13 +86,5 @@ function readCache(file: string): Record<string, CachedEntry> {
 }
 
 function writeCache(file: string, entries: Record<string, CachedEntry>): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  try {
-    writeFileSync(temporary, `${JSON.stringify(entries, null, 2)}\n`);
-    renameSync(temporary, file);
-  } catch (e) {
-    rmSync(temporary, { force: true });
-    throw e;
-  }
+  writeFileAtomic(file, `${JSON.stringify(entries, null, 2)}\n`);
 }

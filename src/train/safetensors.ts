@@ -2,10 +2,9 @@
 // (https://huggingface.co/docs/safetensors): u64 little-endian header length N, N bytes of JSON, raw
 // little-endian data. Files we write are byte-identical to what the reference Rust/Python library writes for
 // the same tensors in the same order, so PyTorch (safetensors.torch.load_file) reads them, and we read theirs.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { dirname } from 'node:path';
-import { diskFullMessage, isDiskFull } from '../util/disk-full.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 
 export interface TensorToWrite {
   shape: number[];
@@ -61,23 +60,13 @@ const DTYPES: Record<string, { bytes: number; read?: ElementReader }> = {
 export function writeSafetensors(path: string, tensors: Map<string, TensorToWrite> | Record<string, TensorToWrite>, metadata?: Record<string, string>): void {
   const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const header = encodeHeader(path, entries, metadata);
-  const tmp = `${path}.tmp-${process.pid}`;
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'w');
-    writeAll(fd, header);
-    for (const [, tensor] of entries) writeAll(fd, littleEndianBytes(tensor.data));
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== undefined) closeSync(fd);
-    rmSync(tmp, { force: true });
-    if (isDiskFull(e)) throw new SafetensorsError(`cannot write ${diskFullMessage(path, e, header.length + entries.reduce((total, [, t]) => total + t.data.byteLength, 0))}`);
-    throw new SafetensorsError(`${path}: cannot write (${oneLine(e)})`);
-  }
-  syncDirectory(dirname(path));
+  // The tensors' bytes are produced as they are written, so that a failure half-way leaves the previous file.
+  const parts = function* () {
+    yield header;
+    for (const [, tensor] of entries) yield littleEndianBytes(tensor.data);
+  };
+  const size = header.length + entries.reduce((total, [, tensor]) => total + tensor.data.byteLength, 0);
+  writeFileAtomic(path, parts(), { durable: true, createDirectory: false, size, error: (message) => new SafetensorsError(message) });
 }
 
 /** The 8-byte length and the space-padded JSON header, laid out exactly as the reference library does. */
@@ -227,24 +216,6 @@ function littleEndianBytes(data: Float32Array): Uint8Array {
 
 function swapBytes(bytes: Uint8Array, width: number) {
   for (let i = 0; i < bytes.length; i += width) bytes.subarray(i, i + width).reverse();
-}
-
-function writeAll(fd: number, bytes: Uint8Array) {
-  for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written);
-}
-
-/** Makes the rename itself durable; best effort, since some platforms cannot open a directory. */
-function syncDirectory(dir: string) {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // The checkpoint is complete either way; only its survival across a power cut is less certain.
-  }
 }
 
 /** A name from the file, quoted and cut short: it may hold newlines, control characters or kilobytes. */
