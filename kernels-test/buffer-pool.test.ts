@@ -80,4 +80,32 @@ test('peak bytes track the high-water mark, and disposing twice is harmless', as
   assert.throws(() => big.buffer, /used after dispose/);
 });
 
+test('a scope frees what its block created, except what it returns or keeps; async blocks too', async () => {
+  const rt = await getRuntime();
+  await rt.sync();
+  const before = rt.pool.report().liveBytes;
+  const outside = Tensor.upload(rt, [1, 2, 3, 4]);
+  let temporary: Tensor | null = null, kept: Tensor | null = null;
+  const { result } = rt.scope(() => {
+    temporary = add(outside, outside);
+    kept = rt.keep(unary('neg', outside));
+    const view = add(temporary, outside).reshape([2, 2]);
+    return { result: view };
+  });
+  assert.ok(temporary!.disposed, 'a temporary survived its scope');
+  assert.not.ok(kept!.disposed);
+  assert.not.ok(outside.disposed, 'a tensor created before the scope was freed');
+  assert.equal([...await result.download()], [3, 6, 9, 12], 'a returned view lost its buffer');
+  const inner = await rt.scope(async () => {
+    const a = add(outside, outside);
+    await rt.sync();
+    const nested = rt.scope(() => add(a, outside));
+    return sum(nested, 0);
+  });
+  assert.equal([...await inner.download()], [30]);
+  for (const t of [outside, kept!, result.base, inner]) t.dispose();
+  await rt.sync();
+  assert.is(rt.pool.report().liveBytes, before, 'the scopes leaked buffers');
+});
+
 test.run();

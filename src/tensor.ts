@@ -1,5 +1,6 @@
 // A GPU tensor: a shape, an element type and a pooled storage buffer. Row-major, contiguous.
 import type { BufferBinding, Runtime } from './gpu/runtime.ts';
+import { track } from './gpu/scope.ts';
 
 export type DType = 'f32' | 'u32' | 'i32';
 export type HostArray = Float32Array | Uint32Array | Int32Array;
@@ -24,6 +25,7 @@ export class Tensor {
     readonly byteOffset = 0) {
     this.size = numel(shape);
     this.gpuBuffer = buffer;
+    track(this);
   }
 
   /** Uninitialised tensor from the pool. */
@@ -42,6 +44,11 @@ export class Tensor {
   get buffer(): GPUBuffer {
     if (!this.gpuBuffer || this.owner?.disposed) throw new Error(`tensor [${this.shape.join(', ')}] used after dispose()`);
     return this.gpuBuffer;
+  }
+
+  /** The tensor that owns this one's buffer: itself, or the source of a view. */
+  get base(): Tensor {
+    return this.owner ?? this;
   }
 
   get disposed(): boolean {

@@ -6,6 +6,7 @@ import { BufferPool, STORAGE_USAGE, TexturePool } from './pool.ts';
 import { formatCompileMessages, loadShader, type BindingInfo, type EntryInfo, type ShaderSource } from './shaders.ts';
 import { formatBytes, GpuMemoryError, KernelArgumentError, ShaderCompileError } from './errors.ts';
 import { Profiler, type KernelTime, type ProfileMethod } from './profiler.ts';
+import { keep, scope } from './scope.ts';
 import { settings } from '../util/settings.ts';
 
 /** Something a storage binding accepts: a buffer, or a buffer range, or anything carrying one (a Tensor). */
@@ -272,6 +273,21 @@ export class Runtime {
     }
     this.uniformUsed += slot;
     return { buffer: this.uniformChunk, offset, size: bytes };
+  }
+
+  // ---- lifetimes ---------------------------------------------------------------------------------------------
+
+  /**
+   * Runs `body` (sync or async) and disposes every tensor it created, except what it returns (itself, or in
+   * arrays and plain objects) and what it passed to `keep`.
+   */
+  scope<T>(body: () => T): T {
+    return scope(body);
+  }
+
+  /** Lets a tensor created in a scope outlive it. */
+  keep<T extends { dispose(): void }>(resource: T): T {
+    return keep(resource);
   }
 
   // ---- profiling ---------------------------------------------------------------------------------------------

@@ -58,6 +58,14 @@ function convUniforms(g: ConvGeometry, { total, m0 = 0, rows = 0, rowsPadded = 0
 
 // ---- implicit GEMM (subgroup design): patches read from the padded input texture ----------------------------
 
+/** total + part, freeing both (the first part is the total): partial products summed in a fixed order. */
+function addInOrder(total: Tensor | null, part: Tensor): Tensor {
+  if (total === null) return part;
+  const next = add(total, part);
+  total.dispose(); part.dispose();
+  return next;
+}
+
 function paddedExtent(g: ConvGeometry) {
   const C4 = Math.ceil(g.C / 4);
   return { C4, Hp: g.H + 2 * g.pad, Wp: g.W + 2 * g.pad, Kq: g.KH * g.KW * 4 * C4 };
@@ -189,10 +197,7 @@ function convWeightGradImplicit(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: 
     rt.textures.release(gradT);
     const part = sum(partials, 0);
     partials.dispose();
-    if (total === null) { total = part; continue; }
-    const next: Tensor = add(total, part);
-    total.dispose(); part.dispose();
-    total = next;
+    total = addInOrder(total, part);
   }
   if (!padded) rt.textures.release(input);
   if (C4 * 4 === g.C) return total!.takeAs(wShape);
@@ -364,10 +369,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: readonly num
       part = matmul(dyChunk, cols, { transA: true, variant });
       cols.dispose(); dyChunk.dispose();
     }
-    if (total === null) { total = part; continue; }
-    const next: Tensor = add(total, part);
-    total.dispose(); part.dispose();
-    total = next;
+    total = addInOrder(total, part);
   }
   return total!.takeAs(wShape);
 }

@@ -149,19 +149,13 @@ export function laplacianNullVector(degrees: Tensor, kind: LaplacianKind): Tenso
 export function buildGraph(features: Tensor, options: GraphOptions): SpectralGraph {
   checkGraphOptions(options);
   matrixShape(features, 'features');
-  const unit = normalizeRows(features);
-  const similarity = matmul(unit, unit, { transB: true });
-  unit.dispose();
-  const dense = affinityAndDegrees(similarity, options.affinity, options.temperature);
-  similarity.dispose();
-  let { weights, degrees } = dense;
-  if ((options.graph ?? 'dense') === 'knn') {
-    ({ weights, degrees } = knnSparsify(dense.weights, options.neighbours!));
-    dense.weights.dispose();
-    dense.degrees.dispose();
-  }
-  const laplacian = laplacianInPlace(weights, degrees, options.laplacian);
-  const nullVector = laplacianNullVector(degrees, options.laplacian);
+  // The unit rows, the similarity and (for knn) the dense graph are freed when the scope ends.
+  const { laplacian, degrees, nullVector } = features.rt.scope(() => {
+    const unit = normalizeRows(features);
+    let { weights, degrees } = affinityAndDegrees(matmul(unit, unit, { transB: true }), options.affinity, options.temperature);
+    if ((options.graph ?? 'dense') === 'knn') ({ weights, degrees } = knnSparsify(weights, options.neighbours!));
+    return { laplacian: laplacianInPlace(weights, degrees, options.laplacian), degrees, nullVector: laplacianNullVector(degrees, options.laplacian) };
+  });
   return {
     laplacian, degrees, nullVector,
     dispose() { laplacian.dispose(); degrees.dispose(); nullVector.dispose(); },

@@ -79,7 +79,6 @@ export function augmentCases(): ValidationCase[] {
     const params = drawAugmentParams(shape, options, AUGMENT_SEED, stream);
     const images = uploadImages(rt, bytes, shape);
     const got = await take(augmentWithParams(rt, images, shape, options, params));
-    images.dispose();
     return { got, ref: augmentReference(bytes, shape, options, params), tolerance: augmentTolerance(shape, options) };
   }));
 }

@@ -25,7 +25,6 @@ function gatherCases(): ValidationCase[] {
     const src = Tensor.upload(rt, x, [rows, rowLen]);
     const index = Tensor.upload(rt, picked, [picked.length], 'u32');
     const got = await take(gatherRows(src, index));
-    src.dispose(); index.dispose();
     const ref = picked.flatMap((r) => Array.from(x.subarray(r * rowLen, (r + 1) * rowLen)));
     return { got, ref, tolerance: { atol: 0, rtol: 0 } };
   }));
@@ -38,7 +37,6 @@ function fillCases(): ValidationCase[] {
       const x = inputs(n);
       const src = Tensor.upload(rt, x);
       const got = await take(copy(src, Tensor.empty(rt, [n])));
-      src.dispose();
       return { got, ref: x, tolerance: { atol: 0, rtol: 0 } };
     }),
   ]);
@@ -65,7 +63,6 @@ function elementwiseCases(): ValidationCase[] {
         const x = positive ? inputs(n, 0.01, 4) : inputs(n, -4, 4);
         const t = Tensor.upload(rt, x);
         const got = await take(unary(op, t));
-        t.dispose();
         return { got, ref: unaryArray(op, x), tolerance: UNARY_TOLERANCE[op] };
       }));
     }
@@ -84,7 +81,6 @@ function elementwiseCases(): ValidationCase[] {
         const b = op === 'div' ? inputs(bn, 0.5, 2) : inputs(bn, -2, 2);
         const ta = Tensor.upload(rt, a, as), tb = Tensor.upload(rt, b, bs);
         const got = await take(binary(op, ta, tb));
-        ta.dispose(); tb.dispose();
         return { got, ref: binaryArray(op, a, as, b, bs).data, tolerance: BINARY_TOLERANCE[op] };
       }));
     }
@@ -94,7 +90,6 @@ function elementwiseCases(): ValidationCase[] {
       const a = inputs(n), b = inputs(n);
       const ta = Tensor.upload(rt, a), tb = Tensor.upload(rt, b);
       const got = await take(scaleAdd(ta, tb, 0.75, -1.5));
-      ta.dispose(); tb.dispose();
       // Two roundings of products and one of the sum, each <= half an ULP of a value <= 2.25 in magnitude.
       return { got, ref: scaleAddArray(a, b, 0.75, -1.5), tolerance: { atol: 3 * HALF_ULP * 2.25, rtol: 0 } };
     }));
@@ -112,7 +107,6 @@ function reduceCases(): ValidationCase[] {
         const x = inputs(n);
         const t = Tensor.upload(rt, x, shape);
         const got = await take(reduce(op, t, axis));
-        t.dispose();
         const len = shape[axis < 0 ? axis + shape.length : axis];
         // Sums: each invocation adds a strided share sequentially, then a 64-way tree (or, strided, one
         // sequential walk): worst-case rounding is (terms added in sequence) * eps * sum|x| <= len * eps * len.
@@ -129,7 +123,6 @@ function reduceCases(): ValidationCase[] {
       const x = exactInts(shape.reduce((p, d) => p * d, 1));
       const t = Tensor.upload(rt, x, shape);
       const got = await take(reduce('sum', t, axis));
-      t.dispose();
       return { got, ref: reduceReference('sum', x, shape, axis), tolerance: { atol: 0, rtol: 0 } };
     }));
   }
@@ -148,7 +141,6 @@ function transposeCases(): ValidationCase[] {
     const x = inputs(n);
     const t = Tensor.upload(rt, x, shape);
     const got = await take(transpose(t));
-    t.dispose();
     const [rows, cols] = shape.slice(-2);
     return { got, ref: transposeReference(x, n / (rows * cols), rows, cols), tolerance: { atol: 0, rtol: 0 } };
   }));
@@ -178,7 +170,6 @@ function matmulCase(variant: MatmulVariant, c: MatmulCase): ValidationCase {
     const ta = Tensor.upload(rt, a, transA ? [batchA, K, M] : [batchA, M, K]);
     const tb = Tensor.upload(rt, b, transB ? [batchB, N, K] : [batchB, K, N]);
     const got = await take(matmul(ta, tb, { variant, transA, transB }));
-    ta.dispose(); tb.dispose();
     // Sequential accumulation over K: |err| <= K * eps * (|A||B|)_ij (Higham's gamma_K), and |a|,|b| <= 1.
     return { got, ref: matmulReference(a, b, { M, N, K, batchA, batchB, transA, transB }), tolerance: { atol: exact ? 0 : K * F32_EPS * K, rtol: 0 } };
   });

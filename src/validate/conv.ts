@@ -66,7 +66,6 @@ export function convCases(variants: readonly MatmulVariant[]): ValidationCase[] 
         const tx = Tensor.upload(rt, x, [c.N, c.H, c.W, c.C]), tw = Tensor.upload(rt, w, [c.Cout, c.k, c.k, c.C]);
         const tb = bias ? Tensor.upload(rt, bias) : null;
         const got = await take(conv2d(tx, tw, tb, opts));
-        tx.dispose(); tw.dispose(); tb?.dispose();
         // K products in sequence, then the bias add (one more rounding).
         const bound = bounded(c, scaled(convForwardReference(abs(x), abs(w), bias ? abs(bias) : null, g), (g.K + 1) * F32_EPS));
         return withinBounds(got, convForwardReference(x, w, bias, g), bound);
@@ -75,7 +74,6 @@ export function convCases(variants: readonly MatmulVariant[]): ValidationCase[] 
         const { g, w, dy } = setup(c);
         const tdy = Tensor.upload(rt, dy, [g.N, g.Ho, g.Wo, g.Cout]), tw = Tensor.upload(rt, w, [c.Cout, c.k, c.k, c.C]);
         const got = await take(conv2dBackwardInput(tdy, tw, [c.N, c.H, c.W, c.C], opts));
-        tdy.dispose(); tw.dispose();
         // Either Cout products per tap column and up to KH*KW taps summed by col2im, or (stride 1 on the implicit
         // GEMM) one sequential sum over all KH*KW*Cout products: the longer chain bounds both.
         const chain = Math.max(g.Cout + g.KH * g.KW, g.KH * g.KW * Math.ceil(g.Cout / 4) * 4);
@@ -87,7 +85,6 @@ export function convCases(variants: readonly MatmulVariant[]): ValidationCase[] 
         const tdy = Tensor.upload(rt, dy, [g.N, g.Ho, g.Wo, g.Cout]), tx = Tensor.upload(rt, x, [c.N, c.H, c.W, c.C]);
         const got = await take(conv2dBackwardWeight(tdy, tx, [c.Cout, c.k, c.k, c.C], opts));
         const gotBias = c.bias ? await take(conv2dBackwardBias(tdy)) : null;
-        tdy.dispose(); tx.dispose();
         // M = N*Ho*Wo products summed per weight (chunk by chunk, in order).
         const parts = [withinBounds(got, convBackwardWeightReference(dy, x, g), bounded(c, scaled(convBackwardWeightReference(abs(dy), abs(x), g), g.M * F32_EPS)))];
         if (gotBias) parts.push(withinBounds(gotBias, convBackwardBiasReference(dy, g), bounded(c, scaled(convBackwardBiasReference(abs(dy), g), g.M * F32_EPS))));

@@ -47,7 +47,8 @@ export function define(kernel: string, name: string, body: (rt: Runtime) => Prom
     kernel, name,
     async run(rt) {
       inputStream = nameHash(`${kernel} ${name}`);
-      const { got, ref, tolerance } = await body(rt);
+      // Every tensor the case creates is freed when it ends.
+      const { got, ref, tolerance } = await rt.scope(() => body(rt));
       return { kernel, name, tolerance, ...compare(got, ref, tolerance) };
     },
   };

@@ -89,7 +89,6 @@ function crossEntropyForwardCase(c: CrossEntropyConfig): ValidationCase {
     const tl = Tensor.upload(rt, logits, [c.rows, c.classes]), ty = Tensor.upload(rt, labels, [c.rows], 'u32');
     const out = softmaxCrossEntropy(tl, ty, { labelSmoothing: c.smoothing });
     const [loss, lse, predicted, correct, mean] = [await take(out.loss), await take(out.saved.lse), await take(out.predicted), await take(out.correct), await take(out.meanLoss)];
-    tl.dispose(); ty.dispose();
     const ref = softmaxCrossEntropyReference(logits, labels, c.rows, c.classes, c.smoothing);
     const tol = crossEntropyTolerances(logits, c.rows, c.classes);
     return joinOutputs([
@@ -113,7 +112,6 @@ function crossEntropyBackwardCase(c: CrossEntropyConfig, upstream: Upstream): Va
     const out = softmaxCrossEntropy(tl, ty, { labelSmoothing: c.smoothing });
     const lse = await out.saved.lse.download();
     const got = await take(softmaxCrossEntropyBackward(out.saved, { dloss: td, scale: upstream === 'sum' ? 1 : undefined }));
-    for (const t of [out.loss, out.meanLoss, out.predicted, out.correct, out.saved.lse, tl, ty, td]) t?.dispose();
     const perRow = dloss ?? [upstream === 'sum' ? 1 : 1 / c.rows];
     const ref = softmaxCrossEntropyBackwardReference(logits, labels, c.rows, c.classes, c.smoothing, perRow);
     const largest = Math.max(...Array.from(perRow, Math.abs));
@@ -158,7 +156,6 @@ function linearForwardCase(c: LinearConfig): ValidationCase {
     const tx = Tensor.upload(rt, x, [c.rows, c.inFeatures]), tw = Tensor.upload(rt, weight, [c.outFeatures, c.inFeatures]);
     const tb = bias ? Tensor.upload(rt, bias) : null;
     const got = await take(linear(tx, tw, tb).y);
-    tx.dispose(); tw.dispose(); tb?.dispose();
     return { got, ref: linearReference(x, weight, bias, c), tolerance: linearTolerances(c).y };
   });
 }
@@ -175,7 +172,6 @@ function linearBackwardCase(c: LinearConfig): ValidationCase {
     parts.push({ got: await take(grads.dx), ref: ref.dx, tolerance: tol.dx });
     parts.push({ got: await take(grads.dWeight), ref: ref.dWeight, tolerance: tol.dWeight });
     if (grads.dBias) parts.push({ got: await take(grads.dBias), ref: ref.dBias, tolerance: tol.dBias });
-    tx.dispose(); tw.dispose(); tdy.dispose();
     return joinOutputs(parts);
   });
 }
@@ -200,7 +196,6 @@ function gradNormCase(n: number, spread: number, poison: number[] = []): Validat
     const tg = Tensor.upload(rt, grads);
     const { norm, nonFinite } = gradNorm(tg);
     const [gotNorm, gotCount] = [await take(norm), await take(nonFinite)];
-    tg.dispose();
     const ref = gradNormReference(grads);
     return joinOutputs([
       { got: gotNorm, ref: [ref.norm], tolerance: { atol: 0, rtol: gradNormRelativeBound(n) } },
@@ -332,13 +327,11 @@ function sgdCase(config: SgdConfig, setup: StepSetup): ValidationCase {
       const norm = setup.maxNorm !== undefined ? gradNorm(grads) : null;
       sgdStep(weights, grads, momentumBuf, config, { gradScale: setup.gradScale, decayRange: setup.decayRange, clip: norm ? { norm: norm.norm, maxNorm: setup.maxNorm! } : undefined });
       const after = { weights: await weights.download(), momentumBuf: momentumBuf ? await momentumBuf.download() : null };
-      grads.dispose(); norm?.norm.dispose(); norm?.nonFinite.dispose();
       const ref = sgdReferenceStep({ weights: Float64Array.from(before.weights), momentumBuf: before.momentumBuf ? Float64Array.from(before.momentumBuf) : null }, g, config, referenceOptions(setup));
       const bound = sgdBounds(before.weights, before.momentumBuf, g, config, setup, ref);
       parts.push({ got: after.weights, ref: ref.weights, bound: bound.weights });
       if (after.momentumBuf && ref.momentumBuf) parts.push({ got: after.momentumBuf, ref: ref.momentumBuf, bound: bound.momentumBuf });
     }
-    weights.dispose(); momentumBuf?.dispose();
     return withinAllBounds(parts);
   });
 }
@@ -358,12 +351,10 @@ function adamwCase(config: AdamWConfig, setup: StepSetup): ValidationCase {
       const norm = setup.maxNorm !== undefined ? gradNorm(grads) : null;
       adamwStep(weights, grads, state, step, config, { gradScale: setup.gradScale, decayRange: setup.decayRange, clip: norm ? { norm: norm.norm, maxNorm: setup.maxNorm! } : undefined });
       const [w2, m2, v2] = [await weights.download(), await state.expAvg.download(), await state.expAvgSq.download()];
-      grads.dispose(); norm?.norm.dispose(); norm?.nonFinite.dispose();
       const ref = adamwReferenceStep({ weights: Float64Array.from(w), expAvg: Float64Array.from(m), expAvgSq: Float64Array.from(v) }, g, step, config, referenceOptions(setup));
       const bound = adamwBounds(w, m, v, g, step, config, setup, ref);
       parts.push({ got: w2, ref: ref.weights, bound: bound.weights }, { got: m2, ref: ref.expAvg, bound: bound.expAvg }, { got: v2, ref: ref.expAvgSq, bound: bound.expAvgSq });
     }
-    weights.dispose(); state.expAvg.dispose(); state.expAvgSq.dispose();
     return withinAllBounds(parts);
   });
 }

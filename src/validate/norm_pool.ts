@@ -114,7 +114,6 @@ function batchNormTrainCase(c: BatchNormCase): ValidationCase {
     const trm = Tensor.upload(rt, rm), trv = Tensor.upload(rt, rv);
     const out = batchNormTrain(tx, tg, tb, trm, trv, { momentum, eps, relu: c.relu });
     const got = { y: await take(out.y), mean: await take(out.mean), invStd: await take(out.invStd), runningMean: await take(trm), runningVar: await take(trv) };
-    tx.dispose(); tg.dispose(); tb.dispose();
     const ref = batchNormTrainReference(x, C, g, b, rm, rv, momentum, eps);
     if (c.relu) ref.y = relu(ref.y);
     const tol = batchNormTrainBounds(x, C, batchNormPlan(shape).chainLength, g, ref, rm, rv, momentum, eps);
@@ -135,7 +134,6 @@ function batchNormEvalCase(c: BatchNormCase): ValidationCase {
     const { g, b, rm, rv } = batchNormParams(C);
     const tensors = [Tensor.upload(rt, x, shape), Tensor.upload(rt, g), Tensor.upload(rt, b), Tensor.upload(rt, rm), Tensor.upload(rt, rv)] as const;
     const got = await take(batchNormEval(...tensors, eps, c.relu));
-    for (const t of tensors) t.dispose();
     const plain = batchNormEvalReference(x, C, g, b, rm, rv, eps);
     const ref = c.relu ? relu(plain) : plain;
     const bound = Float64Array.from(x, (v, i) => {
@@ -169,8 +167,6 @@ function batchNormBackwardCase(c: BatchNormCase): ValidationCase {
     const gateTensor = gate ? Tensor.upload(rt, gate, shape) : undefined;
     const out = batchNormBackward(...tensors, gateTensor);
     const got = { dx: await take(out.dx), dgamma: await take(out.dgamma), dbeta: await take(out.dbeta) };
-    for (const t of tensors) t.dispose();
-    gateTensor?.dispose();
     const ref = batchNormBackwardReference(dy, x, C, g, mean, invStd);
 
     const L = batchNormPlan(shape).chainLength;
@@ -233,7 +229,6 @@ function maxPoolForwardCase(c: MaxPoolCase): ValidationCase {
     const tx = Tensor.upload(rt, x, c.shape);
     const out = maxPool2d(tx, c.options);
     const got = { y: await take(out.y), argmax: await take(out.argmax) };
-    tx.dispose();
     const ref = maxPool2dReference(x, c.shape, windowOf(c.shape, c.options));
     const exact = { atol: 0, rtol: 0 };
     return joinOutputs([{ got: got.y, ref: ref.y, tolerance: exact }, { got: got.argmax, ref: ref.argmax, tolerance: exact }]);
@@ -251,7 +246,6 @@ function maxPoolBackwardCase(c: MaxPoolCase): ValidationCase {
     const dy = inputs(forward.y.length, -1, 1);
     const tdy = Tensor.upload(rt, dy, forward.outShape), targ = Tensor.upload(rt, forward.argmax, forward.outShape, 'u32');
     const got = await take(maxPool2dBackward(tdy, targ, c.shape, c.options));
-    tdy.dispose(); targ.dispose();
     const ref = maxPool2dBackwardReference(dy, forward.argmax, c.shape, forward.outShape);
     const received = maxPool2dBackwardReference(dy.map(Math.abs), forward.argmax, c.shape, forward.outShape);
     const m = Math.ceil(window.kernel[0] / window.stride[0]) * Math.ceil(window.kernel[1] / window.stride[1]);
@@ -271,7 +265,6 @@ function avgPoolCase(shape: number[]): ValidationCase {
     const x = inputs(numel(shape), -1, 2);
     const tx = Tensor.upload(rt, x, shape);
     const got = await take(globalAvgPool(tx));
-    tx.dispose();
     const L = globalAvgPoolPlan(shape).chainLength;
     const bound = globalAvgPoolReference(x.map(Math.abs), shape).map((absMean) => higham(L) * absMean * (1 + higham(2)));
     return { got, ref: globalAvgPoolReference(x, shape), tolerance: { atol: 0, rtol: higham(2), bound } };
@@ -284,7 +277,6 @@ function avgPoolBackwardCase(shape: number[]): ValidationCase {
     const dy = inputs(shape[0] * shape[3], -1, 1);
     const tdy = Tensor.upload(rt, dy, [shape[0], shape[3]]);
     const got = await take(globalAvgPoolBackward(tdy, shape));
-    tdy.dispose();
     return { got, ref: globalAvgPoolBackwardReference(dy, shape), tolerance: { atol: 0, rtol: higham(2) } };
   });
 }
@@ -301,8 +293,6 @@ function reluBackwardCase(n: number, inPlace: boolean): ValidationCase {
     const tdy = Tensor.upload(rt, dy), ty = Tensor.upload(rt, y);
     const dx = reluBackward(tdy, ty, { inPlace });
     const got = await take(dx);
-    if (!inPlace) tdy.dispose();
-    ty.dispose();
     return { got, ref: reluBackwardReference(dy, y), tolerance: { atol: 0, rtol: 0 } };
   });
 }
@@ -314,8 +304,6 @@ function addReluCase(n: number, inPlace: boolean): ValidationCase {
     const ta = Tensor.upload(rt, a), tb = Tensor.upload(rt, b);
     const out = addRelu(ta, tb, { inPlace });
     const got = await take(out);
-    if (!inPlace) ta.dispose();
-    tb.dispose();
     return { got, ref: addReluReference(a, b), tolerance: { atol: 0, rtol: U } };
   });
 }

@@ -46,7 +46,6 @@ function rowsCases(): ValidationCase[] {
     if (c.scaleRow) for (let j = 0; j < c.cols; j++) x[c.scaleRow[0] * c.cols + j] *= c.scaleRow[1];
     const t = Tensor.upload(rt, x, [c.rows, c.cols]);
     const got = await take(normalizeRows(t));
-    t.dispose();
     // The scale 1/max|x| (2.5 ULP) is common to every term and cancels; what remains: the sum of squares within
     // gamma_(F+3) (squares, the scaled terms, at most F additions), halved by the square root, inverseSqrt's
     // 2 ULP and two products: rel <= (F + 3) u / 2 + 4u + 2u, to first order.
@@ -77,7 +76,6 @@ function affinityCases(): ValidationCase[] {
         const s = inputs(n * n, -1, 1);
         const t = Tensor.upload(rt, s, [n, n]);
         const { weights, degrees } = affinityAndDegrees(t, affinity, temperature);
-        t.dispose();
         const ref = affinityReference(s, n, affinity, temperature);
         const tol = affinityTolerance(affinity, temperature);
         // Degrees sum n non-negative weights, each within its own tolerance (at most atol + rtol w), through at most
@@ -113,7 +111,6 @@ function laplacianCases(): ValidationCase[] {
       const { weights, degrees } = randomGraph(n, isolated);
       const w = Tensor.upload(rt, weights, [n, n]), d = Tensor.upload(rt, degrees);
       const got = await take(laplacianInPlace(w, d, kind));
-      d.dispose();
       // D - W: a copy and a negation, exact. L_sym off the diagonal: -w r_i r_j with each r = inverseSqrt(d)
       // within 2 ULP and two products: 4 ULP + 2u = 10u relative; its diagonal is exactly 1 (W_ii = 0).
       return { got, ref: laplacianReference(weights, degrees, n, kind), tolerance: { atol: 0, rtol: kind === 'unnormalized' ? 0 : 10 * U } };
@@ -127,7 +124,6 @@ function nullVectorCases(): ValidationCase[] {
       const degrees = zeroDegrees ? new Float32Array(n) : inputs(n, 0, 50);
       const d = Tensor.upload(rt, degrees);
       const got = await take(laplacianNullVector(d, kind));
-      d.dispose();
       // 1/sqrt(n): inverseSqrt's 2 ULP = 4u. sqrt(d_i) inverseSqrt(sum d): the sum of n non-negative terms within
       // gamma_(ceil(n/256) + 8), halved by the root; sqrt 4.5 ULP, inverseSqrt 2 ULP, one product.
       const rtol = kind === 'unnormalized' ? 4 * U : higham(Math.ceil(n / 256) + 8) / 2 + 9 * U + 4 * U + U;
@@ -147,7 +143,6 @@ function matvecCases(): ValidationCase[] {
     const product = Tensor.empty(rt, [dst + 1, n]);
     matvec(rt, ta, tb, src, product, dst);
     const got = Array.from(await take(product)).slice(dst * n);
-    ta.dispose(); tb.dispose();
     const x = basis.subarray(src * n);
     // A sequential fma chain over n terms: |err_i| <= gamma_n sum_k |a_ki x_k|.
     const bound = Float64Array.from({ length: n }, (_, i) => {
@@ -168,7 +163,6 @@ function projectCases(): ValidationCase[] {
     const coeffs = Tensor.empty(rt, [rows + 3]);
     project(rt, tb, tw, rows, coeffs, 3);
     const got = Array.from(await take(coeffs)).slice(3);
-    tb.dispose(); tw.dispose();
     // Each product passes through its lane's fma chain (ceil(n/64)) and 6 tree levels.
     const bound = Float64Array.from({ length: rows }, (_, r) => {
       let s = 0;
@@ -185,7 +179,6 @@ function subtractCases(): ValidationCase[] {
     const tb = Tensor.upload(rt, basis, [rows, n]), tw = Tensor.upload(rt, w), tc = Tensor.upload(rt, c);
     subtract(rt, tb, tw, rows, tc, 2);
     const got = await take(tw);
-    tb.dispose(); tc.dispose();
     const coefficients = c.subarray(2);
     // An fma chain over the rows, then one subtraction: gamma_(rows + 1) (|w_i| + sum_r |c_r q_ri|).
     const bound = Float64Array.from({ length: n }, (_, i) => {
@@ -208,7 +201,6 @@ function normalizeCases(): ValidationCase[] {
     normalizeInto(rt, tw, basis, 2, scalars, 1, tc, { slot: 3, row: 1, secondOffset: 4 });
     const row = Array.from(await take(basis)).slice(2 * n);
     const slots = await take(scalars);
-    tw.dispose(); tc.dispose();
     let sum = 0;
     for (const x of w) sum += x * x;
     const norm = Math.sqrt(sum);
@@ -232,7 +224,6 @@ function combineCases(): ValidationCase[] {
     const out = Tensor.empty(rt, [count, n]);
     combineRows(rt, tb, first, rows, tc, count, out);
     const got = await take(out);
-    tb.dispose(); tc.dispose();
     const bound = Float64Array.from({ length: count * n }, (_, index) => {
       const v = Math.floor(index / n), i = index % n;
       let s = 0;
@@ -251,7 +242,6 @@ function residualCases(): ValidationCase[] {
     const norms = Tensor.empty(rt, [count]);
     residualNorms(rt, ty, tp, tt, norms);
     const got = await take(norms);
-    ty.dispose(); tp.dispose(); tt.dispose();
     // Each p_i - theta y_i within 2u (|p_i| + |theta y_i|) (a product and a subtraction, or one fma), so the norm of
     // the computed vector is off by at most the norm of those bounds; then the sum of squares within
     // gamma_(ceil(n/64) + 7), halved by the root, and sqrt's 4.5 ULP.
@@ -294,7 +284,6 @@ export async function lanczosAgainstJacobi(rt: Runtime, a: Float32Array, n: numb
   const td = deflate ? Tensor.upload(rt, Float32Array.from(deflate), [1, n]) : undefined;
   const result = await lanczos(rt, ta, { count, maxSteps: n, tolerance: SOLVER_TOLERANCE, deflate: td, seed: 5 });
   const vectors = await result.vectors.download();
-  ta.dispose(); td?.dispose(); result.vectors.dispose();
   const eigen = deflatedEigen(a, deflate ?? new Float64Array(n), n);
   const spectrum = eigen.values;
   const normA = Math.max(Math.abs(spectrum[0]), Math.abs(spectrum[spectrum.length - 1]));
@@ -384,7 +373,6 @@ function knnCases(): ValidationCase[] {
     const w = knnInputs(c);
     const t = Tensor.upload(rt, w, [c.n, c.n]);
     const sparse = knnSparsify(t, c.neighbours);
-    t.dispose();
     const ref = knnReference(w, c.n, c.neighbours);
     // The weights are selected and copied, never computed: exact. The degrees sum n non-negative f32 terms through
     // a lane's chain of ceil(n / 64) additions and 6 tree levels.
