@@ -24,14 +24,16 @@
 override AFFINITY: u32 = 0u;      // 0 clip max(S, 0); 1 shift (S + 1) / 2; 2 exp exp(-(1 - S) / t)
 override NORMALIZED: bool = false;
 
-struct Params {
-  rows: u32,          // B
-  cols: u32,          // F for normalize_rows, B otherwise
-  temperature: f32,   // t of the exp affinity
-  neighbours: u32,    // K of knn_mask
-}
+// One uniform struct per entry point: each launch fills exactly the fields its kernel reads.
+struct RowsParams { rows: u32, cols: u32 }           // normalize_rows: B rows of F
+struct AffinityParams { rows: u32, temperature: f32 } // t of the exp affinity
+struct SizeParams { rows: u32 }                      // laplacian, null_vector, knn_symmetrize: B
+struct KnnParams { rows: u32, neighbours: u32 }      // K of knn_mask
 
-@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(0) var<uniform> rowsParams: RowsParams;
+@group(0) @binding(11) var<uniform> affinityParams: AffinityParams;
+@group(0) @binding(12) var<uniform> sizeParams: SizeParams;
+@group(0) @binding(13) var<uniform> knnParams: KnnParams;
 @group(0) @binding(1) var<storage, read> features: array<f32>;
 @group(0) @binding(2) var<storage, read_write> unitRows: array<f32>;
 @group(0) @binding(3) var<storage, read> similarity: array<f32>;
@@ -52,11 +54,11 @@ var<workgroup> counts: array<u32, 64>;
 @compute @workgroup_size(64)
 fn normalize_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let row = wid.x + wid.y * groups.x;
-  let inRange = row < params.rows;   // guard, do not return: every invocation must reach the barriers
-  let base = row * params.cols;
+  let inRange = row < rowsParams.rows;   // guard, do not return: every invocation must reach the barriers
+  let base = row * rowsParams.cols;
   var largest = 0.0;
   if (inRange) {
-    for (var j = lid.x; j < params.cols; j += WG) { largest = max(largest, abs(features[base + j])); }
+    for (var j = lid.x; j < rowsParams.cols; j += WG) { largest = max(largest, abs(features[base + j])); }
   }
   partial[lid.x] = largest;
   workgroupBarrier();
@@ -70,7 +72,7 @@ fn normalize_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgro
   if (rowMax > 0.0) { inverseMax = 1.0 / rowMax; }
   var sumSquares = 0.0;
   if (inRange) {
-    for (var j = lid.x; j < params.cols; j += WG) {
+    for (var j = lid.x; j < rowsParams.cols; j += WG) {
       let x = features[base + j] * inverseMax;
       sumSquares += x * x;
     }
@@ -80,7 +82,7 @@ fn normalize_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgro
   var scale = 0.0;
   if (total > 0.0) { scale = inverseMax * inverseSqrt(total); }
   if (inRange) {
-    for (var j = lid.x; j < params.cols; j += WG) { unitRows[base + j] = features[base + j] * scale; }
+    for (var j = lid.x; j < rowsParams.cols; j += WG) { unitRows[base + j] = features[base + j] * scale; }
   }
 }
 
@@ -88,15 +90,15 @@ fn affinityOf(s: f32) -> f32 {
   switch AFFINITY {
     case 0u: { return max(s, 0.0); }
     case 1u: { return (s + 1.0) * 0.5; }
-    default: { return exp(-(1.0 - s) / params.temperature); }
+    default: { return exp(-(1.0 - s) / affinityParams.temperature); }
   }
 }
 
 @compute @workgroup_size(64)
 fn affinity(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let row = wid.x + wid.y * groups.x;
-  let inRange = row < params.rows;
-  let n = params.rows;
+  let inRange = row < affinityParams.rows;
+  let n = affinityParams.rows;
   var degree = 0.0;
   if (inRange) {
     for (var j = lid.x; j < n; j += WG) {
@@ -118,7 +120,7 @@ fn inverseRootDegree(d: f32) -> f32 {
 @compute @workgroup_size(256)
 fn laplacian(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = gid.x + gid.y * groups.x * WG_SINGLE;
-  let n = params.rows;
+  let n = sizeParams.rows;
   if (i >= n * n) { return; }
   let row = i / n;
   let col = i % n;
@@ -136,7 +138,7 @@ fn laplacian(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 
 @compute @workgroup_size(256)
 fn null_vector(@builtin(local_invocation_id) lid: vec3<u32>) {
-  let n = params.rows;
+  let n = sizeParams.rows;
   var total = 0.0;
   if (NORMALIZED) {
     for (var j = lid.x; j < n; j += WG_SINGLE) { total += degreesIn[j]; }
@@ -174,9 +176,9 @@ fn countSum(lid: u32, value: u32) -> u32 {
 @compute @workgroup_size(64)
 fn knn_mask(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let row = wid.x + wid.y * groups.x;
-  let inRange = row < params.rows;
-  let n = params.rows;
-  let k = params.neighbours;
+  let inRange = row < knnParams.rows;
+  let n = knnParams.rows;
+  let k = knnParams.neighbours;
   let base = row * n;
   // The largest key t with #{j != i: key_ij >= t} >= K, i.e. the K-th largest key (0 when the row has fewer than
   // K entries: then every entry is kept).
@@ -229,8 +231,8 @@ fn knn_mask(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id)
 @compute @workgroup_size(64)
 fn knn_symmetrize(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let row = wid.x + wid.y * groups.x;
-  let inRange = row < params.rows;
-  let n = params.rows;
+  let inRange = row < sizeParams.rows;
+  let n = sizeParams.rows;
   var degree = 0.0;
   if (inRange) {
     for (var j = lid.x; j < n; j += WG) {

@@ -67,7 +67,7 @@ export function normalizeRows(features: Tensor): Tensor {
   if (out.size === 0) return out;
   features.rt.launch({
     shader: 'graph', entry: 'normalize_rows', bindings: { features, unitRows: out },
-    needs: { features: rows * cols, unitRows: rows * cols }, uniforms: { rows, cols, temperature: 1, neighbours: 0 }, workgroups: rows,
+    needs: { features: rows * cols, unitRows: rows * cols }, uniforms: { rows, cols }, workgroups: rows,
   });
   return out;
 }
@@ -83,7 +83,7 @@ export function affinityAndDegrees(similarity: Tensor, affinity: Affinity, tempe
     rt.launch({
       shader: 'graph', entry: 'affinity', overrides: { AFFINITY: AFFINITY_CODE[affinity] },
       bindings: { similarity, weights, degrees }, needs: { similarity: n * n, weights: n * n, degrees: n },
-      uniforms: { rows: n, cols: n, temperature: affinity === 'exp' ? temperature : 1, neighbours: 0 }, workgroups: n,
+      uniforms: { rows: n, temperature: affinity === 'exp' ? temperature : 1 }, workgroups: n,
     });
   }
   return { weights, degrees };
@@ -104,14 +104,13 @@ export function knnSparsify(weights: Tensor, neighbours: number): { weights: Ten
   if (n > 0) {
     const mask = Tensor.empty(rt, [n, n], 'u32');
     // K above 2^32 - 1 keeps every edge, exactly as K = B - 1 does.
-    const uniforms = { rows: n, cols: n, temperature: 1, neighbours: Math.min(neighbours, 0xffffffff) };
     rt.launch({
       shader: 'graph', entry: 'knn_mask', bindings: { weights, neighbourMask: mask },
-      needs: { weights: n * n, neighbourMask: n * n }, uniforms, workgroups: n,
+      needs: { weights: n * n, neighbourMask: n * n }, uniforms: { rows: n, neighbours: Math.min(neighbours, 0xffffffff) }, workgroups: n,
     });
     rt.launch({
       shader: 'graph', entry: 'knn_symmetrize', bindings: { denseWeights: weights, neighbourMaskIn: mask, weights: sparse, degrees },
-      needs: { denseWeights: n * n, neighbourMaskIn: n * n, weights: n * n, degrees: n }, uniforms, workgroups: n,
+      needs: { denseWeights: n * n, neighbourMaskIn: n * n, weights: n * n, degrees: n }, uniforms: { rows: n }, workgroups: n,
     });
     mask.dispose();
   }
@@ -125,7 +124,7 @@ export function laplacianInPlace(weights: Tensor, degrees: Tensor, kind: Laplaci
     weights.rt.launch({
       shader: 'graph', entry: 'laplacian', overrides: { NORMALIZED: kind === 'normalized' },
       bindings: { weights, degreesIn: degrees }, needs: { weights: n * n, degreesIn: n },
-      uniforms: { rows: n, cols: n, temperature: 1, neighbours: 0 }, invocations: n * n,
+      uniforms: { rows: n }, invocations: n * n,
     });
   }
   return weights;
@@ -139,7 +138,7 @@ export function laplacianNullVector(degrees: Tensor, kind: LaplacianKind): Tenso
     degrees.rt.launch({
       shader: 'graph', entry: 'null_vector', overrides: { NORMALIZED: kind === 'normalized' },
       bindings: { degreesIn: degrees, nullVector: out }, needs: { degreesIn: n, nullVector: n },
-      uniforms: { rows: n, cols: n, temperature: 1, neighbours: 0 }, workgroups: 1,
+      uniforms: { rows: n }, workgroups: 1,
     });
   }
   return out;
