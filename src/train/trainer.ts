@@ -11,9 +11,9 @@ import { CpuRandom } from '../rng.ts';
 import { createResNet18, type ResNetInstance } from '../nn/resnet.ts';
 import { crossEntropy } from '../nn/functional.ts';
 import { augmentBatch, uploadImages, type ImageShape } from '../ops/augment.ts';
-import { adamwStep, gradNorm, sgdStep } from '../ops/optimizer.ts';
+import { gradNorm } from '../ops/optimizer.ts';
+import { createOptimizer, type Optimizer } from '../nn/optimizers.ts';
 import { sum } from '../ops/reduce.ts';
-import { fill } from '../ops/fill.ts';
 import { gatherImages, type LabelledImages } from '../../datasets/images.ts';
 import { applyModelTensors, loadCheckpoint, MODEL_FILE, saveCheckpoint } from './checkpoint.ts';
 import { readSafetensors } from './safetensors.ts';
@@ -146,7 +146,8 @@ export class Trainer {
   /** A frozen model whose losses or features some selectors ask for. */
   readonly reference: ResNetInstance | null = null;
   private stopRequested = false;
-  private optimizerState = new Map<string, Tensor>();
+  private readonly optimizer: Optimizer;
+  private readonly optimizerState: Map<string, Tensor>;
   step = 0;
   epoch = 0;
   batchInEpoch = 0;
@@ -177,14 +178,8 @@ export class Trainer {
     }
     this.staleLoss = new Float32Array(data.train.count).fill(NaN);
     this.staleStep = new Float64Array(data.train.count).fill(NaN);
-    const n = this.net.store.values.size;
-    const zeros = () => fill(Tensor.empty(rt, [n]), 0);
-    if (config.optimizer === 'sgd') {
-      if (config.momentum > 0) this.optimizerState.set('momentum', zeros());
-    } else {
-      this.optimizerState.set('exp_avg', zeros());
-      this.optimizerState.set('exp_avg_sq', zeros());
-    }
+    this.optimizer = createOptimizer(rt, config, this.net.store.values.size);
+    this.optimizerState = this.optimizer.state;
   }
 
   /** Ctrl-C: finish the current step, save a checkpoint, return. */
@@ -387,13 +382,7 @@ export class Trainer {
     this.step++;
     const lr = this.lr(this.step);
     const clip = config.clipNorm > 0 ? { norm, maxNorm: config.clipNorm } : undefined;
-    if (config.optimizer === 'sgd') {
-      sgdStep(store.values, store.grads, this.optimizerState.get('momentum') ?? null,
-        { lr, momentum: config.momentum, nesterov: config.nesterov, weightDecay: config.weightDecay, decoupledWeightDecay: false }, { clip, decayRange });
-    } else {
-      adamwStep(store.values, store.grads, { expAvg: this.optimizerState.get('exp_avg')!, expAvgSq: this.optimizerState.get('exp_avg_sq')! }, this.step,
-        { lr, weightDecay: config.weightDecay }, { clip, decayRange });
-    }
+    this.optimizer.step(store.values, store.grads, this.step, lr, { clip, decayRange });
     norm.dispose(); nonFinite.dispose();
     return { loss, norm: normValue[0], kept: labels.length, forwarded: labels.length + this.scoringForwards, selectionSeconds, stepSeconds: (performance.now() - stepStart) / 1000, diagnostics };
   }
