@@ -2,13 +2,14 @@
 // one without importing the training loop.
 import type { ResNetConfig } from '../nn/resnet.ts';
 import type { AugmentOptions } from '../ops/augment.ts';
+import type { OptimizerName } from '../nn/optimizers.ts';
 
 export interface TrainConfig {
   model: ResNetConfig;
   epochs: number;
   batchSize: number;
   evalBatchSize: number;
-  optimizer: 'sgd' | 'adamw';
+  optimizer: OptimizerName;
   lr: number;
   momentum: number;
   nesterov: boolean;
