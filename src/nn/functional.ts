@@ -95,6 +95,8 @@ export interface CrossEntropyOutput {
   perSample: Tensor;
   predicted: Tensor;
   correct: Tensor;
+  /** Frees perSample, predicted and correct, except `keep` (the loss Var belongs to the tape). */
+  dispose(keep?: Tensor): void;
 }
 
 /** Mean softmax cross-entropy over the rows, with optional label smoothing. */
@@ -102,5 +104,8 @@ export function crossEntropy(tape: Tape, logits: Var, labels: Tensor, options: {
   const result = softmaxCrossEntropy(logits.value, labels, options);
   const loss = tape.output(result.meanLoss, [logits]);
   tape.record([logits], [loss], ([dLoss]) => [softmaxCrossEntropyBackward(result.saved, { dloss: dLoss!, scale: 1 / labels.size })], [result.saved.lse]);
-  return { loss, perSample: result.loss, predicted: result.predicted, correct: result.correct };
+  return {
+    loss, perSample: result.loss, predicted: result.predicted, correct: result.correct,
+    dispose(keep) { for (const t of [this.perSample, this.predicted, this.correct]) if (t !== keep) t.dispose(); },
+  };
 }

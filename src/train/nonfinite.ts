@@ -33,7 +33,7 @@ export async function locateNonFinite(net: ResNetInstance, x: Tensor, labels: Te
   } finally {
     for (const c of checks) c.count.dispose();
     tape.release();
-    ce.perSample.dispose(); ce.predicted.dispose(); ce.correct.dispose();
+    ce.dispose();
   }
   const grads = await net.store.grads.download();
   const bad: { name: string; kind: string }[] = [];

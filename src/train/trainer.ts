@@ -363,13 +363,12 @@ export class Trainer {
     probe?.('loss', ce.loss);
     tape.keep(ce.loss);
     tape.backward(ce.loss, Tensor.upload(rt, [1], [1]));
-    ce.predicted.dispose(); ce.correct.dispose();
     gradientFault(rt, this.hooks.inject, this.step + 1, store);
     const { norm, nonFinite } = gradNorm(store.grads);
     const readback = Promise.all([ce.loss.value.download(), norm.download(), nonFinite.download(), this.selector ? ce.perSample.download() : null]);
     if (next) this.prefetched = { indices: next, batch: gatherImages(train, next) };
     const [lossValue, normValue, bad, perSample] = await readback;
-    ce.loss.value.dispose(); ce.perSample.dispose();
+    ce.loss.value.dispose(); ce.dispose();
     if (perSample) this.remember(keptGlobal, perSample as Float32Array);
     const loss = lossValue[0];
     if (!Number.isFinite(loss) || bad[0] !== 0 || !Number.isFinite(normValue[0])) {
@@ -418,8 +417,8 @@ export class Trainer {
       let loss: Tensor | undefined;
       if (wantLoss) {
         const ce = crossEntropy(tape, net.model.fc.forward(ctx, features), labelTensor);
-        ce.predicted.dispose(); ce.correct.dispose();
         loss = ce.perSample;
+        ce.dispose(loss);
         owned.push(loss);
       }
       if (wantFeatures) { tape.keep(features); owned.push(features.value); }
@@ -492,7 +491,7 @@ export class Trainer {
       const correctSum = sum(ce.correct, 0), lossTotal = sum(ce.perSample, 0);
       tape.release();
       const predicted = perClass ? ce.predicted.download() : null;
-      ce.perSample.dispose(); ce.predicted.dispose(); ce.correct.dispose(); x.dispose(); labelTensor.dispose();
+      ce.dispose(); x.dispose(); labelTensor.dispose();
       const [c, l, p] = await Promise.all([correctSum.download(), lossTotal.download(), predicted]);
       if (perClass && p) {
         for (let k = 0; k < count; k++) { perClass.count[labels[k]]++; if (p[k] === labels[k]) perClass.correct[labels[k]]++; }
