@@ -38,7 +38,7 @@ export class Conv2d implements Module {
 
   specs(): TensorSpec[] {
     // OHWI, our layout (PyTorch's OIHW is converted at the checkpoint boundary).
-    return [{ name: this.weightName, shape: [this.outChannels, this.kernel, this.kernel, this.inChannels], kind: 'parameter', decay: true }];
+    return [{ name: this.weightName, shape: [this.outChannels, this.kernel, this.kernel, this.inChannels], kind: 'parameter', decay: true, init: 'kaiming-fan-out' }];
   }
 
   forward(ctx: ForwardContext, x: Var): Var {
@@ -53,12 +53,12 @@ export class BatchNorm2d implements Module {
   specs(): TensorSpec[] {
     const c = [this.channels];
     return [
-      { name: join(this.name, 'weight'), shape: c, kind: 'parameter', decay: false },
-      { name: join(this.name, 'bias'), shape: c, kind: 'parameter', decay: false },
-      { name: join(this.name, 'running_mean'), shape: c, kind: 'buffer', decay: false },
-      { name: join(this.name, 'running_var'), shape: c, kind: 'buffer', decay: false },
+      { name: join(this.name, 'weight'), shape: c, kind: 'parameter', decay: false, init: 'ones' },
+      { name: join(this.name, 'bias'), shape: c, kind: 'parameter', decay: false, init: 'zeros' },
+      { name: join(this.name, 'running_mean'), shape: c, kind: 'buffer', decay: false, init: 'zeros' },
+      { name: join(this.name, 'running_var'), shape: c, kind: 'buffer', decay: false, init: 'ones' },
       // torchvision's state dict carries it; PyTorch only reads it when momentum is None.
-      { name: join(this.name, 'num_batches_tracked'), shape: [], kind: 'buffer', decay: false },
+      { name: join(this.name, 'num_batches_tracked'), shape: [], kind: 'buffer', decay: false, init: 'zeros' },
     ];
   }
 
@@ -76,8 +76,9 @@ export class Linear implements Module {
   constructor(readonly name: string, readonly inFeatures: number, readonly outFeatures: number, readonly bias = true) {}
 
   specs(): TensorSpec[] {
-    const specs: TensorSpec[] = [{ name: join(this.name, 'weight'), shape: [this.outFeatures, this.inFeatures], kind: 'parameter', decay: true }];
-    if (this.bias) specs.push({ name: join(this.name, 'bias'), shape: [this.outFeatures], kind: 'parameter', decay: false });
+    const init = { uniformFanIn: this.inFeatures };
+    const specs: TensorSpec[] = [{ name: join(this.name, 'weight'), shape: [this.outFeatures, this.inFeatures], kind: 'parameter', decay: true, init }];
+    if (this.bias) specs.push({ name: join(this.name, 'bias'), shape: [this.outFeatures], kind: 'parameter', decay: false, init });
     return specs;
   }
 

@@ -14,7 +14,15 @@ export interface TensorSpec {
   kind: TensorKind;
   /** Weight decay applies (conv and linear weights; not batch-norm affine parameters or biases). */
   decay: boolean;
+  /** How it starts, declared by the module that owns it (torchvision's rules). */
+  init: TensorInit;
 }
+
+/**
+ * 'ones' and 'zeros'; 'kaiming-fan-out': normal with std sqrt(2 / fan-out), fan-out = out channels * kernel area
+ * (ReLU gain); { uniformFanIn }: uniform in +-1/sqrt(fan-in) (PyTorch's default Linear init).
+ */
+export type TensorInit = 'ones' | 'zeros' | 'kaiming-fan-out' | { uniformFanIn: number };
 
 interface Slot extends TensorSpec {
   offset: number;

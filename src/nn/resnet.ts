@@ -105,8 +105,9 @@ export class ResNet18 implements Module {
 }
 
 /**
- * torchvision's initialisation, drawn from the seeded generator: Kaiming-normal convolutions (fan-out, ReLU gain),
- * batch-norm weight 1 and bias 0, running variance 1, and PyTorch's default Linear init (uniform +-1/sqrt(in)).
+ * torchvision's initialisation, as each module declares it (TensorSpec.init), drawn from the seeded generator:
+ * Kaiming-normal convolutions (fan-out, ReLU gain), batch-norm weight 1 and bias 0, running variance 1, and
+ * PyTorch's default Linear init (uniform +-1/sqrt(in)). Tensor i draws from stream 1000 + i.
  */
 export function initialValues(specs: readonly TensorSpec[], seed: number): Map<string, Float32Array> {
   const values = new Map<string, Float32Array>();
@@ -114,16 +115,15 @@ export function initialValues(specs: readonly TensorSpec[], seed: number): Map<s
     const size = spec.shape.reduce((p, d) => p * d, 1);
     const stream = 1000 + index;
     let data: Float32Array;
-    if (spec.name.endsWith('running_var') || (spec.kind === 'parameter' && spec.shape.length === 1 && spec.name.endsWith('.weight') && !spec.name.startsWith('fc'))) {
+    if (spec.init === 'ones') {
       data = new Float32Array(size).fill(1);
-    } else if (spec.kind === 'buffer' || (spec.name.endsWith('.bias') && !spec.name.startsWith('fc'))) {
+    } else if (spec.init === 'zeros') {
       data = new Float32Array(size);
-    } else if (spec.shape.length === 4) {
+    } else if (spec.init === 'kaiming-fan-out') {
       const [cout, kh, kw] = spec.shape;
       data = Float32Array.from(normalArray(size, seed, stream, 0, Math.sqrt(2 / (cout * kh * kw))));
     } else {
-      const fanIn = spec.name.startsWith('fc') ? specs.find((s) => s.name === 'fc.weight')!.shape[1] : spec.shape[1];
-      const bound = 1 / Math.sqrt(fanIn);
+      const bound = 1 / Math.sqrt(spec.init.uniformFanIn);
       data = uniformArray(size, seed, stream, -bound, bound);
     }
     values.set(spec.name, data);
