@@ -6,7 +6,8 @@ import { convCases } from './conv.ts';
 import { augmentCases } from './augment.ts';
 import { normPoolCases } from './norm_pool.ts';
 import { lossOptimCases } from './loss_optim.ts';
-import { selectCases } from './select.ts';
+import { graphCases, knnCases } from './graph.ts';
+import { lanczosCases } from './lanczos.ts';
 import { MATMUL_VARIANTS } from '../ops/matmul.ts';
 import type { ValidationCase } from './define.ts';
 
@@ -19,6 +20,8 @@ export function allCases(options: { variants?: readonly MatmulVariant[] } = {}):
     ...normPoolCases(),
     ...lossOptimCases(),
     ...augmentCases(),
-    ...selectCases(),
+    ...graphCases(),
+    ...lanczosCases(),
+    ...knnCases(),
   ];
 }
