@@ -68,25 +68,24 @@ export function matvec(rt: Runtime, symmetric: Tensor, basis: Tensor, src: numbe
   });
 }
 
-/** coeffs[offset + r] = <basis row r, work> for r < rows. */
+/** coeffs[offset + r] = <basis row r, work> for r < rows (one workgroup per row). */
 export function project(rt: Runtime, basis: Tensor, work: Tensor, rows: number, coeffs: Tensor, offset: number): void {
-  const n = work.size;
-  if (rows === 0) return;
-  rt.launch({
-    shader: 'lanczos', entry: 'project', bindings: { basis, work, coeffs },
-    needs: { basis: rows * n, work: n, coeffs: offset + rows },
-    uniforms: { n, rows, coeffOffset: offset }, workgroups: rows,
-  });
+  launchRows(rt, 'project', basis, work, rows, coeffs, offset);
 }
 
-/** work -= sum_r coeffs[offset + r] basis row r, r < rows. */
+/** work -= sum_r coeffs[offset + r] basis row r, r < rows (one invocation per element). */
 export function subtract(rt: Runtime, basis: Tensor, work: Tensor, rows: number, coeffs: Tensor, offset: number): void {
+  launchRows(rt, 'subtract', basis, work, rows, coeffs, offset);
+}
+
+/** The two Gram-Schmidt halves share their bindings and uniforms (RowsParams). */
+function launchRows(rt: Runtime, entry: 'project' | 'subtract', basis: Tensor, work: Tensor, rows: number, coeffs: Tensor, offset: number): void {
   const n = work.size;
   if (rows === 0) return;
   rt.launch({
-    shader: 'lanczos', entry: 'subtract', bindings: { basis, work, coeffs },
+    shader: 'lanczos', entry, bindings: { basis, work, coeffs },
     needs: { basis: rows * n, work: n, coeffs: offset + rows },
-    uniforms: { n, rows, coeffOffset: offset }, invocations: n,
+    uniforms: { n, rows, coeffOffset: offset }, ...(entry === 'project' ? { workgroups: rows } : { invocations: n }),
   });
 }
 

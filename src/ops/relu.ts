@@ -11,14 +11,7 @@ function sameSize(op: string, p: Tensor, q: Tensor): void {
  */
 export function reluBackward(dy: Tensor, y: Tensor, options: { inPlace?: boolean } = {}): Tensor {
   sameSize('relu backward', dy, y);
-  const n = dy.size;
-  if (options.inPlace) {
-    if (n > 0) dy.rt.launch({ shader: 'relu', entry: 'relu_backward_inplace', bindings: { inout: dy, y }, needs: { inout: n, y: n }, uniforms: { n }, invocations: n });
-    return dy;
-  }
-  const dx = Tensor.empty(dy.rt, dy.shape);
-  if (n > 0) dy.rt.launch({ shader: 'relu', entry: 'relu_backward', bindings: { dy, y, out: dx }, needs: { dy: n, y: n, out: n }, uniforms: { n }, invocations: n });
-  return dx;
+  return launchPair('relu_backward', dy, 'dy', y, 'y', options.inPlace);
 }
 
 /**
@@ -27,12 +20,21 @@ export function reluBackward(dy: Tensor, y: Tensor, options: { inPlace?: boolean
  */
 export function addRelu(a: Tensor, b: Tensor, options: { inPlace?: boolean } = {}): Tensor {
   sameSize('add + relu', a, b);
-  const n = a.size;
-  if (options.inPlace) {
-    if (n > 0) a.rt.launch({ shader: 'relu', entry: 'add_relu_inplace', bindings: { inout: a, b }, needs: { inout: n, b: n }, uniforms: { n }, invocations: n });
-    return a;
+  return launchPair('add_relu', a, 'a', b, 'b', options.inPlace);
+}
+
+/**
+ * An elementwise kernel of two same-size operands: `entry` writes `out`, `${entry}_inplace` writes into the first
+ * operand (bound as `inout`) and returns it.
+ */
+function launchPair(entry: string, first: Tensor, firstName: string, second: Tensor, secondName: string, inPlace = false): Tensor {
+  const n = first.size;
+  const out = inPlace ? first : Tensor.empty(first.rt, first.shape);
+  if (n === 0) return out;
+  if (inPlace) {
+    first.rt.launch({ shader: 'relu', entry: `${entry}_inplace`, bindings: { inout: first, [secondName]: second }, needs: { inout: n, [secondName]: n }, uniforms: { n }, invocations: n });
+  } else {
+    first.rt.launch({ shader: 'relu', entry, bindings: { [firstName]: first, [secondName]: second, out }, needs: { [firstName]: n, [secondName]: n, out: n }, uniforms: { n }, invocations: n });
   }
-  const out = Tensor.empty(a.rt, a.shape);
-  if (n > 0) a.rt.launch({ shader: 'relu', entry: 'add_relu', bindings: { a, b, out }, needs: { a: n, b: n, out: n }, uniforms: { n }, invocations: n });
   return out;
 }
