@@ -137,7 +137,7 @@ function slope(points: [number, number][]): number {
 
 // SALN_LONG_STEPS: 2,000 in `npm run test:long`; fewer in `npm test` to keep the suite short.
 const LONG_STEPS = Number(process.env.SALN_LONG_STEPS ?? 160);
-const TIMING = new Set(['elapsed', 'imagesPerSecond', 'selectionSeconds', 'stepSeconds', 'trainSeconds']);
+const TIMING = new Set(['elapsed', 'imagesPerSecond', 'selectionMs', 'selectionSeconds', 'stepSeconds', 'trainSeconds']);
 // A full collection before each memory sample, so that garbage not yet collected is not read as growth.
 v8.setFlagsFromString('--expose-gc');
 const collectGarbage = runInNewContext('gc') as () => void;
