@@ -160,7 +160,7 @@ def answer(job, state):
 
 
 def main():
-    state = {}
+    state, errors = {}, 0
     for line in sys.stdin:
         if not line.strip():
             continue
@@ -168,9 +168,12 @@ def main():
             result = answer(json.loads(line), state)
         except Exception as e:
             result = {'error': f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
+        errors += 'error' in result
         sys.stdout.write(json.dumps(result) + '\n')
         sys.stdout.flush()
+    # Non-zero when a job failed, for a caller that pipes jobs in and reads the results later (scripts/gpu-check.sh).
+    return 1 if errors else 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())
