@@ -11,7 +11,7 @@ import { createSelector } from '../select/registry.ts';
 import { parseCondition } from '../../datasets/conditions.ts';
 import { expandRuns, presetByName, PRESETS, type StudyPreset, type StudyRun } from '../study/plan.ts';
 import { readResult, runStudyRun } from '../study/run.ts';
-import { mergeStudy, verdictTable } from '../study/report.ts';
+import { mergeStudy, verdictSentences, verdictTable } from '../study/report.ts';
 import { numberFlag } from './run-options.ts';
 
 const HELP = `usage: saln study list [options] [--json]
@@ -94,7 +94,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (action === 'merge') {
     const report = await mergeStudy(out, preset, command);
-    process.stdout.write(`${verdictTable(report)}\n`);
+    process.stdout.write(`${verdictTable(report)}\n\n${verdictSentences(report).join('\n')}\n`);
     process.stderr.write(`outputs: ${out}/{study.md, study.json, pictures/}\n`);
     return 0;
   }
@@ -141,7 +141,7 @@ export async function run(argv: string[]): Promise<number> {
   log(`${finished} runs finished, ${chosen.length - pending.length} already done${skipped ? `, ${skipped} running elsewhere` : ''}`);
   if (values.id === undefined && values.index === undefined) {
     const report = await mergeStudy(out, preset, command.replace(/^saln study run/, 'saln study merge'));
-    process.stdout.write(`${verdictTable(report)}\n`);
+    process.stdout.write(`${verdictTable(report)}\n\n${verdictSentences(report).join('\n')}\n`);
     process.stderr.write(`outputs: ${out}/{study.md, study.json, pictures/}\n`);
   }
   return 0;
