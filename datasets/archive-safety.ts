@@ -20,7 +20,10 @@ const REGULAR = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory']);
 // Headers that only carry metadata for the next entry (long names, pax attributes): never written as files.
 const METADATA = new Set(['ExtendedHeader', 'GlobalExtendedHeader', 'NextFileHasLongPath', 'NextFileHasLongLinkpath', 'OldGnuLongPath', 'GNUDumpDir', 'SparseFile']);
 
-/** Resolves once every entry of `archive` is safe to unpack into `dir`; rejects naming the first that is not. */
+/**
+ * Resolves once every entry of `archive` is safe to unpack into `dir`; rejects naming the first that is not (an
+ * UnsafeArchiveError), or with the tar parser's own error when the file is not a readable tar.
+ */
 export function checkArchive(archive: string, dir: string, maxUnpackedBytes = defaultUnpackLimit(statSync(archive).size)): Promise<void> {
   const root = resolve(dir);
   const inside = (target: string) => {
@@ -55,7 +58,13 @@ export function checkArchive(archive: string, dir: string, maxUnpackedBytes = de
       if (declared > maxUnpackedBytes) refuse(entry, `takes the unpacked size past ${maxUnpackedBytes} bytes (a decompression bomb: the archive is ${statSync(archive).size} bytes)`);
       entry.resume();
     });
-    parser.on('error', (e: Error) => refuse(null, `is not a readable tar archive (${e.message})`));
+    // Not a tar at all is no attack: the caller keeps the verified file and says it cannot unpack it.
+    parser.on('error', (e: Error) => {
+      if (settled) return;
+      settled = true;
+      input.destroy();
+      fail(e);
+    });
     parser.on('end', () => { if (!settled) { settled = true; done(); } });
     input.on('error', (e) => refuse(null, `cannot be read (${(e as NodeJS.ErrnoException).code ?? e.message})`));
     input.pipe(parser as unknown as NodeJS.WritableStream);

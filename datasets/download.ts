@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { once } from 'node:events';
 import * as tar from 'tar';
 import { ProgressBar, type ProgressStream } from '../src/util/progress.ts';
-import { checkArchive } from './archive-safety.ts';
+import { checkArchive, UnsafeArchiveError } from './archive-safety.ts';
 import {
   MARKER_FILE, datasetDir, fileUrls, findFile, locateDataset, markerMatches, readMarker,
   type Checksum, type ChecksumAlgorithm, type DatasetEntry, type VerifiedMarker,
@@ -298,6 +298,7 @@ export async function fetchDataset(entry: DatasetEntry, dataDir: string, options
     try {
       await checkArchive(join(dir, remote.file), dir, options.maxUnpackedBytes);
     } catch (e) {
+      if (!(e instanceof UnsafeArchiveError)) throw new DownloadError(`cannot unpack ${join(dir, remote.file)}: ${(e as Error).message}`);
       // Not kept: the next attempt fetches it again rather than finding a "verified" copy.
       rmSync(join(dir, remote.file), { force: true });
       throw new DownloadError((e as Error).message);

@@ -11,10 +11,16 @@ import jpeg from 'jpeg-js';
 import { syntheticImages } from '../datasets/synthetic.ts';
 import { removeTempDirs, saln, tempDir, TINY } from './saln-cli.ts';
 
-const run = tempDir('saln-eval-');
-const trained = saln(['train', ...TINY, '--epochs', '1', '--out', run]);
-if (trained.status !== 0) throw new Error(`training the model for the eval tests failed: ${trained.stderr}`);
-const summary = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8'));
+// Trained when this file's tests start, not when it is imported: uvu imports every file first, and another file's
+// clean-up of the shared temporary directories would delete a model made at import time.
+let run = '';
+let summary: { finalEval: { accuracy: number; loss: number }; config: { mean: number[]; std: number[] } };
+test.before(() => {
+  run = tempDir('saln-eval-');
+  const trained = saln(['train', ...TINY, '--epochs', '1', '--out', run]);
+  if (trained.status !== 0) throw new Error(`training the model for the eval tests failed: ${trained.stderr}`);
+  summary = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8'));
+});
 // TINY's data: 64 training images, then the test split (the synthetic set draws each sample independently of the count).
 const set = syntheticImages({ count: 64 + 32, seed: 7 });
 const PIXELS = 16 * 16 * 3;
