@@ -50,7 +50,9 @@ async function select(options: SalnOptions, features: Float32Array, labels: numb
   const reference = losses.reference ? Tensor.upload(rt, losses.reference) : undefined;
   const before = rt.pool.report().liveBytes;
   try {
-    const result = await new SalnSelector(options).select({
+    // Written when the order inside a part defaulted to random; the learnability default has its own cases here.
+    const within = (options.rule === 'stratified' || options.rule === 'clusters') && options.within === undefined ? { within: 'random' as const } : {};
+    const result = await new SalnSelector({ featureSource: 'learner', ...within, ...options }).select({
       rt, batchSize: n, keep, labels: l, features: t, seed, step, staleLoss: losses.stale, referenceLoss: reference,
     });
     assert.is(rt.pool.report().liveBytes, before, 'the selector leaves nothing allocated');
@@ -229,11 +231,12 @@ test('degree: the samples dropped are those of the highest and lowest degree (th
 // ---- needs and errors --------------------------------------------------------------------------------------
 
 test('needs follow the rule and within; bad options and missing losses are one-line errors naming the option', async () => {
-  assert.equal(new SalnSelector({ rule: 'stratified' }).needs, { features: 'learner' });
-  assert.equal(new SalnSelector({ rule: 'clusters', within: 'loss' }).needs, { features: 'learner', staleLoss: true });
+  assert.equal(new SalnSelector({ rule: 'stratified' }).needs, { features: 'reference', staleLoss: true, referenceLoss: true });
+  assert.equal(new SalnSelector({ rule: 'stratified', within: 'random', featureSource: 'learner' }).needs, { features: 'learner' });
+  assert.equal(new SalnSelector({ rule: 'clusters', within: 'loss' }).needs, { features: 'reference', staleLoss: true });
   assert.equal(new SalnSelector({ rule: 'clusters', within: 'learnability', featureSource: 'reference' }).needs, { features: 'reference', staleLoss: true, referenceLoss: true });
-  assert.equal(new SalnSelector({ rule: 'joint' }).needs, { features: 'learner', staleLoss: true, referenceLoss: true });
-  assert.equal(new SalnSelector({ rule: 'degree' }).needs, { features: 'learner' });
+  assert.equal(new SalnSelector({ rule: 'joint', featureSource: 'learner' }).needs, { features: 'learner', staleLoss: true, referenceLoss: true });
+  assert.equal(new SalnSelector({ rule: 'degree' }).needs, { features: 'reference' });
   throwsOneLine(() => new SalnSelector({ rule: 'high', within: 'loss' }), /option within has no effect with rule=high; it applies to rule=stratified \| clusters/);
   throwsOneLine(() => new SalnSelector({ rule: 'clusters', trim: 0.2 }), /option trim has no effect with rule=clusters/);
   throwsOneLine(() => new SalnSelector({ rule: 'stratified', chunks: 4 }), /option chunks has no effect with rule=stratified; it applies to rule=joint/);

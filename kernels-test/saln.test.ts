@@ -44,12 +44,15 @@ function curveFeatures(B: number, F: number, seed: number): Float32Array {
   });
 }
 
+/** This file tests the Fiedler-vector rules; the selector's defaults (spectral clusters) have their own file. */
+const FIEDLER_DEFAULTS: SalnOptions = { rule: 'proportional', featureSource: 'learner' };
+
 async function select(options: SalnOptions, features: Float32Array, B: number, keep: number, seed = 1, step = 0) {
   const F = features.length / B;
   const t = Tensor.upload(rt, features, [B, F]);
   const labels = Tensor.upload(rt, new Uint32Array(B), [B], 'u32');
   const before = rt.pool.report().liveBytes;
-  const result = await new SalnSelector(options).select({ rt, batchSize: B, keep, labels, features: t, seed, step });
+  const result = await new SalnSelector({ ...FIEDLER_DEFAULTS, ...options }).select({ rt, batchSize: B, keep, labels, features: t, seed, step });
   assert.is(rt.pool.report().liveBytes, before, 'the selector leaves nothing allocated');
   t.dispose(); labels.dispose();
   return { ...result, details: result.details as unknown as SalnDetails };
@@ -195,13 +198,15 @@ test('side quotas against an independent count, fractional quotas included (7 of
 // ---- the selector ------------------------------------------------------------------------------------------
 
 test('options: defaults, featureSource sets needs, unknown or bad options are one-line errors', () => {
+  // The defaults: the screening study's strongest variant (reference features, clusters, learnability inside).
   const saln = new SalnSelector();
-  assert.equal(saln.needs, { features: 'learner' });
+  assert.equal(saln.needs, { features: 'reference', staleLoss: true, referenceLoss: true });
   assert.equal(saln.options, {
-    affinity: 'clip', temperature: 0.5, laplacian: 'unnormalized', rule: 'proportional', lanczosSteps: 100, tolerance: 1e-5,
-    graph: 'dense', neighbours: 10, within: 'random', chunks: 16, diversity: 1, trim: 0.1,
+    affinity: 'clip', temperature: 0.5, laplacian: 'unnormalized', rule: 'clusters', lanczosSteps: 100, tolerance: 1e-5,
+    graph: 'dense', neighbours: 10, within: 'learnability', chunks: 16, diversity: 1, trim: 0.1,
   });
-  assert.equal(new SalnSelector({ featureSource: 'reference' }).needs, { features: 'reference' });
+  assert.equal(new SalnSelector({ rule: 'proportional' }).needs, { features: 'reference' });
+  assert.equal(new SalnSelector(FIEDLER_DEFAULTS).needs, { features: 'learner' });
   assert.throws(() => new SalnSelector({ affinity: 'cosine' as Affinity }), /saln selector: option affinity must be one of clip, shift, exp/);
   assert.throws(() => new SalnSelector({ temperature: 0 }), /option temperature must be a positive finite number/);
   assert.throws(() => new SalnSelector({ lanczosSteps: 2.5 }), /option lanczosSteps must be a positive integer/);

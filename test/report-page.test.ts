@@ -20,7 +20,7 @@ test('compare writes report.html: it loads cleanly, every picture has a size, th
     return;
   }
   const out = tempDir('saln-report-');
-  const r = saln(['compare', ...TINY, '--selectors', 'none,saln', '--keep', '0.5', '--epochs', '1', '--eval-every', '2', '--eval-subset', '32', '--grids', '1', '--target', '0.2', '--out', out]);
+  const r = saln(['compare', ...TINY, '--selectors', 'none,saln', '--reference-limit', '32', '--keep', '0.5', '--epochs', '1', '--eval-every', '2', '--eval-subset', '32', '--grids', '1', '--target', '0.2', '--out', out]);
   assert.is(r.status, 0, r.stderr);
   const page = join(out, 'report.html');
   assert.ok(existsSync(page), 'report.html written');

@@ -148,7 +148,7 @@ test(`a long run with SALN selection (${LONG_STEPS} steps, twice): memory stays 
   const textures: number[] = [];
   for (let run = 0; run < 2; run++) {
     const records: Record<string, unknown>[] = [], live: Series = [], rss: Series = [], heap: Series = [];
-    const cfg = config({ epochs: LONG_STEPS / 4, augment: { flip: 0.5, crop: { padding: 2, size: 16 } }, selection: { selector: 'saln', options: {}, keep: 0.5 } });
+    const cfg = config({ epochs: LONG_STEPS / 4, augment: { flip: 0.5, crop: { padding: 2, size: 16 } }, selection: { selector: 'saln', options: { featureSource: 'learner', within: 'loss' }, keep: 0.5 } });
     const trainer = new Trainer(rt, cfg, data, tempDir(), {
       log: () => {},
       evalEvery: 40, evalSubset: 16,

@@ -55,7 +55,8 @@ batch selection
   --keep R                fraction of each batch back-propagated (default 0.5 with a selector)
   --keep-end R            move the fraction linearly from --keep to R over training (a pre-scheduled filter)
   --selector-option K=V   a selector option, repeatable (e.g. rule=balanced, affinity=clip, chunks=16)
-  --reference DIR         reference model checkpoint (jest, rho, or saln with featureSource=reference)
+  --reference DIR         reference model checkpoint: jest, rho, and saln (its default reads the reference's
+                          features and losses; saln train --holdout N --train-on-holdout makes one)
 ${SELECTION_SCHEDULE_HELP}
   --holdout N             hold the last N training samples out: the run never sees them ...
   --train-on-holdout      ... or trains only on them (a reference model the learner's data never trained)

@@ -66,7 +66,7 @@ export const STANDARD_ARMS: Arm[] = [
   { label: 'random', selector: 'random', options: {} },
   { label: 'loss', selector: 'loss', options: {} },
   { label: 'rho', selector: 'rho', options: {} },
-  { label: 'saln (learner, proportional)', selector: 'saln', options: {} },
+  { label: 'saln (learner, proportional)', selector: 'saln', options: { featureSource: 'learner', rule: 'proportional' } },
   { label: 'saln (reference, stratified, learnability)', selector: 'saln', options: { ...REFERENCE_ARMS_OPTIONS, rule: 'stratified', within: 'learnability' } },
   { label: 'saln (reference, clusters, learnability)', selector: 'saln', options: { ...REFERENCE_ARMS_OPTIONS, rule: 'clusters', within: 'learnability' } },
   { label: 'saln (reference, clusters, random)', selector: 'saln', options: { ...REFERENCE_ARMS_OPTIONS, rule: 'clusters', within: 'random' } },
