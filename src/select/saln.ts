@@ -101,8 +101,9 @@ export interface SalnOptions {
 // The defaults are the variant the screening study found strongest (README, "The selection study"): a frozen
 // reference's features, spectral clusters with per-cluster quotas, learnability inside each cluster. It beat a
 // random half by 4.1 points [1.9, 6.4] under 30% label noise and tied with it on clean, duplicated and
-// corrupted data, where the Fiedler-magnitude rules on the learner's own features ('proportional', the default
-// before) lost up to 8 points. It needs a reference model: `--reference DIR`, or compare and study train one.
+// corrupted data; the default before ('proportional' on the learner's own features) stayed 4 to 8 points under
+// random in all four and lost to standard training in three. It needs a reference model: `--reference DIR`, or
+// compare and study train one.
 export const SALN_DEFAULTS = {
   affinity: 'clip', temperature: 0.5, laplacian: 'unnormalized', rule: 'clusters',
   lanczosSteps: LANCZOS_DEFAULTS.maxSteps, tolerance: LANCZOS_DEFAULTS.tolerance, featureSource: 'reference',
