@@ -108,16 +108,23 @@ test('merge: paired differences against random and none, their interval and verd
     ...[0.72, 0.74, 0.76].map((a, s) => fakeRun('saln', s, a)),
     ...[0.80, 0.80, 0.80].map((a, s) => fakeRun(NONE_ARM, s, a)),
   ];
-  const report = summarise(results, { name: 'fake', target: 0.75 });
+  // An arm that is at 0.80 after 5 s (its first evaluation) and 0.90 at the end.
+  results.push(...[0, 1, 2].map((s) => fakeRun('fast', s, 0.90)));
+  const report = summarise(results, { name: 'fake', target: 0.5 });
   const arm = report.arms.find((a) => a.arm === 'saln')!;
   assert.ok(Math.abs(arm.vsRandom!.final.mean - 0.03) < 1e-12);
   const half = 4.302652729911275 * 0.01 / Math.sqrt(3);
   assert.ok(Math.abs(arm.vsRandom!.final.low - (0.03 - half)) < 1e-6, `low ${arm.vsRandom!.final.low}`);
   assert.is(arm.vsRandom!.final.verdict, 'win');
   assert.is(arm.vsNone!.final.verdict, 'loss', '6 points under none on every seed');
-  assert.equal(arm.secondsToTarget, [null, null, 10]);
-  assert.ok(Math.abs(arm.speedupVsNone! - 1) < 1e-12, 'none reaches 0.75 at 10 s too');
-  assert.equal(report.arms.map((a) => a.arm), [NONE_ARM, RANDOM_ARM, 'saln'], 'controls first');
+  // The condition's target is none's mean final accuracy less one point (not the preset's 0.5).
+  assert.ok(Math.abs(arm.target - 0.79) < 1e-12, `target ${arm.target}`);
+  assert.equal(arm.secondsToTarget, [null, null, null]);
+  assert.is(arm.speedupVsNone, null);
+  const fast = report.arms.find((a) => a.arm === 'fast')!;
+  assert.equal(fast.secondsToTarget, [5, 5, 5]);
+  assert.ok(Math.abs(fast.speedupVsNone! - 2) < 1e-12, 'none reaches 0.79 at 10 s, the fast arm at 5 s');
+  assert.equal(report.arms.map((a) => a.arm), [NONE_ARM, RANDOM_ARM, 'fast', 'saln'], 'controls first');
 });
 
 test.after(removeTempDirs);

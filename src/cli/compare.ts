@@ -90,12 +90,12 @@ export async function run(argv: string[]): Promise<number> {
   const evalEvery = number('eval-every', values['eval-every'], 'nonNegativeInteger');
   const evalSubset = number('eval-subset', values['eval-subset'], 'positiveInteger');
   const grids = number('grids', values.grids, 'nonNegativeInteger');
-  if (needsReference && limit === undefined) throw new UsageError(`compare: ${referenceUsers.join(', ')} ${referenceUsers.length === 1 ? 'needs' : 'need'} a reference model: pass --reference DIR, or --limit N so that the images after the first N train one`);
 
   const config = configFromFlags('compare', { ...values, selector: 'none' });
   // The output directory before any data is read: a file or a read-only place stops here, not after the runs.
   const out = resolve(values.out ?? join('runs', `compare-${values.dataset}`));
   checkOutputDir('compare', out);
+  if (needsReference && limit === undefined) throw new UsageError(`compare: ${referenceUsers.join(', ')} ${referenceUsers.length === 1 ? 'needs' : 'need'} a reference model: pass --reference DIR, or --limit N so that the images after the first N train one`);
   const loaded = loadDataFromFlags(values.dataset!, values, needsReference && limit !== undefined ? limit + referenceCount : limit, false, 'compare');
   if (needsReference && loaded.train.count <= limit!) throw new UsageError(`compare: ${referenceUsers.join(', ')} ${referenceUsers.length === 1 ? 'needs' : 'need'} a reference model, trained on the images after the first --limit ${limit}, but the training split has only ${loaded.train.count}; pass --reference DIR or a smaller --limit`);
   // The reference model learns from the images after the compared runs' --limit: held out from them.
