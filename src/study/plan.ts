@@ -73,28 +73,28 @@ export const STANDARD_ARMS: Arm[] = [
   { label: 'saln (reference, degree)', selector: 'saln', options: { ...REFERENCE_ARMS_OPTIONS, rule: 'degree' } },
 ];
 
+// Sized to finish within 90 minutes on a 2-core machine with lavapipe (no GPU): a quarter-width ResNet-18 at
+// 28x28, 3,000 training images for 2 epochs, super-batches of 128, three paired seeds.
+const SCREENING: StudyPreset = {
+  name: 'screening',
+  description: 'Fashion-MNIST, 3,000 training images (2,000 more train the reference), ResNet-18 width 1/4, 2 epochs, super-batch 128, 3 seeds',
+  dataset: 'fashion-mnist', limit: 3000, referenceLimit: 2000, testLimit: 2000, width: 0.25, stem: 'imagenet',
+  epochs: 2, referenceEpochs: 2, batchSize: 128, lr: 0.004, evalEvery: 8, evalSubset: 1000, target: 0.75,
+  conditions: ['clean', 'noise:0.3', 'duplicates:0.5', 'corrupt:0.2'],
+  arms: STANDARD_ARMS.filter((a) => !['loss', 'saln (reference, degree)'].includes(a.label)),
+  keeps: [0.5], seeds: [0, 1, 2],
+};
+
 export const PRESETS: Record<string, StudyPreset> = {
-  // Sized to finish within 90 minutes on a 2-core machine with lavapipe (no GPU): a quarter-width ResNet-18 at
-  // 28x28, 3,000 training images for 2 epochs, super-batches of 128, three paired seeds.
-  screening: {
-    name: 'screening',
-    description: 'Fashion-MNIST, 3,000 training images (2,000 more train the reference), ResNet-18 width 1/4, 2 epochs, super-batch 128, 3 seeds',
-    dataset: 'fashion-mnist', limit: 3000, referenceLimit: 2000, testLimit: 2000, width: 0.25, stem: 'imagenet',
-    epochs: 2, referenceEpochs: 2, batchSize: 128, lr: 0.004, evalEvery: 8, evalSubset: 1000, target: 0.75,
-    conditions: ['clean', 'noise:0.3', 'duplicates:0.5', 'corrupt:0.2'],
-    arms: STANDARD_ARMS.filter((a) => !['loss', 'saln (reference, degree)'].includes(a.label)),
-    keeps: [0.5], seeds: [0, 1, 2],
-  },
+  screening: SCREENING,
   // What `npm start` runs: the screening study's setting where SALN's result was strongest (label noise), with
   // the controls; the same data, model and budget as the screening, so its runs are the screening's runs.
   demo: {
+    ...SCREENING,
     name: 'demo',
     description: 'Fashion-MNIST with 30% of the labels wrong (3,000 training images, 2,000 more train the reference), ResNet-18 width 1/4, 2 epochs, super-batch 128, 3 seeds',
-    dataset: 'fashion-mnist', limit: 3000, referenceLimit: 2000, testLimit: 2000, width: 0.25, stem: 'imagenet',
-    epochs: 2, referenceEpochs: 2, batchSize: 128, lr: 0.004, evalEvery: 8, evalSubset: 1000, target: 0.75,
     conditions: ['noise:0.3'],
     arms: STANDARD_ARMS.filter((a) => ['none (same steps)', 'random', 'saln (reference, clusters, learnability)'].includes(a.label)),
-    keeps: [0.5], seeds: [0, 1, 2],
   },
   // For a GPU machine: the full training split, full width, every condition and arm, two keep ratios, 5 seeds.
   full: {
