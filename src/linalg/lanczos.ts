@@ -156,13 +156,13 @@ export async function lanczos(rt: Runtime, symmetric: Tensor, options: LanczosOp
   if (!(Number.isInteger(checkEvery) && checkEvery >= 1)) throw new Error(`lanczos: checkEvery must be a positive integer, got ${checkEvery}`);
   if (options.start && options.start.length !== n) throw new Error(`lanczos: the start vector has ${options.start.length} entries, the matrix order is ${n}`);
 
-  const rows = deflated + maxSteps + 1;
-  const basis = Tensor.empty(rt, [rows, n]);
-  const coeffs = Tensor.empty(rt, [2 * rows]);
-  const scalars = Tensor.empty(rt, [1 + 2 * maxSteps]);
-  const work = Tensor.upload(rt, options.start ? Float32Array.from(options.start) : uniformArray(n, options.seed ?? 0, options.stream ?? 0, -1, 1));
-  const temporaries = [basis, coeffs, scalars, work];
-  try {
+  // Everything but the returned vectors is freed when the scope ends (on a throw too).
+  return rt.scope(async () => {
+    const rows = deflated + maxSteps + 1;
+    const basis = Tensor.empty(rt, [rows, n]);
+    const coeffs = Tensor.empty(rt, [2 * rows]);
+    const scalars = Tensor.empty(rt, [1 + 2 * maxSteps]);
+    const work = Tensor.upload(rt, options.start ? Float32Array.from(options.start) : uniformArray(n, options.seed ?? 0, options.stream ?? 0, -1, 1));
     if (deflated > 0) copy(options.deflate!, basis, deflated * n);
     orthogonalize(rt, basis, work, deflated, coeffs, rows);
     normalizeInto(rt, work, basis, deflated, scalars, 0, coeffs);
@@ -205,7 +205,6 @@ export async function lanczos(rt: Runtime, symmetric: Tensor, options: LanczosOp
     const thetas = Tensor.upload(rt, Float32Array.from(values));
     const norms = Tensor.empty(rt, [wanted]);
     residualNorms(rt, vectors, products, thetas, norms);
-    temporaries.push(coefficientTensor, products, thetas, norms);
     const residuals = Array.from(await norms.download());
     const normEstimate = Math.max(Math.abs(tri.values[0]), Math.abs(tri.values[m - 1]));
     return {
@@ -214,9 +213,7 @@ export async function lanczos(rt: Runtime, symmetric: Tensor, options: LanczosOp
       ritzValues: Array.from(tri.values),
       iterations: m, normEstimate, converged: stop.converged,
     };
-  } finally {
-    for (const t of temporaries) t.dispose();
-  }
+  });
 }
 
 /**

@@ -91,17 +91,20 @@ export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, runningMe
   const invStd = Tensor.empty(rt, [C]);
   const y = Tensor.empty(rt, x.shape);
 
-  const sums = channelSums(rt, plan, x, 'sum_partial');
-  rt.launch({ shader: 'batchnorm', entry: 'mean_finalize', bindings: { chunkSumIn: sums, meanOut: mean }, needs: { chunkSumIn: sums.size, meanOut: C }, uniforms, workgroups: C });
-  sums.dispose();
-  const squares = channelSums(rt, plan, x, 'sqdev_partial', mean);
-  rt.launch({
-    shader: 'batchnorm', entry: 'var_finalize',
-    bindings: { chunkSumIn: squares, mean, invStdOut: invStd, runningMean, runningVar },
-    needs: { chunkSumIn: squares.size, mean: C, invStdOut: C, runningMean: C, runningVar: C },
-    uniforms, workgroups: C,
+  // Each stage's per-chunk partial sums are freed as soon as its finalize is queued (the scope ends).
+  rt.scope(() => {
+    const sums = channelSums(rt, plan, x, 'sum_partial');
+    rt.launch({ shader: 'batchnorm', entry: 'mean_finalize', bindings: { chunkSumIn: sums, meanOut: mean }, needs: { chunkSumIn: sums.size, meanOut: C }, uniforms, workgroups: C });
   });
-  squares.dispose();
+  rt.scope(() => {
+    const squares = channelSums(rt, plan, x, 'sqdev_partial', mean);
+    rt.launch({
+      shader: 'batchnorm', entry: 'var_finalize',
+      bindings: { chunkSumIn: squares, mean, invStdOut: invStd, runningMean, runningVar },
+      needs: { chunkSumIn: squares.size, mean: C, invStdOut: C, runningMean: C, runningVar: C },
+      uniforms, workgroups: C,
+    });
+  });
   rt.launch({
     shader: 'batchnorm', entry: 'normalize', overrides: { RELU: relu }, bindings: { x, mean, invStd, gamma, beta, y },
     needs: { x: x.size, mean: C, invStd: C, gamma: C, beta: C, y: y.size },
@@ -143,20 +146,20 @@ export function batchNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, mean: Te
   const dgamma = Tensor.empty(rt, [C]);
   const dbeta = Tensor.empty(rt, [C]);
   const dx = Tensor.empty(rt, x.shape);
-  const chunkSum = Tensor.empty(rt, [plan.chunks, C]);
-  const chunkSum2 = Tensor.empty(rt, [plan.chunks, C]);
-  rt.launch({
-    shader: 'batchnorm', entry: 'grad_partial', overrides, bindings: { dy, gate, x, mean, invStd, chunkSum, chunkSum2 },
-    needs: { dy: dy.size, gate: gate.size, x: x.size, mean: C, invStd: C, chunkSum: chunkSum.size, chunkSum2: chunkSum2.size },
-    uniforms, workgroups: [plan.chunks, plan.channelTiles],
+  rt.scope(() => {
+    const chunkSum = Tensor.empty(rt, [plan.chunks, C]);
+    const chunkSum2 = Tensor.empty(rt, [plan.chunks, C]);
+    rt.launch({
+      shader: 'batchnorm', entry: 'grad_partial', overrides, bindings: { dy, gate, x, mean, invStd, chunkSum, chunkSum2 },
+      needs: { dy: dy.size, gate: gate.size, x: x.size, mean: C, invStd: C, chunkSum: chunkSum.size, chunkSum2: chunkSum2.size },
+      uniforms, workgroups: [plan.chunks, plan.channelTiles],
+    });
+    rt.launch({
+      shader: 'batchnorm', entry: 'grad_finalize', bindings: { chunkSumIn: chunkSum, chunkSum2In: chunkSum2, dbeta, dgamma },
+      needs: { chunkSumIn: chunkSum.size, chunkSum2In: chunkSum2.size, dbeta: C, dgamma: C },
+      uniforms, workgroups: C,
+    });
   });
-  rt.launch({
-    shader: 'batchnorm', entry: 'grad_finalize', bindings: { chunkSumIn: chunkSum, chunkSum2In: chunkSum2, dbeta, dgamma },
-    needs: { chunkSumIn: chunkSum.size, chunkSum2In: chunkSum2.size, dbeta: C, dgamma: C },
-    uniforms, workgroups: C,
-  });
-  chunkSum.dispose();
-  chunkSum2.dispose();
   rt.launch({
     shader: 'batchnorm', entry: 'grad_input', overrides, bindings: { dy, gate, x, mean, invStd, gamma, sumDy: dbeta, sumDyXhat: dgamma, dx },
     needs: { dy: dy.size, gate: gate.size, x: x.size, mean: C, invStd: C, gamma: C, sumDy: C, sumDyXhat: C, dx: dx.size },

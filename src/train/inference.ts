@@ -171,14 +171,15 @@ export async function classify(rt: Runtime, net: ResNetInstance, pre: Preprocess
   for (let start = 0; start < count; start += batchSize) {
     const n = Math.min(batchSize, count - start);
     const shape = { n, h, w, c };
-    const uploaded = uploadImages(rt, images.subarray(start * pixels, (start + n) * pixels), shape);
-    const x = augmentBatch(rt, uploaded, shape, { resize: pre.resize, mean: pre.mean, std: pre.std }, pre.seed, 0);
-    uploaded.dispose();
-    const tape = new Tape(false);
-    const logits = net.model.forward({ tape, store: net.store, training: false }, new Var(x, false));
-    const values = await logits.value.download() as Float32Array;
-    tape.release();
-    x.dispose();
+    // The batch's input and activations are freed when its scope ends.
+    const values = await rt.scope(async () => {
+      const x = rt.scope(() => augmentBatch(rt, uploadImages(rt, images.subarray(start * pixels, (start + n) * pixels), shape), shape, { resize: pre.resize, mean: pre.mean, std: pre.std }, pre.seed, 0));
+      const tape = new Tape(false);
+      const logits = net.model.forward({ tape, store: net.store, training: false }, new Var(x, false));
+      const downloaded = await logits.value.download() as Float32Array;
+      tape.release();
+      return downloaded;
+    });
     for (let k = 0; k < n; k++) softmaxInto(values.subarray(k * classes, (k + 1) * classes), probabilities.subarray((start + k) * classes, (start + k + 1) * classes));
   }
   return probabilities;

@@ -102,18 +102,18 @@ export async function computeReferenceFeatures(rt: Runtime, reference: ResNetIns
     const count = Math.min(batchSize, data.count - start);
     const { bytes, labels } = gatherImages(data, Array.from({ length: count }, (_, k) => start + k));
     const shape = { n: count, h: data.height, w: data.width, c: data.channels };
-    const images = uploadImages(rt, bytes, shape);
-    const x = augmentBatch(rt, images, shape, preprocess, 0, 0);
-    images.dispose();
-    const labelTensor = Tensor.upload(rt, labels, [count], 'u32');
-    const tape = new Tape(false);
-    const ctx = { tape, store: reference.store, training: false };
-    const pooled = reference.model.features(ctx, new Var(x, false));
-    const ce = crossEntropy(tape, reference.model.fc.forward(ctx, pooled), labelTensor);
-    tape.keep(pooled);
-    tape.release();
-    const [f, l] = await Promise.all([pooled.value.download(), ce.perSample.download()]) as Float32Array[];
-    for (const t of [pooled.value, ce.perSample, ce.predicted, ce.correct, x, labelTensor]) t.dispose();
+    // The batch's tensors (input, features, losses) are freed when its scope ends.
+    const [f, l] = await rt.scope(async () => {
+      const x = rt.scope(() => augmentBatch(rt, uploadImages(rt, bytes, shape), shape, preprocess, 0, 0));
+      const labelTensor = Tensor.upload(rt, labels, [count], 'u32');
+      const tape = new Tape(false);
+      const ctx = { tape, store: reference.store, training: false };
+      const pooled = reference.model.features(ctx, new Var(x, false));
+      const ce = crossEntropy(tape, reference.model.fc.forward(ctx, pooled), labelTensor);
+      tape.keep(pooled);
+      tape.release();
+      return await Promise.all([pooled.value.download(), ce.perSample.download()]) as Float32Array[];
+    });
     if (start === 0) { dim = f.length / count; features = new Float32Array(data.count * dim); }
     features.set(f, start * dim);
     losses.set(l, start);

@@ -344,46 +344,43 @@ export class Trainer {
     const batch = this.prefetched && sameWindow(this.prefetched.indices, indices) ? this.prefetched.batch : gatherImages(train, indices);
     this.prefetched = null;
     const shape = this.imageShape(train, indices.length);
-    const images = uploadImages(rt, batch.bytes, shape);
-    // The augmentation stream is the step: a resumed run draws what the uninterrupted one drew.
-    const candidates = augmentBatch(rt, images, shape, { ...config.augment, mean: config.mean, std: config.std }, config.seed, this.step + 1);
-    images.dispose();
-    const selectionStart = performance.now();
-    this.scoringForwards = 0;
-    const { x, labels, kept, diagnostics } = await this.select(candidates, batch.labels, batch.bytes, indices);
-    const keptGlobal = kept ? Uint32Array.from(kept, (i) => indices[i]) : Uint32Array.from(indices);
-    this.hooks.onKept?.(keptGlobal, indices);
-    const selectionSeconds = this.selector ? (performance.now() - selectionStart) / 1000 : 0;
-    const labelTensor = Tensor.upload(rt, labels, [labels.length], 'u32');
-    store.zeroGrads();
-    const tape = new Tape();
-    const probe = forwardFault(rt, this.hooks.inject, this.step + 1);
-    const logits = model.forward({ tape, store, training: true, probe }, new Var(x, false));
-    const ce = crossEntropy(tape, logits, labelTensor, { labelSmoothing: config.labelSmoothing });
-    probe?.('loss', ce.loss);
-    tape.keep(ce.loss);
-    tape.backward(ce.loss, Tensor.upload(rt, [1], [1]));
-    gradientFault(rt, this.hooks.inject, this.step + 1, store);
-    const { norm, nonFinite } = gradNorm(store.grads);
-    const readback = Promise.all([ce.loss.value.download(), norm.download(), nonFinite.download(), this.selector ? ce.perSample.download() : null]);
-    if (next) this.prefetched = { indices: next, batch: gatherImages(train, next) };
-    const [lossValue, normValue, bad, perSample] = await readback;
-    ce.loss.value.dispose(); ce.dispose();
-    if (perSample) this.remember(keptGlobal, perSample as Float32Array);
-    const loss = lossValue[0];
-    if (!Number.isFinite(loss) || bad[0] !== 0 || !Number.isFinite(normValue[0])) {
-      norm.dispose(); nonFinite.dispose();
-      const where = await locateNonFinite(this.net, x, labelTensor, forwardFault(rt, this.hooks.inject, this.step + 1));
-      x.dispose(); labelTensor.dispose();
-      throw new NonFiniteLossError(`${where} at step ${this.step + 1} (epoch ${this.epoch + 1}); training stopped and ${this.checkpointNote()}; lower --lr or use --clip-norm`);
-    }
-    x.dispose(); labelTensor.dispose();
-    this.step++;
-    const lr = this.lr(this.step);
-    const clip = config.clipNorm > 0 ? { norm, maxNorm: config.clipNorm } : undefined;
-    this.optimizer.step(store.values, store.grads, this.step, lr, { clip, decayRange });
-    norm.dispose(); nonFinite.dispose();
-    return { loss, norm: normValue[0], kept: labels.length, forwarded: labels.length + this.scoringForwards, selectionSeconds, stepSeconds: (performance.now() - stepStart) / 1000, diagnostics };
+    // Every tensor of the step (the batch, the activations, the loss, the norm) is freed when this scope ends,
+    // on a throw too; the parameters, their gradients and the optimizer state live outside it.
+    return rt.scope(async () => {
+      // The augmentation stream is the step: a resumed run draws what the uninterrupted one drew.
+      const candidates = rt.scope(() => augmentBatch(rt, uploadImages(rt, batch.bytes, shape), shape, { ...config.augment, mean: config.mean, std: config.std }, config.seed, this.step + 1));
+      const selectionStart = performance.now();
+      this.scoringForwards = 0;
+      const { x, labels, kept, diagnostics } = await this.select(candidates, batch.labels, batch.bytes, indices);
+      const keptGlobal = kept ? Uint32Array.from(kept, (i) => indices[i]) : Uint32Array.from(indices);
+      this.hooks.onKept?.(keptGlobal, indices);
+      const selectionSeconds = this.selector ? (performance.now() - selectionStart) / 1000 : 0;
+      const labelTensor = Tensor.upload(rt, labels, [labels.length], 'u32');
+      store.zeroGrads();
+      const tape = new Tape();
+      const probe = forwardFault(rt, this.hooks.inject, this.step + 1);
+      const logits = model.forward({ tape, store, training: true, probe }, new Var(x, false));
+      const ce = crossEntropy(tape, logits, labelTensor, { labelSmoothing: config.labelSmoothing });
+      probe?.('loss', ce.loss);
+      tape.keep(ce.loss);
+      tape.backward(ce.loss, Tensor.upload(rt, [1], [1]));
+      gradientFault(rt, this.hooks.inject, this.step + 1, store);
+      const { norm, nonFinite } = gradNorm(store.grads);
+      const readback = Promise.all([ce.loss.value.download(), norm.download(), nonFinite.download(), this.selector ? ce.perSample.download() : null]);
+      if (next) this.prefetched = { indices: next, batch: gatherImages(train, next) };
+      const [lossValue, normValue, bad, perSample] = await readback;
+      if (perSample) this.remember(keptGlobal, perSample as Float32Array);
+      const loss = lossValue[0];
+      if (!Number.isFinite(loss) || bad[0] !== 0 || !Number.isFinite(normValue[0])) {
+        const where = await locateNonFinite(this.net, x, labelTensor, forwardFault(rt, this.hooks.inject, this.step + 1));
+        throw new NonFiniteLossError(`${where} at step ${this.step + 1} (epoch ${this.epoch + 1}); training stopped and ${this.checkpointNote()}; lower --lr or use --clip-norm`);
+      }
+      this.step++;
+      const lr = this.lr(this.step);
+      const clip = config.clipNorm > 0 ? { norm, maxNorm: config.clipNorm } : undefined;
+      this.optimizer.step(store.values, store.grads, this.step, lr, { clip, decayRange });
+      return { loss, norm: normValue[0], kept: labels.length, forwarded: labels.length + this.scoringForwards, selectionSeconds, stepSeconds: (performance.now() - stepStart) / 1000, diagnostics };
+    });
   }
 
   /** Records the learner's losses of the samples `globalIndices` (a forward just computed them). */
@@ -407,56 +404,52 @@ export class Trainer {
     const { rt, config } = this;
     const B = labels.length;
     const keep = Math.min(B, Math.max(2, Math.round(this.keepRatio() * B)));
-    const labelTensor = Tensor.upload(rt, labels, [B], 'u32');
-    const owned: Tensor[] = [labelTensor];
-    const batchStats = (selection.scoringStats ?? 'batch') === 'batch';
-    const score = (net: ResNetInstance, wantFeatures: boolean, wantLoss: boolean, isLearner: boolean) => {
-      const tape = new Tape(false);
-      const ctx = { tape, store: net.store, training: isLearner && batchStats, freezeRunningStats: true };
-      const features = net.model.features(ctx, new Var(candidates, false));
-      let loss: Tensor | undefined;
-      if (wantLoss) {
-        const ce = crossEntropy(tape, net.model.fc.forward(ctx, features), labelTensor);
-        loss = ce.perSample;
-        ce.dispose(loss);
-        owned.push(loss);
+    // The labels, scores and features are freed when this scope ends; the kept rows (x) go to the step's scope.
+    return rt.scope(async () => {
+      const labelTensor = Tensor.upload(rt, labels, [B], 'u32');
+      const batchStats = (selection.scoringStats ?? 'batch') === 'batch';
+      const score = (net: ResNetInstance, wantFeatures: boolean, wantLoss: boolean, isLearner: boolean) => {
+        const tape = new Tape(false);
+        const ctx = { tape, store: net.store, training: isLearner && batchStats, freezeRunningStats: true };
+        const features = net.model.features(ctx, new Var(candidates, false));
+        let loss: Tensor | undefined;
+        if (wantLoss) {
+          const ce = crossEntropy(tape, net.model.fc.forward(ctx, features), labelTensor);
+          loss = ce.perSample;
+        }
+        if (wantFeatures) tape.keep(features);
+        tape.release();
+        return { features: wantFeatures ? features.value : undefined, loss };
+      };
+      const needs = selector.needs;
+      const gatherStarted = performance.now();
+      const cached = this.referenceScores;
+      const learner = needs.features === 'learner' || needs.learnerLoss ? score(this.net, needs.features === 'learner', Boolean(needs.learnerLoss), true) : null;
+      const forwardReference = (needs.features === 'reference' && !cached) || (needs.referenceLoss && !cached);
+      const reference = forwardReference ? score(this.reference!, needs.features === 'reference', Boolean(needs.referenceLoss), false) : null;
+      this.scoringForwards = (learner ? B : 0) + (reference ? B : 0);
+      let features = learner?.features ?? reference?.features;
+      let referenceLoss = reference?.loss;
+      if (cached) {
+        const rows = Tensor.upload(rt, Uint32Array.from(globalIndices), [B], 'u32');
+        if (needs.features === 'reference') features = gatherRows(cached.features, rows);
+        if (needs.referenceLoss) referenceLoss = Tensor.upload(rt, Float32Array.from(globalIndices, (i) => cached.losses[i]), [B]);
       }
-      if (wantFeatures) { tape.keep(features); owned.push(features.value); }
-      tape.release();
-      return { features: wantFeatures ? features.value : undefined, loss };
-    };
-    const needs = selector.needs;
-    const gatherStarted = performance.now();
-    const cached = this.referenceScores;
-    const learner = needs.features === 'learner' || needs.learnerLoss ? score(this.net, needs.features === 'learner', Boolean(needs.learnerLoss), true) : null;
-    const forwardReference = (needs.features === 'reference' && !cached) || (needs.referenceLoss && !cached);
-    const reference = forwardReference ? score(this.reference!, needs.features === 'reference', Boolean(needs.referenceLoss), false) : null;
-    this.scoringForwards = (learner ? B : 0) + (reference ? B : 0);
-    let features = learner?.features ?? reference?.features;
-    let referenceLoss = reference?.loss;
-    if (cached) {
-      const rows = Tensor.upload(rt, Uint32Array.from(globalIndices), [B], 'u32');
-      if (needs.features === 'reference') { features = gatherRows(cached.features, rows); owned.push(features); }
-      if (needs.referenceLoss) { referenceLoss = Tensor.upload(rt, Float32Array.from(globalIndices, (i) => cached.losses[i]), [B]); owned.push(referenceLoss); }
-      rows.dispose();
-    }
-    const staleLoss = needs.staleLoss ? Float32Array.from(globalIndices, (i) => this.staleLoss[i]) : undefined;
-    const gatherMs = performance.now() - gatherStarted;
-    const result = await selector.select({
-      rt, batchSize: B, keep, labels: labelTensor, seed: config.seed, step: this.step + 1,
-      features, learnerLoss: learner?.loss, referenceLoss, staleLoss,
+      const staleLoss = needs.staleLoss ? Float32Array.from(globalIndices, (i) => this.staleLoss[i]) : undefined;
+      const gatherMs = performance.now() - gatherStarted;
+      const result = await selector.select({
+        rt, batchSize: B, keep, labels: labelTensor, seed: config.seed, step: this.step + 1,
+        features, learnerLoss: learner?.loss, referenceLoss, staleLoss,
     });
     if (this.hooks.onSelection && bytes) await this.hooks.onSelection({ step: this.step + 1, candidates: globalIndices, bytes, shape: this.imageShape(this.data.train, B), result, features });
     if (learner?.loss) this.remember(globalIndices, await learner.loss.download() as Float32Array);
-    for (const t of owned) t.dispose();
     const chosen = result.indices;
     const diagnostics = selectionDiagnostics(result, labels, { gatherMs, staleAge: staleLoss ? this.meanAge(globalIndices) : undefined });
     if (chosen.length === B) return { x: candidates, labels, kept: chosen, diagnostics };
-    const index = Tensor.upload(rt, chosen, [chosen.length], 'u32');
-    const x = gatherRows(candidates, index);
-    index.dispose();
+    const x = gatherRows(candidates, Tensor.upload(rt, chosen, [chosen.length], 'u32'));
     candidates.dispose();
     return { x, labels: Uint32Array.from(chosen, (i) => labels[i]), kept: chosen, diagnostics };
+    });
   }
 
   /** Mean age in steps of the remembered losses of `globalIndices` (never-forwarded samples left out). */
@@ -481,22 +474,20 @@ export class Trainer {
       const indices = Array.from({ length: count }, (_, k) => start + k);
       const { bytes, labels } = gatherImages(data, indices);
       const shape = this.imageShape(data, count);
-      const images = uploadImages(rt, bytes, shape);
-      const x = augmentBatch(rt, images, shape, { resize: config.augment.resize, mean: config.mean, std: config.std }, config.seed, 0);
-      images.dispose();
-      const labelTensor = Tensor.upload(rt, labels, [count], 'u32');
-      const tape = new Tape(false);
-      const logits = model.forward({ tape, store, training: false }, new Var(x, false));
-      const ce = crossEntropy(tape, logits, labelTensor);
-      const correctSum = sum(ce.correct, 0), lossTotal = sum(ce.perSample, 0);
-      tape.release();
-      const predicted = perClass ? ce.predicted.download() : null;
-      ce.dispose(); x.dispose(); labelTensor.dispose();
-      const [c, l, p] = await Promise.all([correctSum.download(), lossTotal.download(), predicted]);
+      // The batch's tensors are freed when its scope ends.
+      const [c, l, p] = await rt.scope(async () => {
+        const x = rt.scope(() => augmentBatch(rt, uploadImages(rt, bytes, shape), shape, { resize: config.augment.resize, mean: config.mean, std: config.std }, config.seed, 0));
+        const labelTensor = Tensor.upload(rt, labels, [count], 'u32');
+        const tape = new Tape(false);
+        const logits = model.forward({ tape, store, training: false }, new Var(x, false));
+        const ce = crossEntropy(tape, logits, labelTensor);
+        const correctSum = sum(ce.correct, 0), lossTotal = sum(ce.perSample, 0);
+        tape.release();
+        return await Promise.all([correctSum.download(), lossTotal.download(), perClass ? ce.predicted.download() : null]);
+      });
       if (perClass && p) {
         for (let k = 0; k < count; k++) { perClass.count[labels[k]]++; if (p[k] === labels[k]) perClass.correct[labels[k]]++; }
       }
-      correctSum.dispose(); lossTotal.dispose();
       correct += c[0];
       lossSum += l[0];
     }
