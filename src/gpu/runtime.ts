@@ -37,7 +37,10 @@ export interface KernelLaunch {
    * limit is folded into 2-D. Give this or `workgroups`.
    */
   invocations?: Grid;
-  /** Workgroup counts, for kernels whose workgroup size is an override (the subgroup tiles). */
+  /**
+   * Workgroup counts, for kernels that map workgroups to work themselves (a workgroup size set by an override is
+   * read from `overrides`, so invocations work for those too).
+   */
   workgroups?: Grid;
 }
 
@@ -398,7 +401,9 @@ function workgroupsOf(label: string, spec: KernelLaunch, entry: EntryInfo): Grid
   }
   if (spec.workgroups !== undefined) return spec.workgroups;
   const [x, y = 1, z = 1] = typeof spec.invocations === 'number' ? [spec.invocations] : spec.invocations!;
-  const [wx, wy, wz] = entry.workgroupSize;
+  const [defaultX, wy, wz] = entry.workgroupSize;
+  // An override-sized workgroup (the subgroup tiles) is as wide as this launch's value of the override.
+  const wx = entry.workgroupOverride && spec.overrides?.[entry.workgroupOverride] !== undefined ? Number(spec.overrides[entry.workgroupOverride]) : defaultX;
   return [Math.ceil(x / wx), Math.ceil(y / wy), Math.ceil(z / wz)];
 }
 

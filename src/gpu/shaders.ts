@@ -37,6 +37,8 @@ export interface BindingInfo {
 export interface EntryInfo {
   name: string;
   workgroupSize: [number, number, number];
+  /** The override constant that sets the workgroup's x size, where one does (reflection gives its default). */
+  workgroupOverride?: string;
   bindings: BindingInfo[];
 }
 
@@ -151,9 +153,11 @@ function reflect(file: string, original: string): ShaderSource {
   for (const entry of reflection.entry.compute) {
     const used = new Set((entry.resources ?? []).map((r: any) => r.name));
     const size = (entry as any).workgroupSize ?? [1, 1, 1];
+    const sizedBy = new RegExp(`@workgroup_size\\(\\s*([A-Za-z_]\\w*)\\s*\\)\\s*fn\\s+${entry.name}\\b`).exec(text)?.[1];
     entries.set(entry.name, {
       name: entry.name,
       workgroupSize: [Number(size[0]) || 1, Number(size[1]) || 1, Number(size[2]) || 1],
+      workgroupOverride: sizedBy && reflection.overrides.some((o: any) => o.name === sizedBy) ? sizedBy : undefined,
       bindings: [...all.values()].filter((b) => used.has(b.name)).sort((a, b) => a.binding - b.binding),
     });
   }

@@ -129,7 +129,7 @@ function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry, f
       shader: 'conv_subgroup', entry: 'conv_fwd', overrides: grid.overrides,
       bindings: { aTex: input.createView(), bTex: weights.createView(), c: { buffer: target.buffer, offset: target.byteOffset + (direct ? offset : 0), size: rows * g.Cout * 4 } },
       uniforms: implicitDims(g, rows, g.Cout, Kq, Kq, Np, tilesM, n0 * perImage),
-      workgroups: [grid.workgroups, 1, 1],
+      invocations: grid.lanes,
     });
     if (!direct) {
       copy(target, y, rows * g.Cout, 0, n0 * perImage * g.Cout);
@@ -192,7 +192,7 @@ function convWeightGradImplicit(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: 
       shader: 'conv_subgroup', entry: 'conv_dw', overrides: grid.overrides,
       bindings: { aTex: gradT.createView(), bTex: input.createView(), c: partials }, needs: { c: partials.size },
       uniforms: { ...implicitDims(g, g.Cout, Kq, chunk, chunk, Np, Mp / 64, m0), strideA: Mp, strideB: chunk, strideC: g.Cout * Kq },
-      workgroups: [perChunk, 1, count],
+      invocations: [grid.lanes, 1, count],
     });
     rt.textures.release(gradT);
     const part = sum(partials, 0);

@@ -1,6 +1,6 @@
 // Batched matmul with optional transposes. Picks a kernel design per adapter (see shaders/matmul.wgsl).
 import { Tensor } from '../tensor.ts';
-import type { Runtime } from '../gpu/runtime.ts';
+import type { Grid, Runtime } from '../gpu/runtime.ts';
 import { fill } from './fill.ts';
 import { readTuning } from './tuning-cache.ts';
 import { settings } from '../util/settings.ts';
@@ -187,13 +187,16 @@ const TEXTURE_KERNELS: Record<TextureDesign, TextureKernel> = {
  * Workgroups and overrides for `tiles` output tiles of a subgroup kernel: one 8-lane subgroup per tile, up to 8
  * per workgroup. With fewer tiles the workgroup shrinks, since spare subgroups would run a whole block for nothing.
  */
-export function subgroupGrid(tiles: number): { workgroups: number; overrides: { WG_LANES: number } } {
+export function subgroupGrid(tiles: number): { workgroups: number; lanes: number; overrides: { WG_LANES: number } } {
   const perWorkgroup = Math.max(1, Math.min(8, tiles));
-  return { workgroups: Math.ceil(tiles / perWorkgroup), overrides: { WG_LANES: 8 * perWorkgroup } };
+  return { workgroups: Math.ceil(tiles / perWorkgroup), lanes: 8 * tiles, overrides: { WG_LANES: 8 * perWorkgroup } };
 }
 
-function tileGrid(kernel: TextureKernel, tiles: number): { workgroups: number; overrides: Record<string, number> } {
-  return kernel.sizedByTiles ? subgroupGrid(tiles) : { workgroups: Math.ceil(tiles / kernel.tilesPerWorkgroup), overrides: {} };
+/** The launch grid of `tiles` output tiles (times `batch` in z): subgroup kernels by lanes, the others by workgroups. */
+function tileGrid(kernel: TextureKernel, tiles: number, batch = 1): { overrides: Record<string, number>; invocations?: Grid; workgroups?: Grid } {
+  if (!kernel.sizedByTiles) return { workgroups: [Math.ceil(tiles / kernel.tilesPerWorkgroup), 1, batch], overrides: {} };
+  const { lanes, overrides } = subgroupGrid(tiles);
+  return { invocations: [lanes, 1, batch], overrides };
 }
 
 /** Rows of A per texture slab: a multiple of 64 (so slab offsets stay 256-byte aligned) within the limit. */
@@ -274,12 +277,10 @@ export function textureGemm(rt: Runtime, design: TextureDesign, A: TextureSource
     const aTex = rt.textures.acquire(Kp / 4, Mp);
     A.write(rt, aTex, m0, rows, Mp, Kp);
     const tilesM = Mp / tileM, tilesN = Np / kernel.tileN;
-    const grid = tileGrid(kernel, tilesM * tilesN);
     rt.launch({
-      shader: kernel.shader, entry, overrides: grid.overrides,
+      shader: kernel.shader, entry, ...tileGrid(kernel, tilesM * tilesN),
       bindings: { aTex: aTex.createView(), bTex: bTex.createView(), c: { buffer: out.buffer, offset: baseOffset + m0 * N * 4, size: rows * N * 4 } },
       uniforms: { M: rows, N, K, Kp, Np, tilesN, tilesM, strideA: 0, strideB: 0, strideC: 0, transA: 0, transB: 0 },
-      workgroups: [grid.workgroups, 1, 1],
     });
     rt.textures.release(aTex);
   }
@@ -333,9 +334,8 @@ function runTexture(rt: Runtime, design: TextureDesign, a: Tensor, b: Tensor, ou
   const bTex = packBatchToTexture(rt, b, p.K, p.N, Kp, Np, transB, p.batchB);
   const tilesM = Mp / tileM;
   const tilesN = Np / kernel.tileN;
-  const grid = tileGrid(kernel, tilesM * tilesN);
   rt.launch({
-    shader: kernel.shader, entry, overrides: grid.overrides,
+    shader: kernel.shader, entry, ...tileGrid(kernel, tilesM * tilesN, p.batch),
     bindings: { aTex: aTex.createView(), bTex: bTex.createView(), c: out },
     needs: { c: out.size },
     uniforms: {
@@ -343,7 +343,6 @@ function runTexture(rt: Runtime, design: TextureDesign, a: Tensor, b: Tensor, ou
       // Texture rows per batch; 0 reads a broadcast operand's single batch every time.
       strideA: p.batchA === 1 ? 0 : Mp, strideB: p.batchB === 1 ? 0 : Kp,
     },
-    workgroups: [grid.workgroups, 1, p.batch],
   });
   rt.textures.release(aTex);
   rt.textures.release(bTex);
