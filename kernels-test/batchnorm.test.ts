@@ -10,7 +10,7 @@ import { batchNormBackward, batchNormEval, batchNormPlan, batchNormTrain } from 
 import { batchNormBackwardReference, batchNormTrainReference } from '../src/reference/batchnorm.ts';
 import { gpuNumericGradient, numericGradient, project, spreadIndices } from '../src/reference/gradcheck.ts';
 import { compare } from '../src/reference/compare.ts';
-import { batchNormTrainBounds } from '../src/validate/norm_pool.ts';
+import { batchNormTrainBounds } from '../src/validate/batchnorm.ts';
 import { unary } from '../src/ops/elementwise.ts';
 import { reluBackward } from '../src/ops/relu.ts';
 

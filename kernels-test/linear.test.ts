@@ -9,7 +9,7 @@ import { compare } from '../src/reference/compare.ts';
 import { gpuNumericGradient, numericGradient, project, spreadIndices } from '../src/reference/gradcheck.ts';
 import { linear, linearBackward } from '../src/ops/linear.ts';
 import { linearBackwardReference, linearReference, type LinearShape } from '../src/reference/linear.ts';
-import { linearTolerances } from '../src/validate/loss_optim.ts';
+import { linearTolerances } from '../src/validate/linear.ts';
 
 // Each kernel's validation cases run in kernels.test.ts with every other kernel's.
 const SHAPES: LinearShape[] = [

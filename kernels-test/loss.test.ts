@@ -9,7 +9,7 @@ import { compare } from '../src/reference/compare.ts';
 import { gpuNumericGradient, numericGradient, project, spreadIndices } from '../src/reference/gradcheck.ts';
 import { softmaxCrossEntropy, softmaxCrossEntropyBackward } from '../src/ops/loss.ts';
 import { softmaxCrossEntropyBackwardReference, softmaxCrossEntropyReference } from '../src/reference/loss.ts';
-import { crossEntropyBackwardTolerance, crossEntropyTolerances } from '../src/validate/loss_optim.ts';
+import { crossEntropyBackwardTolerance, crossEntropyTolerances } from '../src/validate/loss.ts';
 
 
 // Each kernel's validation cases run in kernels.test.ts with every other kernel's.

@@ -89,3 +89,13 @@ export function joinOutputs(parts: CaseOutput[]): CaseOutput {
 export function withinBounds(got: ArrayLike<number>, ref: ArrayLike<number>, bound: ArrayLike<number>): CaseOutput {
   return { got, ref, tolerance: { atol: 0, rtol: 0, bound } };
 }
+
+/** Integers in [-3, 3]: every product and every partial sum of the exact cases is an integer below 2^24. */
+export function exactInts(n: number): Float32Array {
+  return inputs(n).map((v) => Math.round(v * 3));
+}
+
+/** Higham's gamma_k: the relative error bound of k accumulated roundings. */
+export const higham = (k: number) => (k * HALF_ULP) / (1 - k * HALF_ULP);
+export const numel = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
+export const shapeName = (shape: readonly number[]) => `[${shape.join(',')}]`;
