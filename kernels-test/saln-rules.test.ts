@@ -182,7 +182,7 @@ test('joint: exact counts, planted clusters kept near their share, outliers with
   assertValidChoice(staleOnly.indices, KEEP, B, 'joint, stale loss only');
 });
 
-test('every rule: the same (seed, step) gives the same choice; details carry ipr, classes and the time split', async () => {
+test('every rule: the same (seed, step) gives the same choice; details carry ipr and the time split', async () => {
   const { features, cluster } = PLANTED;
   const stale = Float32Array.from(normalArray(B, 5, 1, 2, 0.5));
   for (const options of [{ rule: 'stratified' }, { rule: 'clusters', within: 'random' }, { rule: 'joint' }, { rule: 'degree' }, { rule: 'proportional', graph: 'knn' }] as SalnOptions[]) {
@@ -192,8 +192,6 @@ test('every rule: the same (seed, step) gives the same choice; details carry ipr
     assert.equal(Array.from(again.indices), Array.from(first.indices), `${what}: deterministic`);
     const d = first.details;
     assert.is(d.rule, options.rule);
-    assert.is(d.classesInBatch, 8);
-    assert.ok(d.classesKept >= 1 && d.classesKept <= 8);
     for (const part of ['graph', 'lanczos', 'rule'] as const) assert.ok(d.timing[part] >= 0 && Number.isFinite(d.timing[part]), `${what}: timing.${part}`);
     if (options.rule === 'degree') {
       assert.is(d.fiedler, undefined, 'degree computes no eigenvector');
@@ -203,8 +201,9 @@ test('every rule: the same (seed, step) gives the same choice; details carry ipr
     }
   }
   // The planted clusters are all covered, so the kept set holds every planted class (outliers aside).
-  const { details } = await select({ rule: 'clusters' }, features, cluster, KEEP);
-  assert.ok(details.classesKept >= SIZES.length, `classes kept ${details.classesKept}`);
+  const { indices } = await select({ rule: 'clusters' }, features, cluster, KEEP);
+  const classesKept = new Set(Array.from(indices, (i) => cluster[i])).size;
+  assert.ok(classesKept >= SIZES.length, `classes kept ${classesKept}`);
 });
 
 // ---- the degree ablation -----------------------------------------------------------------------------------

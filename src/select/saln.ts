@@ -45,7 +45,7 @@
 // The stale loss is the learner's per-sample loss from each sample's last forward (NaN, never forwarded, reads
 // as the batch mean). Every rule gives exactly keep distinct ascending indices, reads eigenvectors only through
 // sign-free quantities, and is deterministic for the same (seed, step).
-// Details of every step: ipr (of v2), classesKept / classesInBatch, clusterSizes and clusterKept (stratified,
+// Details of every step: ipr (of v2), clusterSizes and clusterKept (stratified,
 // clusters, joint), timing { graph, lanczos, rule } in milliseconds (the trainer adds gather).
 import type { Tensor } from '../tensor.ts';
 import { buildGraph, AFFINITIES, GRAPH_KINDS, LAPLACIANS, type Affinity, type GraphKind, type GraphOptions, type LaplacianKind } from '../ops/graph.ts';
@@ -59,7 +59,7 @@ import {
   WITHIN_ORDERS, canonicalGroups, fiedlerSides, fillNeverForwarded, groupSizes, pickByDegree, pickByQuotas, pickJoint,
   standardise, withinPriority, type Groups, type WithinOrder,
 } from './spectral-rules.ts';
-import { distinctClasses, inverseParticipationRatio } from './saln-diagnostics.ts';
+import { inverseParticipationRatio } from './saln-diagnostics.ts';
 
 export const FIEDLER_RULES = ['high', 'low', 'balanced', 'proportional'] as const;
 export type FiedlerRule = typeof FIEDLER_RULES[number];
@@ -151,9 +151,6 @@ export interface SalnDetails {
   rule: SalnRule;
   /** Inverse participation ratio of v2, sum v^4 / (sum v^2)^2: 1/B spread out, 1 on a single sample. */
   ipr?: number;
-  /** Distinct labels in the kept set and in the batch. */
-  classesKept: number;
-  classesInBatch: number;
   /** Sizes of the sides or spectral clusters and how many each kept (stratified, clusters, joint). */
   clusterSizes?: number[];
   clusterKept?: number[];
@@ -320,17 +317,16 @@ export class SalnSelector implements Selector {
       throw new Error(`${this.name} selector: features must be [${batchSize}, F], got [${features.shape.join(', ')}]`);
     }
     checkTensor(this.name, 'features', features, features.size, 'f32');
-    checkTensor(this.name, 'labels', input.labels, batchSize, 'u32');
-    const labels = await input.labels.download() as Uint32Array;
     const rule = this.options.rule;
     const random = selectionRandom(input.seed, input.step);
-    const diagnostics = (indices: Uint32Array) => ({ rule, classesKept: distinctClasses(labels, indices), classesInBatch: distinctClasses(labels) });
+    // Class coverage of the kept set is counted by the trainer, from host labels, for every selector alike: no
+    // readback of the labels here.
     if (batchSize < 3 && isFiedlerRule(rule)) {
       // One sample or two: the Fiedler vector is trivial (for two, +-1/sqrt 2), so every choice ties.
       const picked = pickByRule(new Float32Array(batchSize), keep, rule);
       return this.result(picked, {
         fiedler: new Float32Array(batchSize), eigenvalues: [], iterations: 0, residual: 0, converged: true, fallback: 'batch < 3',
-        ...diagnostics(picked.indices), timing: { graph: 0, lanczos: 0, rule: 0 },
+        rule, timing: { graph: 0, lanczos: 0, rule: 0 },
       });
     }
     const start = Float32Array.from({ length: batchSize }, () => 2 * random.next() - 1);
@@ -349,17 +345,17 @@ export class SalnSelector implements Selector {
       if (!finite) {
         // Only non-finite features get here (the degenerate graphs all have finite spectra).
         const picked = pickByRule(new Float32Array(batchSize), keep, rule);
-        return this.result(picked, { ...spectralDetails, fallback: 'non-finite Fiedler vector', ...diagnostics(picked.indices), timing: timing(spectral) } as SalnDetails);
+        return this.result(picked, { ...spectralDetails, fallback: 'non-finite Fiedler vector', rule, timing: timing(spectral) } as SalnDetails);
       }
       const picked = pickByRule(spectral!.vectors[0], keep, rule);
-      return this.result(picked, { ...spectralDetails, ...diagnostics(picked.indices), timing: timing(spectral) } as SalnDetails);
+      return this.result(picked, { ...spectralDetails, rule, timing: timing(spectral) } as SalnDetails);
     }
     const losses = await this.losses(input);
     if (rule === 'degree') {
       const degrees = spectral?.degrees ?? new Float32Array(batchSize);
       const picked = pickByDegree(degrees, keep, this.options.trim, random);
       return this.result({ indices: picked.indices, scores: Float32Array.from(degrees) },
-        { degrees, dropped: picked.dropped, ...diagnostics(picked.indices), timing: timing(spectral) } as unknown as SalnDetails);
+        { degrees, dropped: picked.dropped, rule, timing: timing(spectral) } as unknown as SalnDetails);
     }
     // One group when there is no usable spectrum (B < 3, or non-finite features): quotas then change nothing.
     const fallback = !spectral ? 'batch < 3' : !finite ? 'non-finite eigenvectors' : undefined;
@@ -390,7 +386,7 @@ export class SalnSelector implements Selector {
     const kept = new Array<number>(groups.count).fill(0);
     for (const i of indices) kept[groups.groupOf[i]]++;
     return this.result({ indices, scores: Float32Array.from(scores) }, {
-      ...spectralDetails, ...(fallback ? { fallback } : {}), ...diagnostics(indices),
+      ...spectralDetails, ...(fallback ? { fallback } : {}), rule,
       clusterSizes: groupSizes(groups), clusterKept: kept, clusterOf: groups.groupOf, ...(chunks ? { chunks } : {}), timing: timing(spectral),
     } as SalnDetails);
   }
