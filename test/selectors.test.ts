@@ -62,6 +62,9 @@ const SIZES: [number, number][] = [[1, 1], [2, 1], [2, 2], [3, 1], [3, 2], [3, 3
   [64, 1], [64, 13], [64, 64], [512, 1], [512, 102], [512, 512]];
 
 test('every selector returns exactly keep (none: all) distinct in-range ascending indices', async () => {
+  // Work earlier test files left in flight (its uniforms, its last buffers) is finished and released first, so
+  // the baseline holds only what lives on.
+  await rt.sync('selectors baseline');
   const before = rt.pool.report().liveBytes;
   for (const [batchSize, keep] of SIZES) {
     await withInput(hostInput(batchSize, batchSize + keep), keep, 3, 5, async (input) => {
@@ -83,6 +86,7 @@ test('every selector returns exactly keep (none: all) distinct in-range ascendin
       }
     });
   }
+  await rt.sync('selectors end');
   assert.is(rt.pool.report().liveBytes, before, 'selection leaks no GPU memory');
 });
 
