@@ -1,12 +1,18 @@
 // WGSL sources from shaders/*.wgsl, their reflection, and compiled pipelines cached by text + overrides. WGSL has
-// no includes, so the loader resolves one directive before anything sees the text: a line `#import NAME` stands
-// for shaders/lib/NAME.wgsl (once per module), and a line map keeps every message at its own file and line.
+// no includes, so the loader resolves two directives before anything sees the text, and a line map keeps every
+// message at its own file and line:
+//   #import NAME               shaders/lib/NAME.wgsl (once per module)
+//   #import NAME(K=V, ...)     the same piece with each `$K` in it replaced by V (once per module and arguments):
+//                              one text for pieces that differ only in a size or a name
+//   #generate RECIPE(K=V, ...) text written by a TypeScript recipe (GENERATORS below): kernels unrolled by rules
+//                              that WGSL cannot express, kept out of the committed .wgsl files
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // The package's 'main' is a CommonJS-style bundle that ESM cannot name-import; its module build can.
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
 import { ShaderCompileError } from './errors.ts';
+import { subgroupGemmRecipe } from './subgroup-gemm.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -61,29 +67,84 @@ export interface ShaderSource {
 
 const sources = new Map<string, ShaderSource>();
 
-const IMPORT = /^#import\s+([A-Za-z0-9_-]+)\s*$/;
+const DIRECTIVE = /^#(import|generate)\s+([A-Za-z0-9_-]+)\s*(?:\((.*)\))?\s*$/;
 
-/** Replaces each `#import NAME` line by shaders/lib/NAME.wgsl (itself expanded; a piece imported again is skipped). */
+/** The recipes `#generate` names: arguments in, WGSL text out (an Error's message says what is wrong). */
+const GENERATORS: Record<string, (args: Record<string, string>) => string> = {
+  subgroup_gemm: subgroupGemmRecipe,
+};
+
+function parseArguments(list: string | undefined): Record<string, string> | string {
+  const args: Record<string, string> = {};
+  if (list === undefined || list.trim() === '') return args;
+  for (const part of list.split(',')) {
+    const m = /^\s*([A-Za-z_]\w*)\s*=\s*([A-Za-z0-9_.]+)\s*$/.exec(part);
+    if (!m) return `argument '${part.trim()}' is not KEY=VALUE`;
+    if (m[1] in args) return `argument '${m[1]}' given twice`;
+    args[m[1]] = m[2];
+  }
+  return args;
+}
+
+/** Each `$KEY` of a piece replaced by its argument; every placeholder must have one and every argument a use. */
+function substitute(piece: string, args: Record<string, string>): string | { error: string } {
+  const used = new Set<string>();
+  let missing: string | undefined;
+  const text = piece.replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (whole, key: string) => {
+    if (!(key in args)) { missing ??= key; return whole; }
+    used.add(key);
+    return args[key];
+  });
+  if (missing !== undefined) return { error: `no argument for $${missing}` };
+  const unused = Object.keys(args).find((key) => !used.has(key));
+  if (unused !== undefined) return { error: `the piece has no $${unused}` };
+  return text;
+}
+
+/**
+ * Resolves the directives: `#import` lines by pieces of shaders/lib/ (themselves expanded; a piece imported again
+ * with the same arguments is skipped), `#generate` lines by their recipe's text. A generated line's origin is the
+ * directive's file and line with the recipe named, and its line within the generated text.
+ */
 export function expandImports(file: string, text: string, seen = new Set<string>()): { text: string; origins: LineOrigin[] } {
   const lines: string[] = [];
   const origins: LineOrigin[] = [];
   text.split('\n').forEach((line, i) => {
-    const name = IMPORT.exec(line.trim())?.[1];
-    if (name === undefined) {
+    const directive = DIRECTIVE.exec(line.trim());
+    if (!directive) {
       lines.push(line);
       origins.push({ file, line: i + 1 });
       return;
     }
-    if (seen.has(name)) return;
-    seen.add(name);
+    const [, kind, name, list] = directive;
+    const fail = (why: string): never => { throw new ShaderCompileError(`${file}:${i + 1}: #${kind} ${name}: ${why}`); };
+    const args = parseArguments(list);
+    if (typeof args === 'string') fail(args);
+    const key = `${kind} ${name}(${Object.entries(args).map(([k, v]) => `${k}=${v}`).sort().join(',')})`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    if (kind === 'generate') {
+      const recipe = GENERATORS[name] ?? fail(`no recipe ${name} (there are: ${Object.keys(GENERATORS).join(', ')})`);
+      let generated = '';
+      try {
+        generated = recipe(args as Record<string, string>);
+      } catch (e) {
+        fail((e as Error).message);
+      }
+      const from = `${file}:${i + 1} (#generate ${name})`;
+      generated.split('\n').forEach((out, k) => { lines.push(out); origins.push({ file: from, line: k + 1 }); });
+      return;
+    }
     const pieceFile = `shaders/lib/${name}.wgsl`;
-    let piece: string;
+    let piece = '';
     try {
       piece = readFileSync(join(SHADER_DIR, 'lib', `${name}.wgsl`), 'utf8');
     } catch {
-      throw new ShaderCompileError(`${file}:${i + 1}: #import ${name}: no file ${pieceFile}`);
+      fail(`no file ${pieceFile}`);
     }
-    const expanded = expandImports(pieceFile, piece.replace(/\n$/, ''), seen);
+    const filled = substitute(piece.replace(/\n$/, ''), args as Record<string, string>);
+    if (typeof filled !== 'string') fail(filled.error);
+    const expanded = expandImports(pieceFile, filled as string, seen);
     lines.push(...expanded.text.split('\n'));
     origins.push(...expanded.origins);
   });

@@ -1,0 +1,101 @@
+// The unrolled bodies of the subgroup texel GEMMs (shaders/matmul_subgroup.wgsl, shaders/conv_subgroup.wgsl),
+// written by the shader loader where a `#generate subgroup_gemm(...)` line stands. They are unrolled here, by
+// rules, because WGSL has no const-sized register arrays that llvmpipe keeps in registers: a 64 x 4 tile is 64
+// accumulators and 256 FMAs per k step spelled out one by one.
+//
+// Why at load time, not a committed generated .wgsl: the four kernels (matmul 64x4 and 32x4, conv forward and
+// weight gradient) are one recipe with different tile sizes and operand readers. Committed, their unrolled text
+// stood four times over (some 400 lines alike), beside the generator that wrote it and a test that kept the two in
+// step. Now the .wgsl files keep only what is written by hand (the header: bindings, uniforms, the conv patch
+// walkers) and name each kernel's recipe; the text the compiler gets is byte for byte the one the committed files
+// held (test/generated-shaders.test.ts pins it), so pipelines, timings and results are those of before.
+
+const SG = 8;
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** How an operand is read: 'dense' from a packed texture; 'patch' as convolution patches straight from the padded
+ * input texture (implicit im2col): A = patches in the forward pass, B = patches in the weight gradient. */
+export type OperandKind = 'dense' | 'patch';
+
+export interface SubgroupGemm {
+  /** Rows per subgroup (a multiple of 8) and columns per lane (a multiple of 4). */
+  TM: number;
+  TN: number;
+  name?: string;
+  aKind?: OperandKind;
+  bKind?: OperandKind;
+}
+
+/** The WGSL of one subgroup GEMM entry point (no trailing newline). */
+export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = 'dense', bKind = 'dense' }: SubgroupGemm): string {
+  const nv = TN / 4, na = TM / SG;
+  const L: string[] = [];
+  L.push(`// ${TM} rows x ${SG * TN} columns per subgroup; Mp multiple of ${TM}, Np multiple of ${SG * TN}.`);
+  L.push(`// tilesM = Mp/${TM}, tilesN = Np/${SG * TN}; dispatch ceil(tilesM*tilesN/(WG_LANES/8)) workgroups (folded into x, y), batch in z.`);
+  L.push(`@compute @workgroup_size(WG_LANES)`);
+  L.push(`fn ${name}(@builtin(local_invocation_index) lidx: u32, @builtin(workgroup_id) wid: vec3<u32>,`);
+  L.push(`    @builtin(num_workgroups) groups: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {`);
+  L.push(`  let g = (wid.x + wid.y * groups.x) * (WG_LANES / ${SG}u) + lidx / ${SG}u;   // this subgroup's block`);
+  L.push(`  let colBlock = g % dims.tilesN;`);
+  L.push(`  let live = g / dims.tilesN < dims.tilesM;`);
+  L.push(`  // Spare subgroups recompute the last block and store nothing: the loop stays in uniform control flow.`);
+  L.push(`  let rowBlock = min(g / dims.tilesN, dims.tilesM - 1u);`);
+  L.push(`  let batch = wid.z;`);
+  L.push(`  let row0 = rowBlock * ${TM}u;`);
+  if (aKind === 'dense') {
+    L.push(`  let aRow = batch * dims.strideA + row0 + lane;`);
+  } else {
+    // Each of this lane's rows is a patch (n, oh, ow): its top-left texel in the padded input, found once.
+    for (const j of range(na)) L.push(`  let a${j}Base = patchOrigin(row0 + lane + ${SG * j}u);`);
+  }
+  L.push(`  let bRow = batch * dims.strideB;`);
+  L.push(`  let bCol = (colBlock * ${SG}u + lane) * ${nv}u;`);
+  if (bKind === 'patch') {
+    L.push(`  let bTap = tapOffset(min(bCol, dims.N / 4u - 1u));   // this lane's column is one tap texel`);
+    // The patch rows of the reduction are walked with counters: a division per row would cost more than the
+    // FMAs (llvmpipe has no vector integer division).
+    L.push(`  var walk = patchStart(bRow);`);
+  }
+  if (aKind === 'patch') L.push(`  var tap = vec2<u32>(0u, 0u);   // tap texel offset of k, advanced without divisions`);
+  for (let i0 = 0; i0 < TM; i0 += 8) L.push('  ' + range(8).flatMap((d) => range(nv).map((j) => `var c${i0 + d}_${j} = vec4<f32>(0.0);`)).join(' '));
+  L.push(`  let k4 = dims.Kp / 4u;`);
+  L.push(`  for (var k = 0u; k < k4; k++) {`);
+  if (aKind === 'dense') {
+    for (const j of range(na)) L.push(`    let a${j} = textureLoad(aTex, vec2<u32>(k, aRow + ${SG * j}u), 0);`);
+  } else {
+    for (const j of range(na)) L.push(`    let a${j} = textureLoad(aTex, a${j}Base + tap, 0);`);
+    L.push(`    tap.x += 1u; if (tap.x == dims.KW * dims.C4) { tap = vec2<u32>(0u, tap.y + 1u); }`);
+  }
+  L.push(`    let kr = bRow + 4u * k;`);
+  if (bKind === 'dense') {
+    for (const kk of range(4)) L.push('    ' + range(nv).map((j) => `let b${kk}_${j} = textureLoad(bTex, vec2<u32>(bCol + ${j}u, kr + ${kk}u), 0);`).join(' '));
+  } else {
+    for (const kk of range(4)) L.push(`    let b${kk}_0 = textureLoad(bTex, walkOrigin(walk) + bTap, 0); walk = walkNext(walk);`);
+  }
+  for (const i of range(TM)) {
+    const j = Math.floor(i / SG), l = i % SG;
+    L.push(`    let r${i} = subgroupBroadcast(a${j}, ${l}u);` + range(nv).map((jn) => 'xyzw'.split('').map((comp, kk) => ` c${i}_${jn} = fma(vec4(r${i}.${comp}), b${kk}_${jn}, c${i}_${jn});`).join('')).join(''));
+  }
+  L.push('  }');
+  L.push('  if (!live) { return; }');
+  L.push(`  let cBase = batch * dims.strideC;`);
+  L.push(`  let col = (colBlock * ${SG}u + lane) * ${TN}u;`);
+  for (let i0 = 0; i0 < TM; i0 += 4) L.push('  ' + range(4).flatMap((d) => range(nv).map((j) => `store4(cBase, row0 + ${i0 + d}u, col + ${4 * j}u, c${i0 + d}_${j});`)).join(' '));
+  L.push('}');
+  return L.join('\n');
+}
+
+const KINDS: readonly string[] = ['dense', 'patch'];
+
+/** `#generate subgroup_gemm(TM=64, TN=4, name=conv_fwd, aKind=patch)`: the arguments checked, then the text. */
+export function subgroupGemmRecipe(args: Record<string, string>): string {
+  const known = new Set(['TM', 'TN', 'name', 'aKind', 'bKind']);
+  for (const key of Object.keys(args)) if (!known.has(key)) throw new Error(`unknown argument '${key}' (takes ${[...known].join(', ')})`);
+  const TM = Number(args.TM), TN = Number(args.TN);
+  if (!Number.isInteger(TM) || TM <= 0 || TM % SG !== 0) throw new Error(`TM must be a positive multiple of ${SG}, not '${args.TM}'`);
+  if (!Number.isInteger(TN) || TN <= 0 || TN % 4 !== 0) throw new Error(`TN must be a positive multiple of 4, not '${args.TN}'`);
+  for (const key of ['aKind', 'bKind'] as const) {
+    if (args[key] !== undefined && !KINDS.includes(args[key])) throw new Error(`${key} must be ${KINDS.join(' or ')}, not '${args[key]}'`);
+  }
+  return subgroupGemm({ TM, TN, name: args.name, aKind: args.aKind as OperandKind | undefined, bKind: args.bKind as OperandKind | undefined });
+}

@@ -1,0 +1,91 @@
+// The loader's directives (src/gpu/shaders.ts): `#generate` lines give the subgroup GEMMs exactly the text the
+// committed generated files held before they were folded into a recipe, and `#import` with arguments fills a
+// piece's placeholders; both keep every line's origin and fail with the directive's file and line.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createHash } from 'node:crypto';
+import { ShaderCompileError } from '../src/gpu/errors.ts';
+import { formatCompileMessages, loadShader, registerShaderSource } from '../src/gpu/shaders.ts';
+import { subgroupGemm } from '../src/gpu/subgroup-gemm.ts';
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+// sha256 of each kernel's text as shaders/{matmul,conv}_subgroup.wgsl held it when it was committed generated
+// (before issue 14). A change here changes what llvmpipe compiles: benchmark it (npm run bench) and validate it
+// (saln validate --kernel matmul, --kernel conv) before pinning the new hash.
+const PINNED: [string, Parameters<typeof subgroupGemm>[0], string][] = [
+  ['matmul_subgroup', { TM: 64, TN: 4 }, 'fc2f8bf97a881d74d851711b65d4d8fa8bb4308f2ac61ef8f1e6c3d36913ecdf'],
+  ['matmul_subgroup', { TM: 32, TN: 4 }, '1665508982bb8c0dfa08088b67e4f73f4384f191991cd766de71776957dbf494'],
+  ['conv_subgroup', { TM: 64, TN: 4, name: 'conv_fwd', aKind: 'patch' }, '126e41e64c35aa2e2adae9699f44def8f2d20e3126415a138cd2afa4256e0fe8'],
+  ['conv_subgroup', { TM: 64, TN: 4, name: 'conv_dw', bKind: 'patch' }, 'ee4e3ff37c5df03c44de428532cbedc67b0329c5b070ad105899f257a2f6db48'],
+];
+
+test('the subgroup GEMMs are unrolled to the text the generated files held, and the modules carry them', () => {
+  for (const [shader, recipe, hash] of PINNED) {
+    const text = subgroupGemm(recipe);
+    assert.is(sha256(text), hash, `${shader} ${recipe.name ?? `${recipe.TM}x${recipe.TN}`}: the unrolled text changed`);
+    const source = loadShader(shader);
+    assert.ok(source.text.includes(`\n${text}\n`), `${shader} does not carry the kernel whole`);
+  }
+  for (const shader of ['matmul_subgroup', 'conv_subgroup']) {
+    const source = loadShader(shader);
+    assert.not.match(source.text, /^#/m, 'a directive reached the compiler');
+    for (const entry of source.entries.values()) assert.is(entry.workgroupOverride, 'WG_LANES');
+  }
+  assert.equal([...loadShader('matmul_subgroup').entries.keys()].sort(), ['texture_sg32x4', 'texture_sg64x4']);
+  assert.equal([...loadShader('conv_subgroup').entries.keys()].sort(), ['conv_dw', 'conv_fwd']);
+});
+
+test('generated lines keep their origin: the directive and the line within the recipe text', () => {
+  registerShaderSource('generate_origin', [
+    'struct Dims { M: u32 }',
+    '#generate subgroup_gemm(TM=8, TN=4, name=tiny)',
+    'fn after() {}',
+  ].join('\n'));
+  const source = loadShader('generate_origin');
+  const lines = source.text.split('\n');
+  const at = lines.findIndex((line) => line.startsWith('fn tiny('));
+  assert.equal(source.origins[at], { file: 'generate_origin:2 (#generate subgroup_gemm)', line: 4 });
+  assert.equal(source.origins[lines.length - 1], { file: 'generate_origin', line: 3 });
+  const message = formatCompileMessages(source, [{ type: 'error', lineNum: at + 1, linePos: 4, message: 'boom' } as GPUCompilationMessage]);
+  assert.match(message, /^generate_origin:2 \(#generate subgroup_gemm\):4:4: error: boom\n\s+4 \| fn tiny\(/);
+});
+
+test('directive mistakes name the file and line', () => {
+  const cases: [string, RegExp][] = [
+    ['#generate no_recipe(TM=8)', /bad_0:2: #generate no_recipe: no recipe no_recipe/],
+    ['#generate subgroup_gemm(TM=12, TN=4)', /bad_1:2: #generate subgroup_gemm: TM must be a positive multiple of 8/],
+    ['#generate subgroup_gemm(TM=8, TN=4, colour=red)', /bad_2:2: #generate subgroup_gemm: unknown argument 'colour'/],
+    ['#import tree_sum_lanes(NAME=s, LANES=64)', /bad_3:2: #import tree_sum_lanes: no argument for \$SCRATCH/],
+    ['#import tree_sum_lanes(NAME=s, SCRATCH=p, LANES=64, EXTRA=1)', /bad_4:2: #import tree_sum_lanes: the piece has no \$EXTRA/],
+    ['#import tree_sum_lanes(NAME s)', /bad_5:2: #import tree_sum_lanes: argument 'NAME s' is not KEY=VALUE/],
+  ];
+  cases.forEach(([line, expected], i) => {
+    registerShaderSource(`bad_${i}`, `struct P { n: u32 }\n${line}\n`);
+    try {
+      loadShader(`bad_${i}`);
+      assert.unreachable(`${line} was accepted`);
+    } catch (e) {
+      assert.instance(e, ShaderCompileError);
+      assert.match((e as Error).message, expected);
+    }
+  });
+});
+
+test('#import with arguments fills the placeholders, once per distinct argument list, with the piece lines mapped', () => {
+  registerShaderSource('import_args', [
+    '#import tree_sum_lanes(NAME=sumA, SCRATCH=scratchA, LANES=32)',
+    '#import tree_sum_lanes(SCRATCH=scratchA, NAME=sumA, LANES=32)',
+    '#import tree_sum_lanes(NAME=sumB, SCRATCH=scratchB, LANES=128)',
+  ].join('\n'));
+  const source = loadShader('import_args');
+  assert.not.match(source.text, /\$/);
+  assert.is(source.text.split('\n').filter((line) => line.startsWith('fn sumA(')).length, 1, 'the same arguments in another order import again');
+  assert.ok(source.text.includes('var<workgroup> scratchB: array<f32, 128>;'));
+  const at = source.text.split('\n').findIndex((line) => line.startsWith('fn sumB('));
+  assert.equal(source.origins[at], { file: 'shaders/lib/tree_sum_lanes.wgsl', line: 6 });
+  const tree = loadShader('lanczos').text;
+  assert.ok(tree.includes('fn treeSum(lid: u32, value: f32)') && tree.includes('var<workgroup> partialWide: array<f32, 256>;'));
+});
+
+test.run();
