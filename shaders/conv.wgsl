@@ -30,8 +30,14 @@ struct Conv {
 @group(0) @binding(7) var<storage, read> weight: array<f32>;
 @group(0) @binding(8) var<storage, read_write> weightOut: array<f32>;
 
-fn flat(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return gid.x + gid.y * groups.x * 64u;
+#import flat_index(WG=64u)
+#import nhwc
+
+// Texel i of a texture conv.colsPadded / 4 texels wide (a slab of P, or the weights as a GEMM operand): its
+// (column, row).
+fn slabTexel(i: u32) -> vec2<u32> {
+  let c4s = conv.colsPadded / 4u;
+  return vec2<u32>(i % c4s, i / c4s);
 }
 
 // Input offset of tap k of patch row m, or -1 where the tap falls into the zero padding.
@@ -60,34 +66,31 @@ fn patchValue(r: u32, k: u32) -> f32 {
 // One invocation per texel of the slab: texel (k/4, r) holds P[m0 + r, k..k+3].
 @compute @workgroup_size(64)
 fn im2col_texture(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flat(gid, groups);
+  let i = flatIndex(gid, groups);
   if (i >= conv.total) { return; }
-  let c4s = conv.colsPadded / 4u;
-  let r = i / c4s;
-  let k = (i % c4s) * 4u;
-  textureStore(dstTex, vec2<u32>(i % c4s, r), vec4<f32>(patchValue(r, k), patchValue(r, k + 1u), patchValue(r, k + 2u), patchValue(r, k + 3u)));
+  let t = slabTexel(i);
+  textureStore(dstTex, t, vec4<f32>(patchValue(t.y, 4u * t.x), patchValue(t.y, 4u * t.x + 1u), patchValue(t.y, 4u * t.x + 2u), patchValue(t.y, 4u * t.x + 3u)));
 }
 
 // Cin a multiple of 4: the four taps of a texel are four channels of one pixel, so one vec4 load serves them.
 @compute @workgroup_size(64)
 fn im2col_texture_c4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flat(gid, groups);
+  let i = flatIndex(gid, groups);
   if (i >= conv.total) { return; }
-  let c4s = conv.colsPadded / 4u;
-  let r = i / c4s;
-  let k = (i % c4s) * 4u;
+  let t = slabTexel(i);
+  let k = t.x * 4u;
   var v = vec4<f32>(0.0);
-  if (r < conv.rows && k < conv.K) {
-    let at = tapOffset(conv.m0 + r, k);
+  if (t.y < conv.rows && k < conv.K) {
+    let at = tapOffset(conv.m0 + t.y, k);
     if (at >= 0) { v = x4[u32(at) / 4u]; }
   }
-  textureStore(dstTex, vec2<u32>(i % c4s, r), v);
+  textureStore(dstTex, t, v);
 }
 
 // The slab's rows of P as a dense row-major [rows, K] buffer, for the buffer GEMMs.
 @compute @workgroup_size(64)
 fn im2col_buffer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flat(gid, groups);
+  let i = flatIndex(gid, groups);
   if (i >= conv.total) { return; }
   cols[i] = patchValue(i / conv.K, i % conv.K);
 }
@@ -97,13 +100,13 @@ fn im2col_buffer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
 // of whole images (conv.N of them here), whose dP rows start at 0 and whose dx starts at element m0.
 @compute @workgroup_size(64)
 fn col2im(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flat(gid, groups);
+  let i = flatIndex(gid, groups);
   if (i >= conv.total) { return; }
-  let ci = i % conv.C;
-  let pixel = i / conv.C;
-  let w = pixel % conv.W;
-  let h = (pixel / conv.W) % conv.H;
-  let n = pixel / (conv.W * conv.H);
+  let pos = nhwcOf(i, conv.H, conv.W, conv.C);
+  let n = pos.x;
+  let h = pos.y;
+  let w = pos.z;
+  let ci = pos.w;
   var sum = 0.0;
   for (var kh = 0u; kh < conv.KH; kh++) {
     let th = i32(h + conv.pad) - i32(kh);
@@ -133,7 +136,7 @@ fn channel(n: u32, ih: i32, iw: i32, ci: u32) -> f32 {
 // holds channels 4c4..4c4+3 of padded pixel (ih, iw) of image n.
 @compute @workgroup_size(64)
 fn pad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flat(gid, groups);
+  let i = flatIndex(gid, groups);
   if (i >= conv.total) { return; }
   let u = i % (conv.Wp * conv.C4);
   let v = i / (conv.Wp * conv.C4);
@@ -156,18 +159,25 @@ fn weightAt(co: u32, k: u32) -> f32 {
 
 @compute @workgroup_size(64)
 fn weights_texture(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flat(gid, groups);
+  storeWeightTexel(flatIndex(gid, groups), false);
+}
+
+// Texel i of the forward GEMM's B operand, (co / 4, k'): four output channels of W as stored, or of the flipped
+// weights (below) that the input gradient's convolution takes.
+fn storeWeightTexel(i: u32, flipped: bool) {
   if (i >= conv.total) { return; }
-  let c4s = conv.colsPadded / 4u;
-  let k = i / c4s;
-  let co = (i % c4s) * 4u;
-  textureStore(dstTex, vec2<u32>(i % c4s, k), vec4<f32>(weightAt(co, k), weightAt(co + 1u, k), weightAt(co + 2u, k), weightAt(co + 3u, k)));
+  let t = slabTexel(i);
+  var v = vec4<f32>(0.0);
+  for (var j = 0u; j < 4u; j++) {
+    if (flipped) { v[j] = flippedWeightAt(t.x * 4u + j, t.y); } else { v[j] = weightAt(t.x * 4u + j, t.y); }
+  }
+  textureStore(dstTex, t, v);
 }
 
 // dW[Cout, KH, KW, C] from the implicit GEMM's dW'[Cout, KH*KW*4C4]: drops the padded channels.
 @compute @workgroup_size(64)
 fn unpad_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flat(gid, groups);
+  let i = flatIndex(gid, groups);
   if (i >= conv.total) { return; }
   let ci = i % conv.C;
   let rest = i / conv.C;   // co * KH * KW + tap
@@ -190,10 +200,5 @@ fn flippedWeightAt(c: u32, k: u32) -> f32 {
 
 @compute @workgroup_size(64)
 fn weights_texture_flipped(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flat(gid, groups);
-  if (i >= conv.total) { return; }
-  let c4s = conv.colsPadded / 4u;
-  let k = i / c4s;
-  let c = (i % c4s) * 4u;
-  textureStore(dstTex, vec2<u32>(i % c4s, k), vec4<f32>(flippedWeightAt(c, k), flippedWeightAt(c + 1u, k), flippedWeightAt(c + 2u, k), flippedWeightAt(c + 3u, k)));
+  storeWeightTexel(flatIndex(gid, groups), true);
 }

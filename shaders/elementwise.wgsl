@@ -22,11 +22,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read_write> inout: array<f32>;
 
-const WG = 256u;
-
-fn flatIndex(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return gid.x + gid.y * groups.x * WG;
-}
+#import flat_index(WG=256u)
 
 fn unaryOp(x: f32) -> f32 {
   switch OP {

@@ -28,11 +28,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> argmaxOut: array<u32>;
 @group(0) @binding(6) var<storage, read_write> dx: array<f32>;
 
-const WG = 256u;
-
-fn flatIndex(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return gid.x + gid.y * groups.x * WG;
-}
+#import flat_index(WG=256u)
+#import nhwc
 
 // One invocation per output element. The arg-max is the spatial index h * W + w within the (n, c) plane, as
 // PyTorch's return_indices; ties keep the first maximum in row-major window order (strict >).
@@ -40,14 +37,9 @@ fn flatIndex(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
 fn max_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = flatIndex(gid, groups);
   if (i >= params.total) { return; }
-  let c = i % params.channels;
-  var rest = i / params.channels;
-  let ow = rest % params.outW;
-  rest = rest / params.outW;
-  let oh = rest % params.outH;
-  let n = rest / params.outH;
-  let h0 = i32(oh * params.strideH) - i32(params.padH);
-  let w0 = i32(ow * params.strideW) - i32(params.padW);
+  let pos = nhwcOf(i, params.outH, params.outW, params.channels);   // (n, oh, ow, c)
+  let h0 = i32(pos.y * params.strideH) - i32(params.padH);
+  let w0 = i32(pos.z * params.strideW) - i32(params.padW);
   var best = 0.0;
   var bestAt = 0u;
   var found = false;
@@ -58,7 +50,7 @@ fn max_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
       let w = w0 + i32(kw);
       if (w < 0 || w >= i32(params.inW)) { continue; }
       let at = u32(h) * params.inW + u32(w);
-      let v = x[(n * params.inH * params.inW + at) * params.channels + c];
+      let v = x[(pos.x * params.inH * params.inW + at) * params.channels + pos.w];
       if (!found || v > best) {
         best = v;
         bestAt = at;
@@ -76,16 +68,11 @@ fn max_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 fn max_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = flatIndex(gid, groups);
   if (i >= params.total) { return; }
-  let c = i % params.channels;
-  var rest = i / params.channels;
-  let w = rest % params.inW;
-  rest = rest / params.inW;
-  let h = rest % params.inH;
-  let n = rest / params.inH;
-  let at = h * params.inW + w;
+  let pos = nhwcOf(i, params.inH, params.inW, params.channels);   // (n, h, w, c)
+  let at = pos.y * params.inW + pos.z;
   // Window oh covers input rows [oh*s - p, oh*s - p + k - 1].
-  let hp = h + params.padH;
-  let wp = w + params.padW;
+  let hp = pos.y + params.padH;
+  let wp = pos.z + params.padW;
   var ohLo = 0u;
   if (hp + 1u > params.kernelH) { ohLo = (hp + 1u - params.kernelH + params.strideH - 1u) / params.strideH; }
   var owLo = 0u;
@@ -95,7 +82,7 @@ fn max_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   var acc = 0.0;
   for (var oh = ohLo; oh <= ohHi; oh++) {
     for (var ow = owLo; ow <= owHi; ow++) {
-      let o = ((n * params.outH + oh) * params.outW + ow) * params.channels + c;
+      let o = ((pos.x * params.outH + oh) * params.outW + ow) * params.channels + pos.w;
       if (argmax[o] == at) { acc += dy[o]; }
     }
   }
@@ -132,7 +119,6 @@ fn avg_forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
 fn avg_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = flatIndex(gid, groups);
   if (i >= params.total) { return; }
-  let c = i % params.channels;
-  let n = i / (params.inH * params.inW * params.channels);
-  dx[i] = dy[n * params.channels + c] * params.scale;
+  let pos = nhwcOf(i, params.inH, params.inW, params.channels);
+  dx[i] = dy[pos.x * params.channels + pos.w] * params.scale;
 }

@@ -10,11 +10,7 @@ struct Params { n: u32 }
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<storage, read_write> inout: array<f32>;  // in-place variants: dy, or a
 
-const WG = 256u;
-
-fn flatIndex(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return gid.x + gid.y * groups.x * WG;
-}
+#import flat_index(WG=256u)
 
 // select, not a product with a 0/1 mask: dy * 0 would turn an infinite dy into NaN where the unit is off.
 @compute @workgroup_size(256)

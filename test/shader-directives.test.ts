@@ -9,6 +9,11 @@ import { formatCompileMessages, loadShader, registerShaderSource } from '../src/
 import { subgroupGemm } from '../src/gpu/subgroup-gemm.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+/** The loaded source of WGSL lines registered under `name`. */
+const expand = (name: string, lines: string[]) => {
+  registerShaderSource(name, lines.join('\n'));
+  return loadShader(name);
+};
 
 // sha256 of each kernel's text as shaders/{matmul,conv}_subgroup.wgsl held it when it was committed generated
 // (before issue 14). A change here changes what llvmpipe compiles: benchmark it (npm run bench) and validate it
@@ -37,12 +42,7 @@ test('the subgroup GEMMs are unrolled to the text the generated files held, and 
 });
 
 test('generated lines keep their origin: the directive and the line within the recipe text', () => {
-  registerShaderSource('generate_origin', [
-    'struct Dims { M: u32 }',
-    '#generate subgroup_gemm(TM=8, TN=4, name=tiny)',
-    'fn after() {}',
-  ].join('\n'));
-  const source = loadShader('generate_origin');
+  const source = expand('generate_origin', ['struct Dims { M: u32 }', '#generate subgroup_gemm(TM=8, TN=4, name=tiny)', 'fn after() {}']);
   const lines = source.text.split('\n');
   const at = lines.findIndex((line) => line.startsWith('fn tiny('));
   assert.equal(source.origins[at], { file: 'generate_origin:2 (#generate subgroup_gemm)', line: 4 });
@@ -61,9 +61,8 @@ test('directive mistakes name the file and line', () => {
     ['#import tree_sum_lanes(NAME s)', /bad_5:2: #import tree_sum_lanes: argument 'NAME s' is not KEY=VALUE/],
   ];
   cases.forEach(([line, expected], i) => {
-    registerShaderSource(`bad_${i}`, `struct P { n: u32 }\n${line}\n`);
     try {
-      loadShader(`bad_${i}`);
+      expand(`bad_${i}`, ['struct P { n: u32 }', line]);
       assert.unreachable(`${line} was accepted`);
     } catch (e) {
       assert.instance(e, ShaderCompileError);
@@ -73,12 +72,11 @@ test('directive mistakes name the file and line', () => {
 });
 
 test('#import with arguments fills the placeholders, once per distinct argument list, with the piece lines mapped', () => {
-  registerShaderSource('import_args', [
+  const source = expand('import_args', [
     '#import tree_sum_lanes(NAME=sumA, SCRATCH=scratchA, LANES=32)',
     '#import tree_sum_lanes(SCRATCH=scratchA, NAME=sumA, LANES=32)',
     '#import tree_sum_lanes(NAME=sumB, SCRATCH=scratchB, LANES=128)',
-  ].join('\n'));
-  const source = loadShader('import_args');
+  ]);
   assert.not.match(source.text, /\$/);
   assert.is(source.text.split('\n').filter((line) => line.startsWith('fn sumA(')).length, 1, 'the same arguments in another order import again');
   assert.ok(source.text.includes('var<workgroup> scratchB: array<f32, 128>;'));
