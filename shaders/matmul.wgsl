@@ -34,6 +34,19 @@ struct Dims {
 
 #import store4
 
+// Tile numbers of a one-dimensional grid of `wg`-wide workgroups folded into x and y (one invocation per output
+// tile, numbered row-major): (column tile, row tile).
+fn outputTile(gid: vec3<u32>, groups: vec3<u32>, wg: u32) -> vec2<u32> {
+  let tile = gid.x + gid.y * groups.x * wg;
+  return vec2<u32>(tile % dims.tilesN, tile / dims.tilesN);
+}
+
+// acc + av.x b0 + av.y b1 + av.z b2 + av.w b3 as four FMAs in that order: one row of a 4-wide k step of the unrolled
+// kernels below (each accumulator sees the same sequence of roundings as when the FMAs were written out).
+fn fma4(av: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>, acc: vec4<f32>) -> vec4<f32> {
+  return fma(vec4(av.w), b3, fma(vec4(av.z), b2, fma(vec4(av.y), b1, fma(vec4(av.x), b0, acc))));
+}
+
 // ---- naive: one row, four columns per invocation --------------------------------------------------------------
 @compute @workgroup_size(64)
 fn naive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -61,14 +74,12 @@ fn naive(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
 // ---- regtile: 4 rows x 8 columns per invocation, vec4 loads, no workgroup memory -----------------------------
 @compute @workgroup_size(16)
 fn regtile(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let tile = gid.x + gid.y * groups.x * 16u;
-  let colTile = tile % dims.tilesN;
-  let rowTile = tile / dims.tilesN;
-  if (rowTile >= dims.tilesM) { return; }
+  let tile = outputTile(gid, groups, 16u);   // (column tile, row tile)
+  if (tile.y >= dims.tilesM) { return; }
   let batch = gid.z;
   let np4 = dims.Np / 4u;
   let k4 = dims.Kp / 4u;
-  let row0 = rowTile * 4u;
+  let row0 = tile.y * 4u;
   // Rows past M read row M-1 (valid memory); their results are never stored.
   let lastRow = dims.M - 1u;
   let aBatch = batch * dims.strideA / 4u;
@@ -76,7 +87,7 @@ fn regtile(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
   let a1 = aBatch + min(row0 + 1u, lastRow) * k4;
   let a2 = aBatch + min(row0 + 2u, lastRow) * k4;
   let a3 = aBatch + min(row0 + 3u, lastRow) * k4;
-  let bBase = batch * dims.strideB / 4u + colTile * 2u;
+  let bBase = batch * dims.strideB / 4u + tile.x * 2u;
   var c00 = vec4<f32>(0.0); var c01 = vec4<f32>(0.0);
   var c10 = vec4<f32>(0.0); var c11 = vec4<f32>(0.0);
   var c20 = vec4<f32>(0.0); var c21 = vec4<f32>(0.0);
@@ -88,28 +99,16 @@ fn regtile(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
     let b20 = b4[r + 2u * np4]; let b21 = b4[r + 2u * np4 + 1u];
     let b30 = b4[r + 3u * np4]; let b31 = b4[r + 3u * np4 + 1u];
     var av = a4[a0 + k];
-    c00 = fma(vec4(av.x), b00, c00); c01 = fma(vec4(av.x), b01, c01);
-    c00 = fma(vec4(av.y), b10, c00); c01 = fma(vec4(av.y), b11, c01);
-    c00 = fma(vec4(av.z), b20, c00); c01 = fma(vec4(av.z), b21, c01);
-    c00 = fma(vec4(av.w), b30, c00); c01 = fma(vec4(av.w), b31, c01);
+    c00 = fma4(av, b00, b10, b20, b30, c00); c01 = fma4(av, b01, b11, b21, b31, c01);
     av = a4[a1 + k];
-    c10 = fma(vec4(av.x), b00, c10); c11 = fma(vec4(av.x), b01, c11);
-    c10 = fma(vec4(av.y), b10, c10); c11 = fma(vec4(av.y), b11, c11);
-    c10 = fma(vec4(av.z), b20, c10); c11 = fma(vec4(av.z), b21, c11);
-    c10 = fma(vec4(av.w), b30, c10); c11 = fma(vec4(av.w), b31, c11);
+    c10 = fma4(av, b00, b10, b20, b30, c10); c11 = fma4(av, b01, b11, b21, b31, c11);
     av = a4[a2 + k];
-    c20 = fma(vec4(av.x), b00, c20); c21 = fma(vec4(av.x), b01, c21);
-    c20 = fma(vec4(av.y), b10, c20); c21 = fma(vec4(av.y), b11, c21);
-    c20 = fma(vec4(av.z), b20, c20); c21 = fma(vec4(av.z), b21, c21);
-    c20 = fma(vec4(av.w), b30, c20); c21 = fma(vec4(av.w), b31, c21);
+    c20 = fma4(av, b00, b10, b20, b30, c20); c21 = fma4(av, b01, b11, b21, b31, c21);
     av = a4[a3 + k];
-    c30 = fma(vec4(av.x), b00, c30); c31 = fma(vec4(av.x), b01, c31);
-    c30 = fma(vec4(av.y), b10, c30); c31 = fma(vec4(av.y), b11, c31);
-    c30 = fma(vec4(av.z), b20, c30); c31 = fma(vec4(av.z), b21, c31);
-    c30 = fma(vec4(av.w), b30, c30); c31 = fma(vec4(av.w), b31, c31);
+    c30 = fma4(av, b00, b10, b20, b30, c30); c31 = fma4(av, b01, b11, b21, b31, c31);
   }
   let cBase = batch * dims.strideC;
-  let col = colTile * 8u;
+  let col = tile.x * 8u;
   store4(cBase, row0, col, c00); store4(cBase, row0, col + 4u, c01);
   store4(cBase, row0 + 1u, col, c10); store4(cBase, row0 + 1u, col + 4u, c11);
   store4(cBase, row0 + 2u, col, c20); store4(cBase, row0 + 2u, col + 4u, c21);
@@ -121,15 +120,13 @@ fn regtile(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
 // B[k, n..n+3]. Both zero-padded, so no load is guarded.
 @compute @workgroup_size(64)
 fn texture16x8(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let tile = gid.x + gid.y * groups.x * 64u;
-  let colTile = tile % dims.tilesN;
-  let rowTile = tile / dims.tilesN;
-  if (rowTile >= dims.tilesM) { return; }
+  let tile = outputTile(gid, groups, 64u);   // (column tile, row tile)
+  if (tile.y >= dims.tilesM) { return; }
   let batch = gid.z;
-  let row0 = rowTile * 16u;
+  let row0 = tile.y * 16u;
   let aRow = i32(batch * dims.strideA + row0);
   let bRow = i32(batch * dims.strideB);
-  let bCol = i32(colTile * 2u);
+  let bCol = i32(tile.x * 2u);
   var c0_0 = vec4<f32>(0.0); var c0_1 = vec4<f32>(0.0);
   var c1_0 = vec4<f32>(0.0); var c1_1 = vec4<f32>(0.0);
   var c2_0 = vec4<f32>(0.0); var c2_1 = vec4<f32>(0.0);
@@ -154,88 +151,40 @@ fn texture16x8(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let b2_0 = textureLoad(bTex, vec2<i32>(bCol + 0, kr + 2), 0); let b2_1 = textureLoad(bTex, vec2<i32>(bCol + 1, kr + 2), 0);
     let b3_0 = textureLoad(bTex, vec2<i32>(bCol + 0, kr + 3), 0); let b3_1 = textureLoad(bTex, vec2<i32>(bCol + 1, kr + 3), 0);
     let a0 = textureLoad(aTex, vec2<i32>(k, aRow + 0), 0);
-    c0_0 = fma(vec4(a0.x), b0_0, c0_0); c0_1 = fma(vec4(a0.x), b0_1, c0_1);
-    c0_0 = fma(vec4(a0.y), b1_0, c0_0); c0_1 = fma(vec4(a0.y), b1_1, c0_1);
-    c0_0 = fma(vec4(a0.z), b2_0, c0_0); c0_1 = fma(vec4(a0.z), b2_1, c0_1);
-    c0_0 = fma(vec4(a0.w), b3_0, c0_0); c0_1 = fma(vec4(a0.w), b3_1, c0_1);
+    c0_0 = fma4(a0, b0_0, b1_0, b2_0, b3_0, c0_0); c0_1 = fma4(a0, b0_1, b1_1, b2_1, b3_1, c0_1);
     let a1 = textureLoad(aTex, vec2<i32>(k, aRow + 1), 0);
-    c1_0 = fma(vec4(a1.x), b0_0, c1_0); c1_1 = fma(vec4(a1.x), b0_1, c1_1);
-    c1_0 = fma(vec4(a1.y), b1_0, c1_0); c1_1 = fma(vec4(a1.y), b1_1, c1_1);
-    c1_0 = fma(vec4(a1.z), b2_0, c1_0); c1_1 = fma(vec4(a1.z), b2_1, c1_1);
-    c1_0 = fma(vec4(a1.w), b3_0, c1_0); c1_1 = fma(vec4(a1.w), b3_1, c1_1);
+    c1_0 = fma4(a1, b0_0, b1_0, b2_0, b3_0, c1_0); c1_1 = fma4(a1, b0_1, b1_1, b2_1, b3_1, c1_1);
     let a2 = textureLoad(aTex, vec2<i32>(k, aRow + 2), 0);
-    c2_0 = fma(vec4(a2.x), b0_0, c2_0); c2_1 = fma(vec4(a2.x), b0_1, c2_1);
-    c2_0 = fma(vec4(a2.y), b1_0, c2_0); c2_1 = fma(vec4(a2.y), b1_1, c2_1);
-    c2_0 = fma(vec4(a2.z), b2_0, c2_0); c2_1 = fma(vec4(a2.z), b2_1, c2_1);
-    c2_0 = fma(vec4(a2.w), b3_0, c2_0); c2_1 = fma(vec4(a2.w), b3_1, c2_1);
+    c2_0 = fma4(a2, b0_0, b1_0, b2_0, b3_0, c2_0); c2_1 = fma4(a2, b0_1, b1_1, b2_1, b3_1, c2_1);
     let a3 = textureLoad(aTex, vec2<i32>(k, aRow + 3), 0);
-    c3_0 = fma(vec4(a3.x), b0_0, c3_0); c3_1 = fma(vec4(a3.x), b0_1, c3_1);
-    c3_0 = fma(vec4(a3.y), b1_0, c3_0); c3_1 = fma(vec4(a3.y), b1_1, c3_1);
-    c3_0 = fma(vec4(a3.z), b2_0, c3_0); c3_1 = fma(vec4(a3.z), b2_1, c3_1);
-    c3_0 = fma(vec4(a3.w), b3_0, c3_0); c3_1 = fma(vec4(a3.w), b3_1, c3_1);
+    c3_0 = fma4(a3, b0_0, b1_0, b2_0, b3_0, c3_0); c3_1 = fma4(a3, b0_1, b1_1, b2_1, b3_1, c3_1);
     let a4 = textureLoad(aTex, vec2<i32>(k, aRow + 4), 0);
-    c4_0 = fma(vec4(a4.x), b0_0, c4_0); c4_1 = fma(vec4(a4.x), b0_1, c4_1);
-    c4_0 = fma(vec4(a4.y), b1_0, c4_0); c4_1 = fma(vec4(a4.y), b1_1, c4_1);
-    c4_0 = fma(vec4(a4.z), b2_0, c4_0); c4_1 = fma(vec4(a4.z), b2_1, c4_1);
-    c4_0 = fma(vec4(a4.w), b3_0, c4_0); c4_1 = fma(vec4(a4.w), b3_1, c4_1);
+    c4_0 = fma4(a4, b0_0, b1_0, b2_0, b3_0, c4_0); c4_1 = fma4(a4, b0_1, b1_1, b2_1, b3_1, c4_1);
     let a5 = textureLoad(aTex, vec2<i32>(k, aRow + 5), 0);
-    c5_0 = fma(vec4(a5.x), b0_0, c5_0); c5_1 = fma(vec4(a5.x), b0_1, c5_1);
-    c5_0 = fma(vec4(a5.y), b1_0, c5_0); c5_1 = fma(vec4(a5.y), b1_1, c5_1);
-    c5_0 = fma(vec4(a5.z), b2_0, c5_0); c5_1 = fma(vec4(a5.z), b2_1, c5_1);
-    c5_0 = fma(vec4(a5.w), b3_0, c5_0); c5_1 = fma(vec4(a5.w), b3_1, c5_1);
+    c5_0 = fma4(a5, b0_0, b1_0, b2_0, b3_0, c5_0); c5_1 = fma4(a5, b0_1, b1_1, b2_1, b3_1, c5_1);
     let a6 = textureLoad(aTex, vec2<i32>(k, aRow + 6), 0);
-    c6_0 = fma(vec4(a6.x), b0_0, c6_0); c6_1 = fma(vec4(a6.x), b0_1, c6_1);
-    c6_0 = fma(vec4(a6.y), b1_0, c6_0); c6_1 = fma(vec4(a6.y), b1_1, c6_1);
-    c6_0 = fma(vec4(a6.z), b2_0, c6_0); c6_1 = fma(vec4(a6.z), b2_1, c6_1);
-    c6_0 = fma(vec4(a6.w), b3_0, c6_0); c6_1 = fma(vec4(a6.w), b3_1, c6_1);
+    c6_0 = fma4(a6, b0_0, b1_0, b2_0, b3_0, c6_0); c6_1 = fma4(a6, b0_1, b1_1, b2_1, b3_1, c6_1);
     let a7 = textureLoad(aTex, vec2<i32>(k, aRow + 7), 0);
-    c7_0 = fma(vec4(a7.x), b0_0, c7_0); c7_1 = fma(vec4(a7.x), b0_1, c7_1);
-    c7_0 = fma(vec4(a7.y), b1_0, c7_0); c7_1 = fma(vec4(a7.y), b1_1, c7_1);
-    c7_0 = fma(vec4(a7.z), b2_0, c7_0); c7_1 = fma(vec4(a7.z), b2_1, c7_1);
-    c7_0 = fma(vec4(a7.w), b3_0, c7_0); c7_1 = fma(vec4(a7.w), b3_1, c7_1);
+    c7_0 = fma4(a7, b0_0, b1_0, b2_0, b3_0, c7_0); c7_1 = fma4(a7, b0_1, b1_1, b2_1, b3_1, c7_1);
     let a8 = textureLoad(aTex, vec2<i32>(k, aRow + 8), 0);
-    c8_0 = fma(vec4(a8.x), b0_0, c8_0); c8_1 = fma(vec4(a8.x), b0_1, c8_1);
-    c8_0 = fma(vec4(a8.y), b1_0, c8_0); c8_1 = fma(vec4(a8.y), b1_1, c8_1);
-    c8_0 = fma(vec4(a8.z), b2_0, c8_0); c8_1 = fma(vec4(a8.z), b2_1, c8_1);
-    c8_0 = fma(vec4(a8.w), b3_0, c8_0); c8_1 = fma(vec4(a8.w), b3_1, c8_1);
+    c8_0 = fma4(a8, b0_0, b1_0, b2_0, b3_0, c8_0); c8_1 = fma4(a8, b0_1, b1_1, b2_1, b3_1, c8_1);
     let a9 = textureLoad(aTex, vec2<i32>(k, aRow + 9), 0);
-    c9_0 = fma(vec4(a9.x), b0_0, c9_0); c9_1 = fma(vec4(a9.x), b0_1, c9_1);
-    c9_0 = fma(vec4(a9.y), b1_0, c9_0); c9_1 = fma(vec4(a9.y), b1_1, c9_1);
-    c9_0 = fma(vec4(a9.z), b2_0, c9_0); c9_1 = fma(vec4(a9.z), b2_1, c9_1);
-    c9_0 = fma(vec4(a9.w), b3_0, c9_0); c9_1 = fma(vec4(a9.w), b3_1, c9_1);
+    c9_0 = fma4(a9, b0_0, b1_0, b2_0, b3_0, c9_0); c9_1 = fma4(a9, b0_1, b1_1, b2_1, b3_1, c9_1);
     let a10 = textureLoad(aTex, vec2<i32>(k, aRow + 10), 0);
-    c10_0 = fma(vec4(a10.x), b0_0, c10_0); c10_1 = fma(vec4(a10.x), b0_1, c10_1);
-    c10_0 = fma(vec4(a10.y), b1_0, c10_0); c10_1 = fma(vec4(a10.y), b1_1, c10_1);
-    c10_0 = fma(vec4(a10.z), b2_0, c10_0); c10_1 = fma(vec4(a10.z), b2_1, c10_1);
-    c10_0 = fma(vec4(a10.w), b3_0, c10_0); c10_1 = fma(vec4(a10.w), b3_1, c10_1);
+    c10_0 = fma4(a10, b0_0, b1_0, b2_0, b3_0, c10_0); c10_1 = fma4(a10, b0_1, b1_1, b2_1, b3_1, c10_1);
     let a11 = textureLoad(aTex, vec2<i32>(k, aRow + 11), 0);
-    c11_0 = fma(vec4(a11.x), b0_0, c11_0); c11_1 = fma(vec4(a11.x), b0_1, c11_1);
-    c11_0 = fma(vec4(a11.y), b1_0, c11_0); c11_1 = fma(vec4(a11.y), b1_1, c11_1);
-    c11_0 = fma(vec4(a11.z), b2_0, c11_0); c11_1 = fma(vec4(a11.z), b2_1, c11_1);
-    c11_0 = fma(vec4(a11.w), b3_0, c11_0); c11_1 = fma(vec4(a11.w), b3_1, c11_1);
+    c11_0 = fma4(a11, b0_0, b1_0, b2_0, b3_0, c11_0); c11_1 = fma4(a11, b0_1, b1_1, b2_1, b3_1, c11_1);
     let a12 = textureLoad(aTex, vec2<i32>(k, aRow + 12), 0);
-    c12_0 = fma(vec4(a12.x), b0_0, c12_0); c12_1 = fma(vec4(a12.x), b0_1, c12_1);
-    c12_0 = fma(vec4(a12.y), b1_0, c12_0); c12_1 = fma(vec4(a12.y), b1_1, c12_1);
-    c12_0 = fma(vec4(a12.z), b2_0, c12_0); c12_1 = fma(vec4(a12.z), b2_1, c12_1);
-    c12_0 = fma(vec4(a12.w), b3_0, c12_0); c12_1 = fma(vec4(a12.w), b3_1, c12_1);
+    c12_0 = fma4(a12, b0_0, b1_0, b2_0, b3_0, c12_0); c12_1 = fma4(a12, b0_1, b1_1, b2_1, b3_1, c12_1);
     let a13 = textureLoad(aTex, vec2<i32>(k, aRow + 13), 0);
-    c13_0 = fma(vec4(a13.x), b0_0, c13_0); c13_1 = fma(vec4(a13.x), b0_1, c13_1);
-    c13_0 = fma(vec4(a13.y), b1_0, c13_0); c13_1 = fma(vec4(a13.y), b1_1, c13_1);
-    c13_0 = fma(vec4(a13.z), b2_0, c13_0); c13_1 = fma(vec4(a13.z), b2_1, c13_1);
-    c13_0 = fma(vec4(a13.w), b3_0, c13_0); c13_1 = fma(vec4(a13.w), b3_1, c13_1);
+    c13_0 = fma4(a13, b0_0, b1_0, b2_0, b3_0, c13_0); c13_1 = fma4(a13, b0_1, b1_1, b2_1, b3_1, c13_1);
     let a14 = textureLoad(aTex, vec2<i32>(k, aRow + 14), 0);
-    c14_0 = fma(vec4(a14.x), b0_0, c14_0); c14_1 = fma(vec4(a14.x), b0_1, c14_1);
-    c14_0 = fma(vec4(a14.y), b1_0, c14_0); c14_1 = fma(vec4(a14.y), b1_1, c14_1);
-    c14_0 = fma(vec4(a14.z), b2_0, c14_0); c14_1 = fma(vec4(a14.z), b2_1, c14_1);
-    c14_0 = fma(vec4(a14.w), b3_0, c14_0); c14_1 = fma(vec4(a14.w), b3_1, c14_1);
+    c14_0 = fma4(a14, b0_0, b1_0, b2_0, b3_0, c14_0); c14_1 = fma4(a14, b0_1, b1_1, b2_1, b3_1, c14_1);
     let a15 = textureLoad(aTex, vec2<i32>(k, aRow + 15), 0);
-    c15_0 = fma(vec4(a15.x), b0_0, c15_0); c15_1 = fma(vec4(a15.x), b0_1, c15_1);
-    c15_0 = fma(vec4(a15.y), b1_0, c15_0); c15_1 = fma(vec4(a15.y), b1_1, c15_1);
-    c15_0 = fma(vec4(a15.z), b2_0, c15_0); c15_1 = fma(vec4(a15.z), b2_1, c15_1);
-    c15_0 = fma(vec4(a15.w), b3_0, c15_0); c15_1 = fma(vec4(a15.w), b3_1, c15_1);
+    c15_0 = fma4(a15, b0_0, b1_0, b2_0, b3_0, c15_0); c15_1 = fma4(a15, b0_1, b1_1, b2_1, b3_1, c15_1);
   }
   let cBase = batch * dims.strideC;
-  let col = colTile * 8u;
+  let col = tile.x * 8u;
   store4(cBase, row0 + 0u, col + 0u, c0_0); store4(cBase, row0 + 0u, col + 4u, c0_1);
   store4(cBase, row0 + 1u, col + 0u, c1_0); store4(cBase, row0 + 1u, col + 4u, c1_1);
   store4(cBase, row0 + 2u, col + 0u, c2_0); store4(cBase, row0 + 2u, col + 4u, c2_1);
