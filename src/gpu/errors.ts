@@ -1,17 +1,15 @@
 // Error types a user can act on. Every message is one line that names the cause and the fix.
 
 export class GpuError extends Error {
-  override name = 'GpuError';
+  /** Each subclass's own class name ('ShaderCompileError', ...), so no subclass has to spell it again. */
+  override name = this.constructor.name;
 }
 
 /** No adapter, or the one asked for does not exist. */
-export class NoAdapterError extends GpuError {
-  override name = 'NoAdapterError';
-}
+export class NoAdapterError extends GpuError {}
 
 /** The device was lost (driver reset, destroy, out of memory); the reason comes from Dawn. */
 export class DeviceLostError extends GpuError {
-  override name = 'DeviceLostError';
   /** Dawn's reason and message, without advice (callers add their own). */
   constructor(message: string, readonly reason: string) {
     super(message);
@@ -19,18 +17,13 @@ export class DeviceLostError extends GpuError {
 }
 
 /** A kernel's launch arguments do not match what its WGSL declares. */
-export class KernelArgumentError extends GpuError {
-  override name = 'KernelArgumentError';
-}
+export class KernelArgumentError extends GpuError {}
 
 /** WGSL that does not compile; the message carries file:line:column and the source lines. */
-export class ShaderCompileError extends GpuError {
-  override name = 'ShaderCompileError';
-}
+export class ShaderCompileError extends GpuError {}
 
 /** A buffer or binding beyond the adapter's limits, or an allocation the device refused. */
 export class GpuMemoryError extends GpuError {
-  override name = 'GpuMemoryError';
   /** What was asked for, the limit it broke (0 when the driver did not say) and the buffer's label. */
   constructor(message: string, readonly bytes: number, readonly limit: number, readonly label = '') {
     super(message);

@@ -23,7 +23,8 @@ export interface Comparison {
   verdict: 'win' | 'tie' | 'loss';
 }
 
-export interface ArmSummary {
+/** The arm's means over its runs of the cost and diagnostics fields of RunResult, under the same names. */
+export interface ArmSummary extends Pick<RunResult, 'trainSeconds' | 'imagesTrained' | 'imagesForwarded' | 'diagnostics' | 'keptFlagged'> {
   condition: string;
   keep: number;
   arm: string;
@@ -40,12 +41,7 @@ export interface ArmSummary {
   secondsToTarget: (number | null)[];
   /** none's mean seconds to target over this arm's (runs that reached it): > 1 means faster than none. */
   speedupVsNone: number | null;
-  trainSeconds: number;
   selectionShare: number;
-  imagesTrained: number;
-  imagesForwarded: number;
-  diagnostics: Record<string, number>;
-  keptFlagged: Record<string, { kept: number; candidates: number }>;
 }
 
 export interface StudyReport {
