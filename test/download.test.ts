@@ -65,6 +65,16 @@ interface Route {
 
 interface Hit { path: string; range: string | undefined }
 
+/** Runs `body` against a server of `routes`, closing the server whatever happens. */
+async function withServer(routes: Record<string, Route>, body: (server: Awaited<ReturnType<typeof serve>>) => Promise<void>): Promise<void> {
+  const server = await serve(routes);
+  try {
+    await body(server);
+  } finally {
+    await server.close();
+  }
+}
+
 async function serve(routes: Record<string, Route>) {
   const hits: Hit[] = [];
   const server = http.createServer((request: IncomingMessage, response: ServerResponse) => {
@@ -130,8 +140,7 @@ const archiveMd5 = md5(archive);
 const idxGz = gzipSync(idxBytes([3, 2, 2], noise(12, 7)));
 
 test('a tar.gz set is fetched, verified, unpacked and marked; a second run makes no request', async () => {
-  const server = await serve({ '/files/tiny.tar.gz': { body: archive } });
-  try {
+  await withServer({ '/files/tiny.tar.gz': { body: archive } }, async (server) => {
     const dataDir = temp();
     const entry = tinyEntry(`${server.base}/files/tiny.tar.gz`, archiveMd5);
     const progress = sink();
@@ -158,19 +167,16 @@ test('a tar.gz set is fetched, verified, unpacked and marked; a second run makes
     assert.is(inspectDataset(entry, dataDir).verified, false);
     assert.is((await fetchDataset(entry, dataDir, quiet())).status, 'fetched');
     assert.is(server.hits.length, 2);
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 test('a gz file is verified and kept as it is; redirects are followed; SALN_DOWNLOAD_BASE replaces the URLs', async () => {
-  const server = await serve({
+  await withServer({
     '/moved/train-images-idx3-ubyte.gz': { redirectTo: '/files/train-images-idx3-ubyte.gz' },
     '/files/train-images-idx3-ubyte.gz': { body: idxGz },
     '/files/train-labels-idx1-ubyte.gz': { body: gzipSync(idxBytes([3], Uint8Array.of(0, 1, 2))) },
     '/mirror/idx/labels.gz': { body: idxGz },
-  });
-  try {
+  }, async (server) => {
     const dir = temp();
     const dest = join(dir, 'train-images-idx3-ubyte.gz');
     const result = await downloadFile([`${server.base}/moved/train-images-idx3-ubyte.gz`], dest, { algorithm: 'md5', digest: md5(idxGz) }, quiet());
@@ -191,14 +197,11 @@ test('a gz file is verified and kept as it is; redirects are followed; SALN_DOWN
     assert.is(fetched.status, 'fetched');
     assert.ok(existsSync(join(dir, 'idx', 'labels.gz')), 'files that are not archives stay');
     assert.is(readMarker(join(dir, 'idx'))!.files[0].algorithm, 'sha256');
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 test('a connection dropped midway is resumed with Range: bytes=N-', async () => {
-  const server = await serve({ '/files/tiny.tar.gz': { body: archive, dropAfter: 10_000 } });
-  try {
+  await withServer({ '/files/tiny.tar.gz': { body: archive, dropAfter: 10_000 } }, async (server) => {
     const dest = join(temp(), 'tiny.tar.gz');
     const lines: string[] = [];
     const progress = sink();
@@ -208,14 +211,11 @@ test('a connection dropped midway is resumed with Range: bytes=N-', async () => 
     assert.ok(readFileSync(dest).equals(archive));
     assert.match(lines.join('\n'), /tiny\.tar\.gz: connection dropped after 10\.0 kB \(.+\); resuming/);
     assert.match(progress.text(), /tiny\.tar\.gz \(MB, resuming at 10\.0 kB\)/);
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 test('with no retries left the .part is kept, and the next run resumes it', async () => {
-  const server = await serve({ '/files/tiny.tar.gz': { body: archive, dropAfter: 12_345 } });
-  try {
+  await withServer({ '/files/tiny.tar.gz': { body: archive, dropAfter: 12_345 } }, async (server) => {
     const dest = join(temp(), 'tiny.tar.gz');
     const checksum = { algorithm: 'md5' as const, digest: archiveMd5 };
     const url = `${server.base}/files/tiny.tar.gz`;
@@ -231,14 +231,11 @@ test('with no retries left the .part is kept, and the next run resumes it', asyn
     await downloadFile([url], dest, checksum, quiet({ retries: 0 }));
     assert.equal(server.hits.map((h) => h.range), [undefined, 'bytes=12345-']);
     assert.ok(readFileSync(dest).equals(archive));
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 test('a checksum mismatch is one line naming the file, the expected and the got digest, and leaves nothing behind', async () => {
-  const server = await serve({ '/files/tiny.tar.gz': { body: archive } });
-  try {
+  await withServer({ '/files/tiny.tar.gz': { body: archive } }, async (server) => {
     const dataDir = temp();
     const wrong = 'f'.repeat(32);
     try {
@@ -256,27 +253,21 @@ test('a checksum mismatch is one line naming the file, the expected and the got 
     assert.not.ok(existsSync(join(dir, MARKER_FILE)));
     await fetchDataset(tinyEntry(`${server.base}/files/tiny.tar.gz`, archiveMd5), dataDir, quiet());
     assert.equal(server.hits.map((h) => h.range), [undefined, undefined], 'the retry starts from byte 0');
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 test('a server that ignores Range answers 200, and the download starts over from byte 0', async () => {
-  const server = await serve({ '/files/tiny.tar.gz': { body: archive, ignoreRange: true } });
-  try {
+  await withServer({ '/files/tiny.tar.gz': { body: archive, ignoreRange: true } }, async (server) => {
     const dest = join(temp(), 'tiny.tar.gz');
     writeFileSync(`${dest}.part`, Buffer.alloc(5000, 0xee));
     await downloadFile([`${server.base}/files/tiny.tar.gz`], dest, { algorithm: 'md5', digest: archiveMd5 }, quiet());
     assert.equal(server.hits.map((h) => h.range), ['bytes=5000-']);
     assert.ok(readFileSync(dest).equals(archive), 'the stale bytes were discarded, not prepended');
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 test('a complete .part (416 to the resume) is verified and used; a file placed by hand needs no request', async () => {
-  const server = await serve({ '/files/tiny.tar.gz': { body: archive } });
-  try {
+  await withServer({ '/files/tiny.tar.gz': { body: archive } }, async (server) => {
     const dest = join(temp(), 'tiny.tar.gz');
     writeFileSync(`${dest}.part`, archive);
     await downloadFile([`${server.base}/files/tiny.tar.gz`], dest, { algorithm: 'md5', digest: archiveMd5 }, quiet());
@@ -290,14 +281,11 @@ test('a complete .part (416 to the resume) is verified and used; a file placed b
     assert.is(placed.requests, 0);
     assert.is(server.hits.length, 1);
     assert.ok(inspectDataset(tinyEntry('', archiveMd5), dataDir).verified);
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 test('a failing mirror falls through to the next', async () => {
-  const server = await serve({ '/broken/tiny.tar.gz': { status: 503 }, '/files/tiny.tar.gz': { body: archive } });
-  try {
+  await withServer({ '/broken/tiny.tar.gz': { status: 503 }, '/files/tiny.tar.gz': { body: archive } }, async (server) => {
     const dest = join(temp(), 'tiny.tar.gz');
     const result = await downloadFile([`${server.base}/broken/tiny.tar.gz`, `${server.base}/files/tiny.tar.gz`], dest, { algorithm: 'md5', digest: archiveMd5 }, quiet());
     assert.is(result.url, `${server.base}/files/tiny.tar.gz`);
@@ -308,9 +296,7 @@ test('a failing mirror falls through to the next', async () => {
       assert.not.instance(e, OfflineError);
       assert.is((e as Error).message, `HTTP 503 from ${server.base}/broken/tiny.tar.gz`);
     }
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 test('offline (connection refused): one line naming the URL, the directory and the files to put there by hand', async () => {
@@ -328,17 +314,16 @@ test('offline (connection refused): one line naming the URL, the directory and t
 });
 
 test('a server that never answers times out as offline', async () => {
-  const server = await serve({ '/files/tiny.tar.gz': { silent: true } });
-  try {
+  await withServer({ '/files/tiny.tar.gz': { silent: true } }, async (server) => {
     const started = Date.now();
-    await downloadFile([`${server.base}/files/tiny.tar.gz`], join(temp(), 'tiny.tar.gz'), { algorithm: 'md5', digest: archiveMd5 }, quiet({ timeoutMs: 200 }));
-    assert.unreachable(`no error after ${Date.now() - started} ms`);
-  } catch (e) {
-    assert.instance(e, OfflineError);
-    assert.match((e as Error).message, /^cannot reach http:\/\/127\.0\.0\.1:\d+\/files\/tiny\.tar\.gz \(ETIMEDOUT: timed out\)$/);
-  } finally {
-    await server.close();
-  }
+    try {
+      await downloadFile([`${server.base}/files/tiny.tar.gz`], join(temp(), 'tiny.tar.gz'), { algorithm: 'md5', digest: archiveMd5 }, quiet({ timeoutMs: 200 }));
+      assert.unreachable(`no error after ${Date.now() - started} ms`);
+    } catch (e) {
+      assert.instance(e, OfflineError);
+      assert.match((e as Error).message, /^cannot reach http:\/\/127\.0\.0\.1:\d+\/files\/tiny\.tar\.gz \(ETIMEDOUT: timed out\)$/);
+    }
+  });
 });
 
 test('an archive that is not a tar, or lacks the expected files, is an error; the verified archive stays', async () => {
