@@ -125,8 +125,9 @@ export class TexturePool {
       let list = this.free.get(key);
       if (!list) this.free.set(key, (list = []));
       list.push(texture);
-      // A handful per size covers the operands of one step; more would only hold memory.
-      if (list.length > 4) list.shift()!.destroy();
+      // Enough per size for the operands of one step: a texture made anew costs far more than its memory on
+      // lavapipe (its first view waits for the command buffer in flight; see wholeView in runtime.ts).
+      if (list.length > 16) list.shift()!.destroy();
     }
     this.pending.length = 0;
   }

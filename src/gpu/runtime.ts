@@ -16,7 +16,7 @@ export interface BufferBinding {
   /** Bytes of the binding; the whole buffer from `offset` when absent. */
   size?: number;
 }
-export type Bindable = GPUBuffer | BufferBinding | GPUTextureView | { binding(): BufferBinding };
+export type Bindable = GPUBuffer | BufferBinding | GPUTexture | GPUTextureView | { binding(): BufferBinding };
 
 export type UniformValue = number | boolean | readonly number[];
 
@@ -220,7 +220,8 @@ export class Runtime {
 
   private resource(label: string, binding: BindingInfo, value: Bindable, needElements?: number): GPUBindingResource {
     if (binding.kind === 'texture' || binding.kind === 'storage-texture') {
-      if (!(value instanceof GPUTextureView)) throw new KernelArgumentError(`kernel ${label}: binding '${binding.name}' is a texture; pass a GPUTextureView`);
+      if (value instanceof GPUTexture) return wholeView(value);
+      if (!(value instanceof GPUTextureView)) throw new KernelArgumentError(`kernel ${label}: binding '${binding.name}' is a texture; pass a GPUTexture or GPUTextureView`);
       return value;
     }
     const range: BufferBinding = value instanceof GPUBuffer ? { buffer: value }
@@ -393,6 +394,17 @@ export class Runtime {
   createStorage(bytes: number, label = 'tensor'): GPUBuffer {
     return this.pool.acquire(bytes, STORAGE_USAGE, label);
   }
+}
+
+// On lavapipe, creating a view takes the queue's lock, so it waits for the command buffer in flight: made per
+// launch, views cost 1.5 s of a 3 s CIFAR step with the GPU idle meanwhile. A texture keeps its one
+// whole-texture view for life (pooled textures live across steps).
+const views = new WeakMap<GPUTexture, GPUTextureView>();
+
+function wholeView(texture: GPUTexture): GPUTextureView {
+  let view = views.get(texture);
+  if (!view) views.set(texture, (view = texture.createView()));
+  return view;
 }
 
 function workgroupsOf(label: string, spec: KernelLaunch, entry: EntryInfo): Grid {

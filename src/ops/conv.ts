@@ -85,7 +85,7 @@ function paddedInput(x: Tensor, g: ConvGeometry): GPUTexture {
   const texture = x.rt.textures.acquire(Wp * C4, g.N * Hp);
   const total = Wp * C4 * g.N * Hp;
   x.rt.launch({
-    shader: 'conv', entry: 'pad_input', bindings: { x, dstTex: texture.createView() }, needs: { x: x.size },
+    shader: 'conv', entry: 'pad_input', bindings: { x, dstTex: texture }, needs: { x: x.size },
     uniforms: convUniforms(g, { total }), invocations: total,
   });
   return texture;
@@ -111,7 +111,7 @@ function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry, f
   const weights = rt.textures.acquire(Np / 4, Kq);
   const texels = Kq * Np / 4;
   rt.launch({
-    shader: 'conv', entry: flipped ? 'weights_texture_flipped' : 'weights_texture', bindings: { weight: w, dstTex: weights.createView() }, needs: { weight: w.size },
+    shader: 'conv', entry: flipped ? 'weights_texture_flipped' : 'weights_texture', bindings: { weight: w, dstTex: weights }, needs: { weight: w.size },
     uniforms: convUniforms(g, { total: texels, colsPadded: Np }), invocations: texels,
   });
   // The output is written in slabs of whole images when one binding cannot hold it (large batches).
@@ -127,7 +127,7 @@ function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry, f
     const grid = subgroupGrid(tilesM * (Np / 32));
     rt.launch({
       shader: 'conv_subgroup', entry: 'conv_fwd', overrides: grid.overrides,
-      bindings: { aTex: input.createView(), bTex: weights.createView(), c: { buffer: target.buffer, offset: target.byteOffset + (direct ? offset : 0), size: rows * g.Cout * 4 } },
+      bindings: { aTex: input, bTex: weights, c: { buffer: target.buffer, offset: target.byteOffset + (direct ? offset : 0), size: rows * g.Cout * 4 } },
       uniforms: implicitDims(g, rows, g.Cout, Kq, Kq, Np, tilesM, n0 * perImage),
       invocations: grid.lanes,
     });
@@ -190,7 +190,7 @@ function convWeightGradImplicit(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: 
     const partials = Tensor.empty(rt, [count, g.Cout * Kq]);
     rt.launch({
       shader: 'conv_subgroup', entry: 'conv_dw', overrides: grid.overrides,
-      bindings: { aTex: gradT.createView(), bTex: input.createView(), c: partials }, needs: { c: partials.size },
+      bindings: { aTex: gradT, bTex: input, c: partials }, needs: { c: partials.size },
       uniforms: { ...implicitDims(g, g.Cout, Kq, chunk, chunk, Np, Mp / 64, m0), strideA: Mp, strideB: chunk, strideC: g.Cout * Kq },
       invocations: [grid.lanes, 1, count],
     });
@@ -221,7 +221,7 @@ function patchSource(x: Tensor, g: ConvGeometry, rowOffset: number, rows: number
       const vec4Path = g.C % 4 === 0;
       rt.launch({
         shader: 'conv', entry: vec4Path ? 'im2col_texture_c4' : 'im2col_texture',
-        bindings: vec4Path ? { x4: x, dstTex: texture.createView() } : { x, dstTex: texture.createView() },
+        bindings: vec4Path ? { x4: x, dstTex: texture } : { x, dstTex: texture },
         needs: vec4Path ? { x4: x.size / 4 } : { x: x.size },
         uniforms: convUniforms(g, { total, m0: rowOffset + r0, rows: count, rowsPadded, colsPadded }),
         invocations: total,

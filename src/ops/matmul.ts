@@ -279,7 +279,7 @@ export function textureGemm(rt: Runtime, design: TextureDesign, A: TextureSource
     const tilesM = Mp / tileM, tilesN = Np / kernel.tileN;
     rt.launch({
       shader: kernel.shader, entry, ...tileGrid(kernel, tilesM * tilesN),
-      bindings: { aTex: aTex.createView(), bTex: bTex.createView(), c: { buffer: out.buffer, offset: baseOffset + m0 * N * 4, size: rows * N * 4 } },
+      bindings: { aTex, bTex, c: { buffer: out.buffer, offset: baseOffset + m0 * N * 4, size: rows * N * 4 } },
       uniforms: { M: rows, N, K, Kp, Np, tilesN, tilesM, strideA: 0, strideB: 0, strideC: 0, transA: 0, transB: 0 },
     });
     rt.textures.release(aTex);
@@ -299,7 +299,7 @@ export function packStackToTexture(rt: Runtime, texture: GPUTexture, src: Tensor
   if (p.trans && p.ld % 4 === 0 && rowOffset % 4 === 0 && p.srcStride % 4 === 0 && p.rowsPadded % 4 === 0 && src.size % 4 === 0) {
     const blocks = p.batch * (p.rowsPadded / 4) * (p.colsPadded / 4);
     rt.launch({
-      shader: 'matmul_pack', entry: 'to_texture_t4', bindings: { src4: src, dstTex: texture.createView() },
+      shader: 'matmul_pack', entry: 'to_texture_t4', bindings: { src4: src, dstTex: texture },
       needs: { src4: Math.ceil(Math.min(p.srcLimit, src.size) / 4) }, uniforms, invocations: blocks,
     });
     return;
@@ -307,7 +307,7 @@ export function packStackToTexture(rt: Runtime, texture: GPUTexture, src: Tensor
   const texels = p.batch * p.rowsPadded * p.colsPadded / 4;
   rt.launch({
     shader: 'matmul_pack', entry: 'to_texture',
-    bindings: { src, dstTex: texture.createView() },
+    bindings: { src, dstTex: texture },
     needs: { src: Math.min(p.srcLimit, src.size) },
     uniforms, invocations: texels,
   });
@@ -336,7 +336,7 @@ function runTexture(rt: Runtime, design: TextureDesign, a: Tensor, b: Tensor, ou
   const tilesN = Np / kernel.tileN;
   rt.launch({
     shader: kernel.shader, entry, ...tileGrid(kernel, tilesM * tilesN, p.batch),
-    bindings: { aTex: aTex.createView(), bTex: bTex.createView(), c: out },
+    bindings: { aTex, bTex, c: out },
     needs: { c: out.size },
     uniforms: {
       ...baseUniforms(p), Kp, Np, tilesN, tilesM,
