@@ -52,16 +52,22 @@ export function sampleIndices(n: number, count: number): number[] {
   return out;
 }
 
+/** `count` sampled outputs of `total`: each the sum, in order, of the products `each` hands to `add`. */
+function sampleSums(total: number, count: number, terms: number, each: (index: number, add: (p: number) => void) => void): Sample[] {
+  return sampleIndices(total, count).map((index) => {
+    let ref = 0, absSum = 0;
+    each(index, (p) => { ref += p; absSum += Math.abs(p); });
+    return { index, ref, absSum, terms };
+  });
+}
+
 /** C = A . B, A [M, K], B [K, N] row-major. */
 export function matmulSamples(a: Float32Array, b: Float32Array, M: number, N: number, K: number, count = 64): Sample[] {
-  return sampleIndices(M * N, count).map((index) => {
+  return sampleSums(M * N, count, K, (index, add) => {
     const i = Math.floor(index / N), j = index % N;
-    let ref = 0, absSum = 0;
     for (let k = 0; k < K; k++) {
-      const p = a[i * K + k] * b[k * N + j];
-      ref += p; absSum += Math.abs(p);
+      add(a[i * K + k] * b[k * N + j]);
     }
-    return { index, ref, absSum, terms: K };
   });
 }
 
@@ -71,9 +77,8 @@ export interface ConvShape {
 
 /** y [N, Ho, Wo, Cout] from x NHWC and w OHWI [Cout, k, k, C]. */
 export function convForwardSamples(x: Float32Array, w: Float32Array, g: ConvShape, count = 64): Sample[] {
-  return sampleIndices(g.N * g.Ho * g.Wo * g.Cout, count).map((index) => {
+  return sampleSums(g.N * g.Ho * g.Wo * g.Cout, count, g.k * g.k * g.C, (index, add) => {
     const co = index % g.Cout, ow = Math.floor(index / g.Cout) % g.Wo, oh = Math.floor(index / (g.Cout * g.Wo)) % g.Ho, n = Math.floor(index / (g.Cout * g.Wo * g.Ho));
-    let ref = 0, absSum = 0;
     for (let kh = 0; kh < g.k; kh++) {
       const h = oh * g.stride + kh - g.pad;
       if (h < 0 || h >= g.H) continue;
@@ -81,20 +86,17 @@ export function convForwardSamples(x: Float32Array, w: Float32Array, g: ConvShap
         const ww = ow * g.stride + kw - g.pad;
         if (ww < 0 || ww >= g.W) continue;
         for (let ci = 0; ci < g.C; ci++) {
-          const p = x[((n * g.H + h) * g.W + ww) * g.C + ci] * w[((co * g.k + kh) * g.k + kw) * g.C + ci];
-          ref += p; absSum += Math.abs(p);
+          add(x[((n * g.H + h) * g.W + ww) * g.C + ci] * w[((co * g.k + kh) * g.k + kw) * g.C + ci]);
         }
       }
     }
-    return { index, ref, absSum, terms: g.k * g.k * g.C };
   });
 }
 
 /** dx [N, H, W, C] from dy [N, Ho, Wo, Cout] and w OHWI. */
 export function convInputGradSamples(dy: Float32Array, w: Float32Array, g: ConvShape, count = 64): Sample[] {
-  return sampleIndices(g.N * g.H * g.W * g.C, count).map((index) => {
+  return sampleSums(g.N * g.H * g.W * g.C, count, g.k * g.k * g.Cout, (index, add) => {
     const ci = index % g.C, x = Math.floor(index / g.C) % g.W, h = Math.floor(index / (g.C * g.W)) % g.H, n = Math.floor(index / (g.C * g.W * g.H));
-    let ref = 0, absSum = 0;
     for (let kh = 0; kh < g.k; kh++) {
       const ohs = h + g.pad - kh;
       if (ohs < 0 || ohs % g.stride !== 0 || ohs / g.stride >= g.Ho) continue;
@@ -103,20 +105,17 @@ export function convInputGradSamples(dy: Float32Array, w: Float32Array, g: ConvS
         if (ows < 0 || ows % g.stride !== 0 || ows / g.stride >= g.Wo) continue;
         const base = ((n * g.Ho + ohs / g.stride) * g.Wo + ows / g.stride) * g.Cout;
         for (let co = 0; co < g.Cout; co++) {
-          const p = dy[base + co] * w[((co * g.k + kh) * g.k + kw) * g.C + ci];
-          ref += p; absSum += Math.abs(p);
+          add(dy[base + co] * w[((co * g.k + kh) * g.k + kw) * g.C + ci]);
         }
       }
     }
-    return { index, ref, absSum, terms: g.k * g.k * g.Cout };
   });
 }
 
 /** dW in OHWI [Cout, k, k, C] from dy and x. */
 export function convWeightGradSamples(dy: Float32Array, x: Float32Array, g: ConvShape, count = 64): Sample[] {
-  return sampleIndices(g.Cout * g.k * g.k * g.C, count).map((index) => {
+  return sampleSums(g.Cout * g.k * g.k * g.C, count, g.N * g.Ho * g.Wo, (index, add) => {
     const ci = index % g.C, kw = Math.floor(index / g.C) % g.k, kh = Math.floor(index / (g.C * g.k)) % g.k, co = Math.floor(index / (g.C * g.k * g.k));
-    let ref = 0, absSum = 0;
     for (let n = 0; n < g.N; n++) {
       for (let oh = 0; oh < g.Ho; oh++) {
         const h = oh * g.stride + kh - g.pad;
@@ -124,12 +123,10 @@ export function convWeightGradSamples(dy: Float32Array, x: Float32Array, g: Conv
         for (let ow = 0; ow < g.Wo; ow++) {
           const ww = ow * g.stride + kw - g.pad;
           if (ww < 0 || ww >= g.W) continue;
-          const p = dy[((n * g.Ho + oh) * g.Wo + ow) * g.Cout + co] * x[((n * g.H + h) * g.W + ww) * g.C + ci];
-          ref += p; absSum += Math.abs(p);
+          add(dy[((n * g.Ho + oh) * g.Wo + ow) * g.Cout + co] * x[((n * g.H + h) * g.W + ww) * g.C + ci]);
         }
       }
     }
-    return { index, ref, absSum, terms: g.N * g.Ho * g.Wo };
   });
 }
 
