@@ -65,7 +65,7 @@ fn strided(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
 }
 
 // Arg-max: the first index of the largest value (NaN never wins), like NumPy for finite input.
-#import argmax
+#import argmax(VALUES=partial, INDICES=partialIndex)
 
 @compute @workgroup_size(64)
 fn argmax_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -80,16 +80,7 @@ fn argmax_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_
       if (better(v, i, bestV, bestI)) { bestV = v; bestI = i; }
     }
   }
-  partial[lid.x] = bestV;
-  partialIndex[lid.x] = bestI;
-  workgroupBarrier();
-  for (var half = WG / 2u; half > 0u; half /= 2u) {
-    if (lid.x < half && better(partial[lid.x + half], partialIndex[lid.x + half], partial[lid.x], partialIndex[lid.x])) {
-      partial[lid.x] = partial[lid.x + half];
-      partialIndex[lid.x] = partialIndex[lid.x + half];
-    }
-    workgroupBarrier();
-  }
+  argmaxTree(lid.x, bestV, bestI);
   if (inRange && lid.x == 0u) { outIndex[row] = min(partialIndex[0], params.len - 1u); }
 }
 

@@ -39,7 +39,7 @@ var<workgroup> partialB: array<f32, 64>;
 var<workgroup> partialIndex: array<u32, 64>;
 
 // The first index of the largest value wins (NaN never does), like reduce.wgsl's argmax.
-#import argmax
+#import argmax(VALUES=partialA, INDICES=partialIndex)
 
 @compute @workgroup_size(64)
 fn forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -55,16 +55,7 @@ fn forward(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
       if (better(v, j, bestV, bestI)) { bestV = v; bestI = j; }
     }
   }
-  partialA[lid.x] = bestV;
-  partialIndex[lid.x] = bestI;
-  workgroupBarrier();
-  for (var half = WG / 2u; half > 0u; half /= 2u) {
-    if (lid.x < half && better(partialA[lid.x + half], partialIndex[lid.x + half], partialA[lid.x], partialIndex[lid.x])) {
-      partialA[lid.x] = partialA[lid.x + half];
-      partialIndex[lid.x] = partialIndex[lid.x + half];
-    }
-    workgroupBarrier();
-  }
+  argmaxTree(lid.x, bestV, bestI);
   let rowMax = partialA[0];
   let argmax = min(partialIndex[0], params.classes - 1u);
   workgroupBarrier();   // everyone has read partialA[0] before it is reused
