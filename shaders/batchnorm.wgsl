@@ -1,12 +1,18 @@
 // Batch normalisation over NHWC activations viewed as [rows = N*H*W, C], statistics per channel.
 //
-// Reductions over the rows run in two levels so that both extremes parallelise: C = 3 with 1.6M rows and
-// C = 512 with 512 rows. A workgroup of 256 invocations covers `channelTile` channels of one chunk of rows:
-// invocation t takes channel t % channelTile and row lane t / channelTile, so neighbouring invocations read
-// neighbouring addresses of one row; each lane adds `rowsPerThread` rows in sequence, then the lanes of a
-// channel meet in a tree. The per-chunk sums ([chunks, C]) are then summed per channel by a 64-invocation
-// workgroup (strided share, then a tree). Every sum is deterministic, and its rounding chain is
-// rowsPerThread + ceil(log2 rowLanes) + ceil(chunks / 64) + 6 additions long.
+// One invocation per (channel, lane): it owns channel c = t % C and the contiguous rows
+// [lane * rowsPerLane, (lane + 1) * rowsPerLane), and walks them with no division, no barrier and no workgroup
+// memory. Neighbouring invocations hold neighbouring channels, so a subgroup reads consecutive addresses of a
+// row. Why this shape: on lavapipe an integer division per element (i % C) is eight scalar divides, every
+// per-channel parameter read per element a gather, and every barrier a switch between the coroutines that run a
+// workgroup's subgroups; the old kernels (a 256-wide tree per chunk, then a 64-wide tree per channel) spent most
+// of a ResNet step's batch-norm time on those, and ran 8 dispatches per layer where this runs 5.
+//
+// A reduction runs in two dispatches: each (channel, lane) sums its rows into partials[lane, c], and the pass
+// that needs the total sums the `lanes` partials of its channel itself, in lane order. Every invocation of a
+// channel adds the same values in the same order, so they agree exactly and nothing depends on scheduling.
+// A lane sums its rows in blocks of BLOCK (a block's sum, then the blocks' sums): the longest chain of f32
+// additions behind a total is BLOCK + ceil(rowsPerLane / BLOCK) + lanes, the plan's chainLength.
 //
 // Statistics are two-pass (mean, then the sum of squared deviations from it): E[x^2] - E[x]^2 cancels
 // catastrophically when |mean| >> std, while the two-pass variance is insensitive to the mean's rounding
@@ -15,11 +21,8 @@
 struct Params {
   rows: u32,           // N*H*W
   channels: u32,       // C
-  channelTile: u32,    // channels one workgroup covers (<= 256)
-  rowLanes: u32,       // floor(256 / channelTile): invocations that share the rows of a chunk
-  rowsPerThread: u32,
-  chunks: u32,         // ceil(rows / (rowLanes * rowsPerThread))
-  total: u32,          // rows * channels, for the elementwise entries
+  lanes: u32,          // row ranges per channel (the partials per channel)
+  rowsPerLane: u32,
   invCount: f32,       // 1 / rows
   eps: f32,
   momentum: f32,
@@ -31,15 +34,14 @@ struct Params {
 @group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read> gamma: array<f32>;
 @group(0) @binding(4) var<storage, read> beta: array<f32>;
-@group(0) @binding(5) var<storage, read> mean: array<f32>;       // batch mean, or the running mean in eval
+@group(0) @binding(5) var<storage, read> mean: array<f32>;       // saved batch mean (backward), running mean (eval)
 @group(0) @binding(6) var<storage, read> invStd: array<f32>;
 @group(0) @binding(7) var<storage, read> variance: array<f32>;   // running variance (eval)
-@group(0) @binding(8) var<storage, read> chunkSumIn: array<f32>;
-@group(0) @binding(9) var<storage, read> chunkSum2In: array<f32>;
-@group(0) @binding(10) var<storage, read> sumDy: array<f32>;      // dbeta, read back by the dx pass
-@group(0) @binding(11) var<storage, read> sumDyXhat: array<f32>;  // dgamma, read back by the dx pass
-@group(0) @binding(12) var<storage, read_write> chunkSum: array<f32>;
-@group(0) @binding(13) var<storage, read_write> chunkSum2: array<f32>;
+@group(0) @binding(8) var<storage, read> sumsIn: array<f32>;     // [lanes, C] partial sums of x
+@group(0) @binding(9) var<storage, read> squaresIn: array<f32>;  // [lanes, C] partial sums of (x - mean)^2
+@group(0) @binding(10) var<storage, read> gradSumsIn: array<vec2<f32>>;  // [lanes, C] partial (sum dy, sum dy * xhat)
+@group(0) @binding(12) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(13) var<storage, read_write> gradPartial: array<vec2<f32>>;
 @group(0) @binding(14) var<storage, read_write> meanOut: array<f32>;
 @group(0) @binding(15) var<storage, read_write> invStdOut: array<f32>;
 @group(0) @binding(16) var<storage, read_write> runningMean: array<f32>;
@@ -54,209 +56,166 @@ struct Params {
 
 override RELU: bool = false;
 
+const BLOCK = 32u;
+
+#import flat_index(WG=64u)
+
 // dy through the fused ReLU: relu(z) > 0 exactly where z > 0.
 fn gatedDy(i: u32) -> f32 {
   if (RELU && gate[i] <= 0.0) { return 0.0; }
   return dy[i];
 }
 
-const WG = 256u;
-const FINAL_WG = 64u;
-var<workgroup> laneSum: array<f32, 256>;
-var<workgroup> laneSum2: array<f32, 256>;
-
+// This invocation's channel, its first element and the element past its last, stepping by C; live is false for
+// the spare invocations of the last workgroup.
 struct Lane {
   channel: u32,
-  rowLane: u32,
-  inRange: bool,   // a real channel and a real row lane (256 need not divide evenly into channelTile)
-  firstRow: u32,
+  lane: u32,
+  first: u32,
+  end: u32,
+  live: bool,
 }
 
-// wid.x: chunk of rows; wid.y: tile of channels.
-fn laneOf(t: u32, wid: vec3<u32>) -> Lane {
-  let channelInTile = t % params.channelTile;
-  let rowLane = t / params.channelTile;
-  let channel = wid.y * params.channelTile + channelInTile;
-  let inRange = rowLane < params.rowLanes && channel < params.channels;
-  return Lane(channel, rowLane, inRange, wid.x * params.rowLanes * params.rowsPerThread + rowLane);
+fn laneOf(gid: vec3<u32>, groups: vec3<u32>) -> Lane {
+  let t = flatIndex(gid, groups);
+  let c = t % params.channels;
+  let lane = t / params.channels;
+  let firstRow = min(lane * params.rowsPerLane, params.rows);
+  let endRow = min(firstRow + params.rowsPerLane, params.rows);
+  return Lane(c, lane, firstRow * params.channels + c, endRow * params.channels + c, lane < params.lanes);
 }
 
-// Tree over the row lanes of each channel; both sums at once. Called in uniform control flow (it has barriers).
-fn reduceRowLanes(t: u32, rowLane: u32, a: f32, b: f32) -> vec2<f32> {
-  laneSum[t] = a;
-  laneSum2[t] = b;
-  workgroupBarrier();
-  var half = 1u;
-  while (half < params.rowLanes) { half *= 2u; }
-  for (half = half / 2u; half > 0u; half /= 2u) {
-    if (rowLane < half && rowLane + half < params.rowLanes) {
-      let other = t + half * params.channelTile;
-      laneSum[t] += laneSum[other];
-      laneSum2[t] += laneSum2[other];
+// A channel's totals of the [lanes, C] partials, in lane order (the same in every invocation of the channel).
+fn sumOf(c: u32) -> f32 {
+  var total = 0.0;
+  for (var k = 0u; k < params.lanes; k++) { total += sumsIn[k * params.channels + c]; }
+  return total;
+}
+
+fn squaresOf(c: u32) -> f32 {
+  var total = 0.0;
+  for (var k = 0u; k < params.lanes; k++) { total += squaresIn[k * params.channels + c]; }
+  return total;
+}
+
+fn gradSumsOf(c: u32) -> vec2<f32> {
+  var total = vec2<f32>(0.0);
+  for (var k = 0u; k < params.lanes; k++) { total += gradSumsIn[k * params.channels + c]; }
+  return total;
+}
+
+fn blockEnd(i: u32, l: Lane) -> u32 {
+  return min(i + BLOCK * params.channels, l.end);
+}
+
+// This lane's blocked sum of x, or of (x - m)^2 when `squared`.
+fn xSum(l: Lane, m: f32, squared: bool) -> f32 {
+  var total = 0.0;
+  for (var i = l.first; i < l.end; i = blockEnd(i, l)) {
+    var part = 0.0;
+    for (var j = i; j < blockEnd(i, l); j += params.channels) {
+      let d = x[j] - m;
+      part += select(x[j], d * d, squared);
     }
-    workgroupBarrier();
+    total += part;
   }
-  return vec2<f32>(laneSum[t], laneSum2[t]);
+  return total;
 }
 
-@compute @workgroup_size(256)
-fn sum_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let lane = laneOf(lid.x, wid);
-  var acc = 0.0;
-  if (lane.inRange) {
-    for (var k = 0u; k < params.rowsPerThread; k++) {
-      let row = lane.firstRow + k * params.rowLanes;
-      if (row < params.rows) { acc += x[row * params.channels + lane.channel]; }
-    }
-  }
-  let sums = reduceRowLanes(lid.x, lane.rowLane, acc, 0.0);
-  if (lane.inRange && lane.rowLane == 0u) { chunkSum[wid.x * params.channels + lane.channel] = sums.x; }
+@compute @workgroup_size(64)
+fn sum_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let l = laneOf(gid, groups);
+  if (l.live) { partial[l.lane * params.channels + l.channel] = xSum(l, 0.0, false); }
 }
 
-@compute @workgroup_size(256)
-fn sqdev_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let lane = laneOf(lid.x, wid);
-  var acc = 0.0;
-  if (lane.inRange) {
-    let m = mean[lane.channel];
-    for (var k = 0u; k < params.rowsPerThread; k++) {
-      let row = lane.firstRow + k * params.rowLanes;
-      if (row < params.rows) {
-        let d = x[row * params.channels + lane.channel] - m;
-        acc += d * d;
-      }
-    }
+@compute @workgroup_size(64)
+fn sqdev_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let l = laneOf(gid, groups);
+  if (l.live) { partial[l.lane * params.channels + l.channel] = xSum(l, sumOf(l.channel) * params.invCount, true); }
+}
+
+// Normalises with the batch statistics; lane 0 of each channel also stores the mean and inverse std the backward
+// takes and updates the running statistics. Biased variance normalises (as PyTorch); the running estimate
+// takes the unbiased one. (x - mean) * invStd first: folding into x * scale + shift would cancel when
+// |mean| >> std.
+@compute @workgroup_size(64)
+fn normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let l = laneOf(gid, groups);
+  if (!l.live) { return; }
+  let c = l.channel;
+  let m = sumOf(c) * params.invCount;
+  let biased = squaresOf(c) * params.invCount;
+  let s = inverseSqrt(biased + params.eps);
+  if (l.lane == 0u) {
+    meanOut[c] = m;
+    invStdOut[c] = s;
+    let keep = 1.0 - params.momentum;
+    runningMean[c] = keep * runningMean[c] + params.momentum * m;
+    runningVar[c] = keep * runningVar[c] + params.momentum * (biased * params.unbias);
   }
-  let sums = reduceRowLanes(lid.x, lane.rowLane, acc, 0.0);
-  if (lane.inRange && lane.rowLane == 0u) { chunkSum[wid.x * params.channels + lane.channel] = sums.x; }
+  let g = gamma[c];
+  let b = beta[c];
+  for (var i = l.first; i < l.end; i += params.channels) {
+    let v = (x[i] - m) * s * g + b;
+    y[i] = select(v, max(v, 0.0), RELU);
+  }
+}
+
+@compute @workgroup_size(64)
+fn normalize_eval(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let l = laneOf(gid, groups);
+  if (!l.live) { return; }
+  let c = l.channel;
+  let m = mean[c];
+  let s = inverseSqrt(variance[c] + params.eps);
+  let g = gamma[c];
+  let b = beta[c];
+  for (var i = l.first; i < l.end; i += params.channels) {
+    let v = (x[i] - m) * s * g + b;
+    y[i] = select(v, max(v, 0.0), RELU);
+  }
 }
 
 // Backward partials: sum(dy) and sum(dy * xhat), xhat recomputed from the saved mean and inverse std.
-@compute @workgroup_size(256)
-fn grad_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let lane = laneOf(lid.x, wid);
-  var accDy = 0.0;
-  var accDyXhat = 0.0;
-  if (lane.inRange) {
-    let m = mean[lane.channel];
-    let s = invStd[lane.channel];
-    for (var k = 0u; k < params.rowsPerThread; k++) {
-      let row = lane.firstRow + k * params.rowLanes;
-      if (row < params.rows) {
-        let i = row * params.channels + lane.channel;
-        let g = gatedDy(i);
-        accDy += g;
-        accDyXhat += g * ((x[i] - m) * s);
-      }
+@compute @workgroup_size(64)
+fn grad_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let l = laneOf(gid, groups);
+  if (!l.live) { return; }
+  let m = mean[l.channel];
+  let s = invStd[l.channel];
+  var total = vec2<f32>(0.0);
+  for (var i = l.first; i < l.end; i = blockEnd(i, l)) {
+    var part = vec2<f32>(0.0);
+    for (var j = i; j < blockEnd(i, l); j += params.channels) {
+      let g = gatedDy(j);
+      part += vec2<f32>(g, g * ((x[j] - m) * s));
     }
+    total += part;
   }
-  let sums = reduceRowLanes(lid.x, lane.rowLane, accDy, accDyXhat);
-  if (lane.inRange && lane.rowLane == 0u) {
-    chunkSum[wid.x * params.channels + lane.channel] = sums.x;
-    chunkSum2[wid.x * params.channels + lane.channel] = sums.y;
-  }
+  gradPartial[l.lane * params.channels + l.channel] = total;
 }
 
-var<workgroup> finalSum: array<f32, 64>;
-var<workgroup> finalSum2: array<f32, 64>;
-
-// One workgroup per channel sums its column of the chunk partials: a strided share per invocation (in the
-// entries, since each reads its own bindings), then this tree.
-fn finalTree(t: u32, a: f32, b: f32) -> vec2<f32> {
-  finalSum[t] = a;
-  finalSum2[t] = b;
-  workgroupBarrier();
-  for (var half = FINAL_WG / 2u; half > 0u; half /= 2u) {
-    if (t < half) {
-      finalSum[t] += finalSum[t + half];
-      finalSum2[t] += finalSum2[t + half];
-    }
-    workgroupBarrier();
-  }
-  return vec2<f32>(finalSum[0], finalSum2[0]);
-}
-
-fn chunkShare(t: u32, channel: u32) -> f32 {
-  var a = 0.0;
-  if (channel < params.channels) {
-    for (var k = t; k < params.chunks; k += FINAL_WG) { a += chunkSumIn[k * params.channels + channel]; }
-  }
-  return a;
-}
-
-fn channelOf(wid: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return wid.x + wid.y * groups.x;
-}
-
+// dx = gamma * invStd * (dy - sum(dy)/n - xhat * sum(dy*xhat)/n): the training-mode gradient, where the batch
+// statistics depend on x. Lane 0 of each channel stores dbeta = sum(dy) and dgamma = sum(dy * xhat).
 @compute @workgroup_size(64)
-fn mean_finalize(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let c = channelOf(wid, groups);
-  let total = finalTree(lid.x, chunkShare(lid.x, c), 0.0);
-  if (c < params.channels && lid.x == 0u) { meanOut[c] = total.x * params.invCount; }
-}
-
-// Biased variance normalises (as PyTorch); the running estimate takes the unbiased one.
-@compute @workgroup_size(64)
-fn var_finalize(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let c = channelOf(wid, groups);
-  let total = finalTree(lid.x, chunkShare(lid.x, c), 0.0);
-  if (c < params.channels && lid.x == 0u) {
-    let biased = total.x * params.invCount;
-    invStdOut[c] = inverseSqrt(biased + params.eps);
-    let keep = 1.0 - params.momentum;
-    runningMean[c] = keep * runningMean[c] + params.momentum * mean[c];
-    runningVar[c] = keep * runningVar[c] + params.momentum * (biased * params.unbias);
-  }
-}
-
-@compute @workgroup_size(64)
-fn grad_finalize(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let c = channelOf(wid, groups);
-  var b = 0.0;
-  if (c < params.channels) {
-    for (var k = lid.x; k < params.chunks; k += FINAL_WG) { b += chunkSum2In[k * params.channels + c]; }
-  }
-  let total = finalTree(lid.x, chunkShare(lid.x, c), b);
-  if (c < params.channels && lid.x == 0u) {
-    dbeta[c] = total.x;
-    dgamma[c] = total.y;
-  }
-}
-
-fn flatIndex(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return gid.x + gid.y * groups.x * WG;
-}
-
-// (x - mean) * invStd first: folding into x * scale + shift would cancel when |mean| >> std.
-@compute @workgroup_size(256)
-fn normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flatIndex(gid, groups);
-  if (i < params.total) {
-    let c = i % params.channels;
-    let v = (x[i] - mean[c]) * invStd[c] * gamma[c] + beta[c];
-    y[i] = select(v, max(v, 0.0), RELU);
-  }
-}
-
-@compute @workgroup_size(256)
-fn normalize_eval(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flatIndex(gid, groups);
-  if (i < params.total) {
-    let c = i % params.channels;
-    let v = (x[i] - mean[c]) * inverseSqrt(variance[c] + params.eps) * gamma[c] + beta[c];
-    y[i] = select(v, max(v, 0.0), RELU);
-  }
-}
-
-// dx = gamma * invStd * (dy - sum(dy)/n - xhat * sum(dy*xhat)/n): the training-mode gradient, where the
-// batch statistics depend on x.
-@compute @workgroup_size(256)
 fn grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flatIndex(gid, groups);
-  if (i < params.total) {
-    let c = i % params.channels;
-    let s = invStd[c];
-    let xhat = (x[i] - mean[c]) * s;
-    dx[i] = gamma[c] * s * (gatedDy(i) - sumDy[c] * params.invCount - xhat * (sumDyXhat[c] * params.invCount));
+  let l = laneOf(gid, groups);
+  if (!l.live) { return; }
+  let c = l.channel;
+  let sums = gradSumsOf(c);
+  let sumDy = sums.x;
+  let sumDyXhat = sums.y;
+  if (l.lane == 0u) {
+    dbeta[c] = sumDy;
+    dgamma[c] = sumDyXhat;
+  }
+  let m = mean[c];
+  let s = invStd[c];
+  let gs = gamma[c] * s;
+  let a = sumDy * params.invCount;
+  let b = sumDyXhat * params.invCount;
+  for (var i = l.first; i < l.end; i += params.channels) {
+    let xhat = (x[i] - m) * s;
+    dx[i] = gs * (gatedDy(i) - a - xhat * b);
   }
 }

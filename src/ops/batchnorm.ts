@@ -13,22 +13,19 @@ export interface BatchNormOptions {
 export const BATCHNORM_EPS = 1e-5;
 export const BATCHNORM_MOMENTUM = 0.1;
 
-const WG = 256;
-const FINAL_WG = 64;
-const MAX_ROWS_PER_THREAD = 32;
-// Enough chunks to fill a large GPU when the rows allow it, few enough that each lane's sequential share
-// amortises the tree and the partial write.
-const TARGET_CHUNKS = 256;
+// Row ranges per channel: about sqrt(rows) / 2, so that a lane's share (rowsPerLane ~ 2 sqrt(rows)) and the
+// partials every consumer re-sums (lanes per channel, so C * lanes^2 ~ rows * C / 4 loads in all) stay balanced.
+const MAX_LANES = 256;
+/** Rows a lane adds into one block sum before adding the block to its total (shaders/batchnorm.wgsl BLOCK). */
+const BLOCK = 32;
 
 /** How the per-channel row reductions are split; the validation derives its rounding bounds from it. */
 export interface BatchNormPlan {
   rows: number;
   channels: number;
-  channelTile: number;
-  rowLanes: number;
-  rowsPerThread: number;
-  chunks: number;
-  channelTiles: number;
+  /** Row ranges per channel: one invocation each, and the partial sums per channel. */
+  lanes: number;
+  rowsPerLane: number;
   /** Longest chain of f32 additions behind any per-channel sum. */
   chainLength: number;
 }
@@ -37,40 +34,33 @@ export function batchNormPlan(shape: readonly number[]): BatchNormPlan {
   if (shape.length !== 4) throw new Error(`batch-norm takes NHWC activations [N, H, W, C], got [${shape.join(', ')}]`);
   const channels = shape[3];
   const rows = shape[0] * shape[1] * shape[2];
-  // Channels split into tiles of near-equal width, so that C = 65 is two tiles of 33, not 64 + 1.
-  const channelTiles = Math.max(1, Math.ceil(channels / 64));
-  const channelTile = Math.max(1, Math.ceil(channels / channelTiles));
-  const rowLanes = Math.floor(WG / channelTile);
-  let rowsPerThread = Math.min(MAX_ROWS_PER_THREAD, Math.max(1, Math.ceil(rows / (rowLanes * TARGET_CHUNKS))));
-  // A grid dimension holds at most 65535 workgroups.
-  rowsPerThread = Math.max(rowsPerThread, Math.ceil(rows / (rowLanes * 65535)));
-  const chunks = Math.max(1, Math.ceil(rows / (rowLanes * rowsPerThread)));
-  const chainLength = rowsPerThread + Math.ceil(Math.log2(rowLanes)) + Math.ceil(chunks / FINAL_WG) + Math.log2(FINAL_WG);
-  return { rows, channels, channelTile, rowLanes, rowsPerThread, chunks, channelTiles, chainLength };
+  const wanted = Math.min(MAX_LANES, Math.max(1, Math.ceil(Math.sqrt(rows) / 2)));
+  const rowsPerLane = Math.max(1, Math.ceil(rows / wanted));
+  const lanes = Math.max(1, Math.ceil(rows / rowsPerLane));
+  // In a lane: BLOCK - 1 additions inside a block, one into the total, ceil(rowsPerLane / BLOCK) - 1 after it;
+  // then lanes - 1 additions across the partials.
+  const chainLength = Math.min(BLOCK, rowsPerLane) + Math.ceil(rowsPerLane / BLOCK) + lanes;
+  return { rows, channels, lanes, rowsPerLane, chainLength };
 }
 
 function params(plan: BatchNormPlan, eps = 0, momentum = 0) {
-  const { rows, channels, channelTile, rowLanes, rowsPerThread, chunks } = plan;
-  return {
-    rows, channels, channelTile, rowLanes, rowsPerThread, chunks, total: rows * channels,
-    invCount: 1 / rows, eps, momentum, unbias: rows > 1 ? rows / (rows - 1) : 0,
-  };
+  const { rows, channels, lanes, rowsPerLane } = plan;
+  return { rows, channels, lanes, rowsPerLane, invCount: 1 / rows, eps, momentum, unbias: rows > 1 ? rows / (rows - 1) : 0 };
 }
 
 function checkChannels(name: string, t: Tensor, channels: number): void {
   if (t.size !== channels) throw new Error(`batch-norm: ${name} has ${t.size} elements, expected one per channel (${channels})`);
 }
 
-/** Per-channel sums of x over the rows ('sum_partial'), or of (x - mean)^2 ('sqdev_partial'), into [C]. */
-function channelSums(rt: Runtime, plan: BatchNormPlan, x: Tensor, partialEntry: 'sum_partial' | 'sqdev_partial', mean?: Tensor): Tensor {
-  const chunkSum = Tensor.empty(rt, [plan.chunks, plan.channels]);
+/** Per-lane partial sums ([lanes, C]) of x ('sum_partial'), or of (x - mean)^2 given the sums of x ('sqdev_partial'). */
+function laneSums(rt: Runtime, plan: BatchNormPlan, x: Tensor, entry: 'sum_partial' | 'sqdev_partial', sumsIn?: Tensor): Tensor {
+  const partial = Tensor.empty(rt, [plan.lanes, plan.channels]);
   rt.launch({
-    shader: 'batchnorm', entry: partialEntry,
-    bindings: mean ? { x, mean, chunkSum } : { x, chunkSum },
-    needs: mean ? { x: x.size, mean: plan.channels, chunkSum: chunkSum.size } : { x: x.size, chunkSum: chunkSum.size },
-    uniforms: params(plan), workgroups: [plan.chunks, plan.channelTiles],
+    shader: 'batchnorm', entry, bindings: sumsIn ? { x, sumsIn, partial } : { x, partial },
+    needs: sumsIn ? { x: x.size, sumsIn: partial.size, partial: partial.size } : { x: x.size, partial: partial.size },
+    uniforms: params(plan), invocations: plan.lanes * plan.channels,
   });
-  return chunkSum;
+  return partial;
 }
 
 /**
@@ -91,24 +81,15 @@ export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, runningMe
   const invStd = Tensor.empty(rt, [C]);
   const y = Tensor.empty(rt, x.shape);
 
-  // Each stage's per-chunk partial sums are freed as soon as its finalize is queued (the scope ends).
   rt.scope(() => {
-    const sums = channelSums(rt, plan, x, 'sum_partial');
-    rt.launch({ shader: 'batchnorm', entry: 'mean_finalize', bindings: { chunkSumIn: sums, meanOut: mean }, needs: { chunkSumIn: sums.size, meanOut: C }, uniforms, workgroups: C });
-  });
-  rt.scope(() => {
-    const squares = channelSums(rt, plan, x, 'sqdev_partial', mean);
+    const sums = laneSums(rt, plan, x, 'sum_partial');
+    const squares = laneSums(rt, plan, x, 'sqdev_partial', sums);
     rt.launch({
-      shader: 'batchnorm', entry: 'var_finalize',
-      bindings: { chunkSumIn: squares, mean, invStdOut: invStd, runningMean, runningVar },
-      needs: { chunkSumIn: squares.size, mean: C, invStdOut: C, runningMean: C, runningVar: C },
-      uniforms, workgroups: C,
+      shader: 'batchnorm', entry: 'normalize', overrides: { RELU: relu },
+      bindings: { x, sumsIn: sums, squaresIn: squares, gamma, beta, y, meanOut: mean, invStdOut: invStd, runningMean, runningVar },
+      needs: { x: x.size, sumsIn: sums.size, squaresIn: squares.size, gamma: C, beta: C, y: y.size, meanOut: C, invStdOut: C, runningMean: C, runningVar: C },
+      uniforms, invocations: plan.lanes * C,
     });
-  });
-  rt.launch({
-    shader: 'batchnorm', entry: 'normalize', overrides: { RELU: relu }, bindings: { x, mean, invStd, gamma, beta, y },
-    needs: { x: x.size, mean: C, invStd: C, gamma: C, beta: C, y: y.size },
-    uniforms, invocations: x.size,
   });
   return { y, mean, invStd };
 }
@@ -123,7 +104,7 @@ export function batchNormEval(x: Tensor, gamma: Tensor, beta: Tensor, runningMea
   x.rt.launch({
     shader: 'batchnorm', entry: 'normalize_eval', overrides: { RELU: relu }, bindings: { x, mean: runningMean, variance: runningVar, gamma, beta, y },
     needs: { x: x.size, mean: C, variance: C, gamma: C, beta: C, y: y.size },
-    uniforms: params(plan, eps), invocations: x.size,
+    uniforms: params(plan, eps), invocations: plan.lanes * C,
   });
   return y;
 }
@@ -147,23 +128,18 @@ export function batchNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, mean: Te
   const dbeta = Tensor.empty(rt, [C]);
   const dx = Tensor.empty(rt, x.shape);
   rt.scope(() => {
-    const chunkSum = Tensor.empty(rt, [plan.chunks, C]);
-    const chunkSum2 = Tensor.empty(rt, [plan.chunks, C]);
+    const gradSums = Tensor.empty(rt, [plan.lanes, C, 2]);
     rt.launch({
-      shader: 'batchnorm', entry: 'grad_partial', overrides, bindings: { dy, gate, x, mean, invStd, chunkSum, chunkSum2 },
-      needs: { dy: dy.size, gate: gate.size, x: x.size, mean: C, invStd: C, chunkSum: chunkSum.size, chunkSum2: chunkSum2.size },
-      uniforms, workgroups: [plan.chunks, plan.channelTiles],
+      shader: 'batchnorm', entry: 'grad_partial', overrides, bindings: { dy, gate, x, mean, invStd, gradPartial: gradSums },
+      needs: { dy: dy.size, gate: gate.size, x: x.size, mean: C, invStd: C, gradPartial: plan.lanes * C },
+      uniforms, invocations: plan.lanes * C,
     });
     rt.launch({
-      shader: 'batchnorm', entry: 'grad_finalize', bindings: { chunkSumIn: chunkSum, chunkSum2In: chunkSum2, dbeta, dgamma },
-      needs: { chunkSumIn: chunkSum.size, chunkSum2In: chunkSum2.size, dbeta: C, dgamma: C },
-      uniforms, workgroups: C,
+      shader: 'batchnorm', entry: 'grad_input', overrides,
+      bindings: { dy, gate, x, mean, invStd, gamma, gradSumsIn: gradSums, dx, dbeta, dgamma },
+      needs: { dy: dy.size, gate: gate.size, x: x.size, mean: C, invStd: C, gamma: C, gradSumsIn: plan.lanes * C, dx: dx.size, dbeta: C, dgamma: C },
+      uniforms, invocations: plan.lanes * C,
     });
-  });
-  rt.launch({
-    shader: 'batchnorm', entry: 'grad_input', overrides, bindings: { dy, gate, x, mean, invStd, gamma, sumDy: dbeta, sumDyXhat: dgamma, dx },
-    needs: { dy: dy.size, gate: gate.size, x: x.size, mean: C, invStd: C, gamma: C, sumDy: C, sumDyXhat: C, dx: dx.size },
-    uniforms, invocations: x.size,
   });
   return { dx, dgamma, dbeta };
 }
