@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { getRuntime } from '../src/gpu/runtime.ts';
 import { loadShader, registerShaderSource } from '../src/gpu/shaders.ts';
 import { Tensor } from '../src/tensor.ts';
+import { accumulate } from '../src/ops/elementwise.ts';
 import { KernelArgumentError, ShaderCompileError } from '../src/gpu/errors.ts';
 
 async function rejects(body: () => unknown, pattern: RegExp, type: Function): Promise<void> {
@@ -108,8 +109,24 @@ test('invocations are divided by the reflected workgroup size of the entry, per 
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) if (data[c * rows + r] !== r * cols + c) wrong++;
   assert.is(wrong, 0);
   await rejects(() => rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, uniforms: { n: 4, value: 0, srcOffset: 0, dstOffset: 0, rowLen: 0 }, invocations: 4, workgroups: 1 }),
-    /kernel shaders\/fill\.wgsl:fill: give either invocations or workgroups/, KernelArgumentError);
+    /kernel shaders\/fill\.wgsl:fill: give one of invocations, workgroups or elements/, KernelArgumentError);
   x.dispose(); out.dispose();
+});
+
+test('a flat pass launched by elements covers each element exactly once, whatever grid the adapter gets', async () => {
+  const rt = await getRuntime();
+  // 16,384 = 64 workgroups of 256 lanes, the CPU grid: below it each lane takes one element, above it a run of
+  // several; sizes off multiples of 8 leave a partial run at the end.
+  for (const n of [1, 7, 16383, 16385, 100_003]) {
+    const a = Tensor.upload(rt, Float32Array.from({ length: n }, (_, i) => i % 1000));
+    const target = Tensor.upload(rt, new Float32Array(n).fill(1));
+    accumulate(target, a, 2);   // launched with elements: n
+    const data = await target.download();
+    let wrong = 0;
+    for (let i = 0; i < n; i++) if (data[i] !== 1 + 2 * (i % 1000)) wrong++;
+    assert.is(wrong, 0, `n = ${n}`);
+    a.dispose(); target.dispose();
+  }
 });
 
 test('a launch hook sees every launch and may change it (how tests inject faults)', async () => {

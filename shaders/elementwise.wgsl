@@ -23,6 +23,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> inout: array<f32>;
 
 #import flat_index(WG=256u)
+#import flat_span(WG=256u)
 
 fn unaryOp(x: f32) -> f32 {
   switch OP {
@@ -49,22 +50,22 @@ fn binaryOp(x: f32, y: f32) -> f32 {
 
 @compute @workgroup_size(256)
 fn unary(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flatIndex(gid, groups);
-  if (i < params.n) { out[i] = unaryOp(a[i]); }
+  let s = flatSpan(gid, groups, params.n);
+  for (var i = s.x; i < s.y; i += 8u) { out[i] = unaryOp(a[i]); }
 }
 
 // In place (relu on an activation that nothing else reads, say): saves a buffer.
 @compute @workgroup_size(256)
 fn unary_inplace(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flatIndex(gid, groups);
-  if (i < params.n) { inout[i] = unaryOp(inout[i]); }
+  let s = flatSpan(gid, groups, params.n);
+  for (var i = s.x; i < s.y; i += 8u) { inout[i] = unaryOp(inout[i]); }
 }
 
 // Both operands already have the output's shape: no index arithmetic.
 @compute @workgroup_size(256)
 fn binary_same(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flatIndex(gid, groups);
-  if (i < params.n) { out[i] = binaryOp(a[i], b[i]); }
+  let s = flatSpan(gid, groups, params.n);
+  for (var i = s.x; i < s.y; i += 8u) { out[i] = binaryOp(a[i], b[i]); }
 }
 
 fn dimOf(d: u32, lo: vec4<u32>, hi: vec4<u32>) -> u32 {
@@ -93,13 +94,13 @@ fn binary_broadcast(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
 // out = alpha * a + beta * b (the optimizer's and the residual path's workhorse).
 @compute @workgroup_size(256)
 fn scale_add(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flatIndex(gid, groups);
-  if (i < params.n) { out[i] = params.alpha * a[i] + params.beta * b[i]; }
+  let s = flatSpan(gid, groups, params.n);
+  for (var i = s.x; i < s.y; i += 8u) { out[i] = params.alpha * a[i] + params.beta * b[i]; }
 }
 
 // inout += alpha * a: gradient accumulation in place (a variable used twice, a parameter's gradient buffer).
 @compute @workgroup_size(256)
 fn accumulate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flatIndex(gid, groups);
-  if (i < params.n) { inout[i] = inout[i] + params.alpha * a[i]; }
+  let s = flatSpan(gid, groups, params.n);
+  for (var i = s.x; i < s.y; i += 8u) { inout[i] = inout[i] + params.alpha * a[i]; }
 }

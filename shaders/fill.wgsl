@@ -1,4 +1,4 @@
-// Fill a buffer with a constant, or copy one buffer into another. 1-D grids folded into 2-D by the launcher.
+// Fill a buffer with a constant, or copy one buffer into another: flat passes (see shaders/lib/flat_span.wgsl).
 
 struct Params { n: u32, value: f32, srcOffset: u32, dstOffset: u32, rowLen: u32 }
 
@@ -8,16 +8,18 @@ struct Params { n: u32, value: f32, srcOffset: u32, dstOffset: u32, rowLen: u32 
 
 const WG = 256u;
 
+#import flat_span(WG=256u)
+
 @compute @workgroup_size(256)
 fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * WG;
-  if (i < params.n) { dst[params.dstOffset + i] = params.value; }
+  let s = flatSpan(gid, groups, params.n);
+  for (var i = s.x; i < s.y; i += 8u) { dst[params.dstOffset + i] = params.value; }
 }
 
 @compute @workgroup_size(256)
 fn copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * WG;
-  if (i < params.n) { dst[params.dstOffset + i] = src[params.srcOffset + i]; }
+  let s = flatSpan(gid, groups, params.n);
+  for (var i = s.x; i < s.y; i += 8u) { dst[params.dstOffset + i] = src[params.srcOffset + i]; }
 }
 
 // out[r] = src[index[r]] for rows of `rowLen` elements (a selector's kept samples out of a super-batch).

@@ -57,9 +57,7 @@ fn isFinite(x: f32) -> bool {
   return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u;
 }
 
-fn flatIndex(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return gid.x + gid.y * groups.x * WG;
-}
+#import flat_span(WG=256u)
 
 fn inDecayRange(i: u32) -> bool {
   return i >= hyper.decayStart && i < hyper.decayEnd;
@@ -112,38 +110,44 @@ fn adamwUpdate(i: u32, clip: f32) {
 
 @compute @workgroup_size(256)
 fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flatIndex(gid, groups);
-  if (i < hyper.n) { sgdUpdate(i, 1.0); }
+  let s = flatSpan(gid, groups, hyper.n);
+  for (var i = s.x; i < s.y; i += 8u) { sgdUpdate(i, 1.0); }
 }
 
 @compute @workgroup_size(256)
 fn sgd_clip(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flatIndex(gid, groups);
-  if (i < hyper.n && isFinite(gradNorm[0])) { sgdUpdate(i, clipFactor()); }
+  let s = flatSpan(gid, groups, hyper.n);
+  if (!isFinite(gradNorm[0])) { return; }
+  let clip = clipFactor();
+  for (var i = s.x; i < s.y; i += 8u) { sgdUpdate(i, clip); }
 }
 
 @compute @workgroup_size(256)
 fn sgd_momentum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flatIndex(gid, groups);
-  if (i < hyper.n) { sgdMomentumUpdate(i, 1.0); }
+  let s = flatSpan(gid, groups, hyper.n);
+  for (var i = s.x; i < s.y; i += 8u) { sgdMomentumUpdate(i, 1.0); }
 }
 
 @compute @workgroup_size(256)
 fn sgd_momentum_clip(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flatIndex(gid, groups);
-  if (i < hyper.n && isFinite(gradNorm[0])) { sgdMomentumUpdate(i, clipFactor()); }
+  let s = flatSpan(gid, groups, hyper.n);
+  if (!isFinite(gradNorm[0])) { return; }
+  let clip = clipFactor();
+  for (var i = s.x; i < s.y; i += 8u) { sgdMomentumUpdate(i, clip); }
 }
 
 @compute @workgroup_size(256)
 fn adamw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flatIndex(gid, groups);
-  if (i < hyper.n) { adamwUpdate(i, 1.0); }
+  let s = flatSpan(gid, groups, hyper.n);
+  for (var i = s.x; i < s.y; i += 8u) { adamwUpdate(i, 1.0); }
 }
 
 @compute @workgroup_size(256)
 fn adamw_clip(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flatIndex(gid, groups);
-  if (i < hyper.n && isFinite(gradNorm[0])) { adamwUpdate(i, clipFactor()); }
+  let s = flatSpan(gid, groups, hyper.n);
+  if (!isFinite(gradNorm[0])) { return; }
+  let clip = clipFactor();
+  for (var i = s.x; i < s.y; i += 8u) { adamwUpdate(i, clip); }
 }
 
 // ---- gradient global norm: sqrt(sum g^2) in two stages ------------------------------------------------------

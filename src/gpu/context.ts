@@ -24,6 +24,8 @@ export interface GpuContext {
   features: string[];
   /** Subgroup sizes the adapter may use ([0, 0] without the 'subgroups' feature). */
   subgroupSizes: [number, number];
+  /** A CPU implementation (lavapipe/llvmpipe, SwiftShader): kernels that differ per device kind pick by this. */
+  software: boolean;
   /** Throws the first uncaptured error or the loss reason, if any happened since the last check. */
   checkErrors(context: string): void;
   /** Label of the last kernel recorded; uncaptured errors are attributed to it when Dawn gives no label. */
@@ -126,6 +128,7 @@ async function openGpu(options: GpuOptions): Promise<GpuContext> {
     features,
     subgroupSizes: wantedFeatures.includes('subgroups' as GPUFeatureName)
       ? [adapter.info.subgroupMinSize ?? 0, adapter.info.subgroupMaxSize ?? 0] : [0, 0],
+    software: /llvmpipe|lavapipe|swiftshader|software/i.test(`${info.architecture} ${info.description} ${info.device}`),
     lastKernel: '(none)',
     destroyed: false,
     checkErrors(context: string) {

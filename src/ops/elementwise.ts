@@ -19,11 +19,11 @@ function uniforms(n: number, rank = 0, alpha = 0, beta = 0, outShape: number[] =
 
 export function unary(op: UnaryOp, a: Tensor, options: { inPlace?: boolean } = {}): Tensor {
   if (options.inPlace) {
-    if (a.size > 0) a.rt.launch({ shader: 'elementwise', entry: 'unary_inplace', overrides: { OP: UNARY_OPS[op] }, bindings: { inout: a }, needs: { inout: a.size }, uniforms: uniforms(a.size), invocations: a.size });
+    if (a.size > 0) a.rt.launch({ shader: 'elementwise', entry: 'unary_inplace', overrides: { OP: UNARY_OPS[op] }, bindings: { inout: a }, needs: { inout: a.size }, uniforms: uniforms(a.size), elements: a.size });
     return a;
   }
   const out = Tensor.empty(a.rt, a.shape);
-  if (a.size > 0) a.rt.launch({ shader: 'elementwise', entry: 'unary', overrides: { OP: UNARY_OPS[op] }, bindings: { a, out }, needs: { a: a.size, out: out.size }, uniforms: uniforms(a.size), invocations: a.size });
+  if (a.size > 0) a.rt.launch({ shader: 'elementwise', entry: 'unary', overrides: { OP: UNARY_OPS[op] }, bindings: { a, out }, needs: { a: a.size, out: out.size }, uniforms: uniforms(a.size), elements: a.size });
   return out;
 }
 
@@ -62,7 +62,7 @@ export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
     shader: 'elementwise', entry: same ? 'binary_same' : 'binary_broadcast', overrides: { OP: BINARY_OPS[op] },
     bindings: { a, b, out }, needs: { a: a.size, b: b.size, out: out.size },
     uniforms: same ? uniforms(out.size) : uniforms(out.size, outShape.length, 0, 0, outShape, broadcastStrides(a.shape, outShape), broadcastStrides(b.shape, outShape)),
-    invocations: out.size,
+    ...(same ? { elements: out.size } : { invocations: out.size }),
   });
   return out;
 }
@@ -76,13 +76,13 @@ export const div = (a: Tensor, b: Tensor) => binary('div', a, b);
 export function scaleAdd(a: Tensor, b: Tensor, alpha: number, beta: number): Tensor {
   if (a.size !== b.size) throw new Error(`scaleAdd: shapes [${a.shape}] and [${b.shape}] differ`);
   const out = Tensor.empty(a.rt, a.shape);
-  if (out.size > 0) a.rt.launch({ shader: 'elementwise', entry: 'scale_add', bindings: { a, b, out }, needs: { a: a.size, b: b.size, out: out.size }, uniforms: uniforms(a.size, 0, alpha, beta), invocations: a.size });
+  if (out.size > 0) a.rt.launch({ shader: 'elementwise', entry: 'scale_add', bindings: { a, b, out }, needs: { a: a.size, b: b.size, out: out.size }, uniforms: uniforms(a.size, 0, alpha, beta), elements: a.size });
   return out;
 }
 
 /** target += alpha * a, in place (same sizes). */
 export function accumulate(target: Tensor, a: Tensor, alpha = 1): Tensor {
   if (target.size !== a.size) throw new Error(`accumulate: sizes ${target.size} and ${a.size} differ`);
-  if (a.size > 0) a.rt.launch({ shader: 'elementwise', entry: 'accumulate', bindings: { inout: target, a }, needs: { inout: target.size, a: a.size }, uniforms: uniforms(a.size, 0, alpha), invocations: a.size });
+  if (a.size > 0) a.rt.launch({ shader: 'elementwise', entry: 'accumulate', bindings: { inout: target, a }, needs: { inout: target.size, a: a.size }, uniforms: uniforms(a.size, 0, alpha), elements: a.size });
   return target;
 }

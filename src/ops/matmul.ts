@@ -52,8 +52,7 @@ export function availableMatmulVariants(rt: Runtime): MatmulVariant[] {
 }
 
 export function isSoftwareAdapter(rt: Runtime): boolean {
-  const { architecture, description, device } = rt.ctx.info;
-  return /llvmpipe|lavapipe|swiftshader|software/i.test(`${architecture} ${description} ${device}`);
+  return rt.ctx.software;
 }
 
 interface Problem {

@@ -83,7 +83,7 @@ export function sgdStep(weights: Tensor, grads: Tensor, momentumBuf: Tensor | nu
     shader: 'optimizer', entry, overrides: usesMomentum ? { NESTEROV: c.nesterov } : {},
     bindings: { weights, grads, ...(usesMomentum ? { momentumBuf: momentumBuf! } : {}), ...(clip ? { gradNorm: clip.norm } : {}) },
     needs: { weights: n, grads: n, ...(usesMomentum ? { momentumBuf: n } : {}), ...(clip ? { gradNorm: 1 } : {}) },
-    uniforms, invocations: n,
+    uniforms, elements: n,
   });
 }
 
@@ -111,7 +111,7 @@ export function adamwStep(weights: Tensor, grads: Tensor, state: AdamWState, ste
     shader: 'optimizer', entry: clip ? 'adamw_clip' : 'adamw',
     bindings: { weights, grads, expAvg: state.expAvg, expAvgSq: state.expAvgSq, ...(clip ? { gradNorm: clip.norm } : {}) },
     needs: { weights: n, grads: n, expAvg: n, expAvgSq: n, ...(clip ? { gradNorm: 1 } : {}) },
-    uniforms, invocations: n,
+    uniforms, elements: n,
   });
 }
 

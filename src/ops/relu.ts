@@ -32,9 +32,9 @@ function launchPair(entry: string, first: Tensor, firstName: string, second: Ten
   const out = inPlace ? first : Tensor.empty(first.rt, first.shape);
   if (n === 0) return out;
   if (inPlace) {
-    first.rt.launch({ shader: 'relu', entry: `${entry}_inplace`, bindings: { inout: first, [secondName]: second }, needs: { inout: n, [secondName]: n }, uniforms: { n }, invocations: n });
+    first.rt.launch({ shader: 'relu', entry: `${entry}_inplace`, bindings: { inout: first, [secondName]: second }, needs: { inout: n, [secondName]: n }, uniforms: { n }, elements: n });
   } else {
-    first.rt.launch({ shader: 'relu', entry, bindings: { [firstName]: first, [secondName]: second, out }, needs: { [firstName]: n, [secondName]: n, out: n }, uniforms: { n }, invocations: n });
+    first.rt.launch({ shader: 'relu', entry, bindings: { [firstName]: first, [secondName]: second, out }, needs: { [firstName]: n, [secondName]: n, out: n }, uniforms: { n }, elements: n });
   }
   return out;
 }

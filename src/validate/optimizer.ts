@@ -200,6 +200,9 @@ export const SGD_CASES: [SgdConfig, StepSetup][] = [
   [{ lr: 0.1, momentum: 0.9, weightDecay: 5e-4 }, { n: 65537, steps: 4, gradSpread: 1, maxNorm: 1 }],
   [{ lr: 0.01, momentum: 0.5, weightDecay: 0.1 }, { n: 1000, steps: 5, gradSpread: 2, maxNorm: 1e3, decayRange: [100, 900] }],
   [{ lr: 0.3, weightDecay: 0.01, decoupledWeightDecay: true }, { n: 7, steps: 4, gradSpread: 1, maxNorm: 0.5, gradScale: 2 }],
+  // A flat pass long enough that each lane walks several elements on a CPU adapter (above 64 x 256), not a
+  // multiple of 8, with a decay range that starts and ends inside a lane's run: the training step's entry.
+  [{ lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 }, { n: 40009, steps: 3, gradSpread: 1, decayRange: [1003, 39001] }],
 ];
 
 export const ADAMW_CASES: [AdamWConfig, StepSetup][] = [
@@ -210,6 +213,7 @@ export const ADAMW_CASES: [AdamWConfig, StepSetup][] = [
   [{ lr: 1e-3, weightDecay: 0.01, decoupledWeightDecay: false }, { n: 1000, steps: 5, gradSpread: 1, gradScale: 0.25 }],
   // Gradients near eps: the denominator's eps term matters.
   [{ lr: 1e-2, eps: 1e-6 }, { n: 7, steps: 5, gradSpread: 1e-6 }],
+  [{ lr: 3e-3, weightDecay: 0.01 }, { n: 40009, steps: 3, gradSpread: 1, decayRange: [1003, 39001] }],
 ];
 
 export function optimizerCases(): ValidationCase[] {
