@@ -31,7 +31,6 @@ struct Conv {
 @group(0) @binding(8) var<storage, read_write> weightOut: array<f32>;
 
 #import flat_index(WG=64u)
-#import nhwc
 
 // Texel i of a texture conv.colsPadded / 4 texels wide (a slab of P, or the weights as a GEMM operand): its
 // (column, row).
@@ -98,31 +97,38 @@ fn im2col_buffer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
 // dX[n, h, w, ci] = sum over taps (kh, kw) whose output pixel (oh, ow) exists of dP[(n, oh, ow), (kh, kw, ci)].
 // A gather, not a scatter: each input element is written once, in a fixed order, without atomics. Runs on a slab
 // of whole images (conv.N of them here), whose dP rows start at 0 and whose dx starts at element m0.
+// Invocation (ci, w, n * H + h). The taps that reach an output pixel are kh = (h + pad) % stride, then every
+// stride-th; their oh falls by one each step, so the loops divide only once per invocation (llvmpipe runs each
+// integer division as eight scalar ones).
 @compute @workgroup_size(64)
-fn col2im(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flatIndex(gid, groups);
-  if (i >= conv.total) { return; }
-  let pos = nhwcOf(i, conv.H, conv.W, conv.C);
-  let n = pos.x;
-  let h = pos.y;
-  let w = pos.z;
-  let ci = pos.w;
+fn col2im(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let ci = gid.x;
+  let w = gid.y;
+  if (ci >= conv.C || w >= conv.W || gid.z >= conv.N * conv.H) { return; }
+  let n = gid.z / conv.H;
+  let h = gid.z % conv.H;
+  let hp = h + conv.pad;
+  let wp = w + conv.pad;
   var sum = 0.0;
-  for (var kh = 0u; kh < conv.KH; kh++) {
-    let th = i32(h + conv.pad) - i32(kh);
-    if (th < 0 || th % i32(conv.stride) != 0) { continue; }
-    let oh = u32(th) / conv.stride;
-    if (oh >= conv.Ho) { continue; }
-    for (var kw = 0u; kw < conv.KW; kw++) {
-      let tw = i32(w + conv.pad) - i32(kw);
-      if (tw < 0 || tw % i32(conv.stride) != 0) { continue; }
-      let ow = u32(tw) / conv.stride;
-      if (ow >= conv.Wo) { continue; }
-      let row = (n * conv.Ho + oh) * conv.Wo + ow;
-      sum += dcols[row * conv.K + (kh * conv.KW + kw) * conv.C + ci];
+  var kh = hp % conv.stride;
+  var oh = i32(hp / conv.stride);
+  while (kh < conv.KH) {
+    if (oh >= 0 && u32(oh) < conv.Ho) {
+      var kw = wp % conv.stride;
+      var ow = i32(wp / conv.stride);
+      while (kw < conv.KW) {
+        if (ow >= 0 && u32(ow) < conv.Wo) {
+          let row = (n * conv.Ho + u32(oh)) * conv.Wo + u32(ow);
+          sum += dcols[row * conv.K + (kh * conv.KW + kw) * conv.C + ci];
+        }
+        kw += conv.stride;
+        ow -= 1;
+      }
     }
+    kh += conv.stride;
+    oh -= 1;
   }
-  dx[conv.m0 + i] = sum;
+  dx[conv.m0 + (gid.z * conv.W + w) * conv.C + ci] = sum;
 }
 
 // ---- implicit GEMM operands (shaders/conv_subgroup.wgsl) ----------------------------------------------------
@@ -133,45 +139,73 @@ fn channel(n: u32, ih: i32, iw: i32, ci: u32) -> f32 {
 }
 
 // The input once, zero-padded in space and in channels (to a multiple of 4): texel (iw * C4 + c4, n * Hp + ih)
-// holds channels 4c4..4c4+3 of padded pixel (ih, iw) of image n.
-@compute @workgroup_size(64)
-fn pad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flatIndex(gid, groups);
-  if (i >= conv.total) { return; }
-  let u = i % (conv.Wp * conv.C4);
-  let v = i / (conv.Wp * conv.C4);
-  let n = v / conv.Hp;
-  let ih = i32(v % conv.Hp) - i32(conv.pad);
-  let iw = i32(u / conv.C4) - i32(conv.pad);
-  let c = (u % conv.C4) * 4u;
-  textureStore(dstTex, vec2<u32>(u, v), vec4<f32>(channel(n, ih, iw, c), channel(n, ih, iw, c + 1u), channel(n, ih, iw, c + 2u), channel(n, ih, iw, c + 3u)));
+// holds channels 4c4..4c4+3 of padded pixel (ih, iw) of image n. Invocation (texel column, ih, n): two
+// divisions per texel, none for the row.
+fn paddedTexel(gid: vec3<u32>) -> vec4<i32> {
+  if (gid.x >= conv.Wp * conv.C4 || gid.y >= conv.Hp || gid.z >= conv.N) { return vec4<i32>(-1); }
+  return vec4<i32>(i32(gid.y) - i32(conv.pad), i32(gid.x / conv.C4) - i32(conv.pad), i32((gid.x % conv.C4) * 4u), 0);
+}
+
+fn storePadded(gid: vec3<u32>, v: vec4<f32>) {
+  textureStore(dstTex, vec2<u32>(gid.x, gid.z * conv.Hp + gid.y), v);
+}
+
+@compute @workgroup_size(16, 4)
+fn pad_input(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let t = paddedTexel(gid);
+  if (t.w < 0) { return; }
+  let c = u32(t.z);
+  storePadded(gid, vec4<f32>(channel(gid.z, t.x, t.y, c), channel(gid.z, t.x, t.y, c + 1u), channel(gid.z, t.x, t.y, c + 2u), channel(gid.z, t.x, t.y, c + 3u)));
+}
+
+// C a multiple of 4: a texel is one vec4 of the input.
+@compute @workgroup_size(16, 4)
+fn pad_input_c4(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let t = paddedTexel(gid);
+  if (t.w < 0) { return; }
+  var v = vec4<f32>(0.0);
+  if (t.x >= 0 && t.y >= 0 && t.x < i32(conv.H) && t.y < i32(conv.W)) {
+    v = x4[((gid.z * conv.H + u32(t.x)) * conv.W + u32(t.y)) * conv.C4 + u32(t.z) / 4u];
+  }
+  storePadded(gid, v);
 }
 
 // The weights as the forward GEMM's B operand: texel (co / 4, k') holds W[co..co+3, kh, kw, ci] for
 // k' = (kh * KW + kw) * 4C4 + ci, zero for padded channels and output channels past Cout.
-fn weightAt(co: u32, k: u32) -> f32 {
-  let cq = conv.C4 * 4u;
-  let ci = k % cq;
-  let tap = k / cq;
-  if (co >= conv.Cout || ci >= conv.C) { return 0.0; }
-  return weight[(co * conv.KH * conv.KW + tap) * conv.C + ci];
-}
-
-@compute @workgroup_size(64)
-fn weights_texture(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  storeWeightTexel(flatIndex(gid, groups), false);
-}
-
-// Texel i of the forward GEMM's B operand, (co / 4, k'): four output channels of W as stored, or of the flipped
-// weights (below) that the input gradient's convolution takes.
-fn storeWeightTexel(i: u32, flipped: bool) {
-  if (i >= conv.total) { return; }
-  let t = slabTexel(i);
+// The input gradient of a stride-1 convolution is a convolution of dY with the weights flipped in space and
+// transposed in channels: Wf[c, kh, kw, co] = W[co, KH-1-kh, KW-1-kw, c]. Dispatched with the transposed geometry
+// (input channels conv.C = the forward's Cout, output channels conv.Cout = the forward's C), the flipped entry
+// writes Wf in the same layout. Invocation (column texel, channel, tap): no division per texel (forward), two
+// (flipped).
+fn storeWeightTexel(gid: vec3<u32>, flipped: bool) {
+  let ci = gid.y;
+  let tap = gid.z;
+  if (gid.x >= conv.colsPadded / 4u || ci >= conv.C4 * 4u || tap >= conv.KH * conv.KW) { return; }
   var v = vec4<f32>(0.0);
-  for (var j = 0u; j < 4u; j++) {
-    if (flipped) { v[j] = flippedWeightAt(t.x * 4u + j, t.y); } else { v[j] = weightAt(t.x * 4u + j, t.y); }
+  if (ci < conv.C) {
+    // Element of W behind output column o = 0 and the step between neighbouring columns.
+    var at = tap * conv.C + ci;
+    var step = conv.KH * conv.KW * conv.C;
+    if (flipped) {
+      at = ((ci * conv.KH + conv.KH - 1u - tap / conv.KW) * conv.KW + conv.KW - 1u - tap % conv.KW) * conv.Cout;
+      step = 1u;
+    }
+    for (var j = 0u; j < 4u; j++) {
+      let o = gid.x * 4u + j;
+      if (o < conv.Cout) { v[j] = weight[at + o * step]; }
+    }
   }
-  textureStore(dstTex, t, v);
+  textureStore(dstTex, vec2<u32>(gid.x, tap * conv.C4 * 4u + ci), v);
+}
+
+@compute @workgroup_size(16, 4)
+fn weights_texture(@builtin(global_invocation_id) gid: vec3<u32>) {
+  storeWeightTexel(gid, false);
+}
+
+@compute @workgroup_size(16, 4)
+fn weights_texture_flipped(@builtin(global_invocation_id) gid: vec3<u32>) {
+  storeWeightTexel(gid, true);
 }
 
 // dW[Cout, KH, KW, C] from the implicit GEMM's dW'[Cout, KH*KW*4C4]: drops the padded channels.
@@ -182,23 +216,4 @@ fn unpad_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let ci = i % conv.C;
   let rest = i / conv.C;   // co * KH * KW + tap
   weightOut[i] = weight[rest * conv.C4 * 4u + ci];
-}
-
-// The input gradient of a stride-1 convolution is a convolution of dY with the weights flipped in space and
-// transposed in channels: Wf[c, kh, kw, co] = W[co, KH-1-kh, KW-1-kw, c]. Dispatched with the transposed geometry
-// (input channels conv.C = the forward's Cout, output channels conv.Cout = the forward's C), this writes Wf as
-// the forward GEMM's B operand, in the layout weights_texture uses.
-fn flippedWeightAt(c: u32, k: u32) -> f32 {
-  let cq = conv.C4 * 4u;
-  let co = k % cq;            // channel of dY, the transposed conv's input
-  let tap = k / cq;
-  let kh = tap / conv.KW;
-  let kw = tap % conv.KW;
-  if (c >= conv.Cout || co >= conv.C) { return 0.0; }
-  return weight[((co * conv.KH + (conv.KH - 1u - kh)) * conv.KW + (conv.KW - 1u - kw)) * conv.Cout + c];
-}
-
-@compute @workgroup_size(64)
-fn weights_texture_flipped(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  storeWeightTexel(flatIndex(gid, groups), true);
 }

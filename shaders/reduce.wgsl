@@ -14,6 +14,8 @@ struct Params { outer: u32, len: u32, inner: u32, scale: f32 }
 @group(0) @binding(3) var<storage, read_write> outIndex: array<u32>;
 
 const WG = 64u;
+
+#import flat_span(WG=64u)
 var<workgroup> partial: array<f32, 64>;
 var<workgroup> partialIndex: array<u32, 64>;
 
@@ -54,14 +56,19 @@ fn rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   if (inRange && lid.x == 0u) { out[row] = finish(partial[0]); }
 }
 
+// A flat pass over the outputs (shaders/lib/flat_span.wgsl). With outer == 1 (a sum over the leading axis, as
+// of the weight gradient's chunk partials) the output index is the input offset: no division per output, which
+// llvmpipe would run as eight scalar divides.
 @compute @workgroup_size(64)
 fn strided(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let o = gid.x + gid.y * groups.x * WG;
-  if (o >= params.outer * params.inner) { return; }
-  let base = (o / params.inner) * params.len * params.inner + o % params.inner;
-  var acc = identity();
-  for (var i = 0u; i < params.len; i++) { acc = combine(acc, x[base + i * params.inner]); }
-  out[o] = finish(acc);
+  let s = flatSpan(gid, groups, params.outer * params.inner);
+  for (var o = s.x; o < s.y; o += 8u) {
+    var base = o;
+    if (params.outer > 1u) { base = (o / params.inner) * params.len * params.inner + o % params.inner; }
+    var acc = identity();
+    for (var i = 0u; i < params.len; i++) { acc = combine(acc, x[base + i * params.inner]); }
+    out[o] = finish(acc);
+  }
 }
 
 // Arg-max: the first index of the largest value (NaN never wins), like NumPy for finite input.

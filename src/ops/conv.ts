@@ -83,10 +83,11 @@ function implicitFits(rt: Runtime, g: ConvGeometry): boolean {
 function paddedInput(x: Tensor, g: ConvGeometry): GPUTexture {
   const { C4, Hp, Wp } = paddedExtent(g);
   const texture = x.rt.textures.acquire(Wp * C4, g.N * Hp);
-  const total = Wp * C4 * g.N * Hp;
+  const c4 = g.C % 4 === 0;
   x.rt.launch({
-    shader: 'conv', entry: 'pad_input', bindings: { x, dstTex: texture }, needs: { x: x.size },
-    uniforms: convUniforms(g, { total }), invocations: total,
+    shader: 'conv', entry: c4 ? 'pad_input_c4' : 'pad_input', bindings: c4 ? { x4: x, dstTex: texture } : { x, dstTex: texture },
+    needs: c4 ? { x4: x.size / 4 } : { x: x.size },
+    uniforms: convUniforms(g, { total: Wp * C4 * g.N * Hp }), invocations: [Wp * C4, Hp, g.N],
   });
   return texture;
 }
@@ -109,10 +110,9 @@ function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry, f
   const Np = roundUp(g.Cout, 32);
   const input = paddedInput(x, g);
   const weights = rt.textures.acquire(Np / 4, Kq);
-  const texels = Kq * Np / 4;
   rt.launch({
     shader: 'conv', entry: flipped ? 'weights_texture_flipped' : 'weights_texture', bindings: { weight: w, dstTex: weights }, needs: { weight: w.size },
-    uniforms: convUniforms(g, { total: texels, colsPadded: Np }), invocations: texels,
+    uniforms: convUniforms(g, { total: Kq * Np / 4, colsPadded: Np }), invocations: [Np / 4, Kq / (g.KH * g.KW), g.KH * g.KW],
   });
   // The output is written in slabs of whole images when one binding cannot hold it (large batches).
   const perImage = g.Ho * g.Wo;
@@ -195,8 +195,9 @@ function convWeightGradImplicit(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: 
       invocations: [grid.lanes, 1, count],
     });
     rt.textures.release(gradT);
-    const part = sum(partials, 0);
-    partials.dispose();
+    // One chunk (layers with few patch rows) is the gradient itself.
+    const part = count === 1 ? partials : sum(partials, 0);
+    if (part !== partials) partials.dispose();
     total = addInOrder(total, part);
   }
   if (!padded) rt.textures.release(input);
@@ -333,10 +334,9 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly numb
       if (dySlab !== dyRows) dySlab.dispose();
     }
     const slab = { ...g, N: images };
-    const total = images * g.H * g.W * g.C;
     rt.launch({
       shader: 'conv', entry: 'col2im', bindings: { dcols: dP, dx }, needs: { dcols: dP.size, dx: dx.size },
-      uniforms: convUniforms(slab, { total, m0: n0 * g.H * g.W * g.C }), invocations: total,
+      uniforms: convUniforms(slab, { total: images * g.H * g.W * g.C, m0: n0 * g.H * g.W * g.C }), invocations: [g.C, g.W, images * g.H],
     });
     dP.dispose();
   }

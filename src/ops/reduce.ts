@@ -27,8 +27,9 @@ export function reduce(op: ReduceOp, x: Tensor, axis = -1, keepDims = false): Te
     bindings: op === 'argmax' ? { x, outIndex: out } : { x, out },
     needs: { x: x.size },
     uniforms: { outer, len, inner, scale: op === 'mean' ? 1 / len : 1 },
-    // A contiguous row is reduced by one workgroup together; a strided one by one invocation per output.
-    ...(contiguous ? { workgroups: outer } : { invocations: outer * inner }),
+    // A contiguous row is reduced by one workgroup together; strided outputs by a flat pass (argmax: one
+    // invocation per output).
+    ...(contiguous ? { workgroups: outer } : op === 'argmax' ? { invocations: outer * inner } : { elements: outer * inner }),
   });
   return out;
 }
