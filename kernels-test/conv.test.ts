@@ -6,7 +6,7 @@ import { getRuntime } from '../src/gpu/runtime.ts';
 import { Tensor } from '../src/tensor.ts';
 import { uniformArray } from '../src/rng.ts';
 import { availableMatmulVariants } from '../src/ops/matmul.ts';
-import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, ohwiToOihw, oihwToOhwi } from '../src/ops/conv.ts';
+import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, liveTaps, ohwiToOihw, oihwToOhwi } from '../src/ops/conv.ts';
 import { convBackwardBiasReference, convBackwardInputReference, convBackwardWeightReference, convForwardReference } from '../src/reference/conv.ts';
 import { numericGradient, project, gpuNumericGradient, spreadIndices } from '../src/reference/gradcheck.ts';
 import { compare } from '../src/reference/compare.ts';
@@ -92,6 +92,17 @@ test('outputs and input-gradient patches larger than one binding run in slabs of
   } finally {
     delete rt.hooks.maxStorageBinding;
   }
+});
+
+test('taps that only meet padding are cropped to the box the outputs use, only where one padding serves it', () => {
+  const live = (H: number, W: number, k: number, stride: number, pad: number) => liveTaps(convGeometry([1, H, W, 4], [4, k, k, 4], { stride, padding: pad }));
+  assert.equal(live(1, 1, 3, 1, 1), { kh0: 1, kw0: 1, KH: 1, KW: 1, pad: 0 }, '3x3 on 1x1: the centre');
+  assert.equal(live(2, 2, 3, 2, 1), { kh0: 1, kw0: 1, KH: 2, KW: 2, pad: 0 }, '3x3/2 on 2x2: one output, lower-right box');
+  assert.equal(live(1, 1, 7, 2, 3), { kh0: 3, kw0: 3, KH: 1, KW: 1, pad: 0 }, 'the 7x7/2 stem on one pixel');
+  assert.is(live(2, 2, 3, 1, 1), null, 'every tap meets some output');
+  assert.is(live(32, 32, 3, 1, 1), null);
+  assert.is(live(1, 5, 3, 1, 1), null, 'a box of 1 x 3 taps would need padding 0 on one axis and 1 on the other');
+  assert.is(live(3, 3, 1, 1, 0), null, '1x1 kernels have nothing to crop');
 });
 
 test('OIHW <-> OHWI conversion round-trips and moves elements where PyTorch expects them', () => {

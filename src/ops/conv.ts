@@ -44,6 +44,36 @@ export function convGeometry(xShape: readonly number[], wShape: readonly number[
   return { N, H, W, C, Cout, KH, KW, stride, pad, Ho, Wo, M: N * Ho * Wo, K: KH * KW * C };
 }
 
+/**
+ * The kernel taps that meet the input for some output pixel, when that is a smaller box than the kernel: a
+ * 3x3 conv with padding 1 on a 1x1 map only ever uses its centre (ResNet-18's last stage on 28x28 images), and
+ * the taps outside the box multiply padding zeros only. Null when every tap is live, or when the box would need
+ * a different padding per side (our geometry has one). The cropped conv computes the same outputs exactly.
+ */
+export function liveTaps(g: ConvGeometry): { kh0: number; kw0: number; KH: number; KW: number; pad: number } | null {
+  // Tap k meets row oh * stride + k - pad: inside [0, size) for some oh in [0, out) from the first to the last.
+  const first = (out: number) => Math.max(0, g.pad - (out - 1) * g.stride);
+  const last = (size: number, kernel: number) => Math.min(kernel - 1, size - 1 + g.pad);
+  const kh0 = first(g.Ho), kw0 = first(g.Wo);
+  const KH = last(g.H, g.KH) - kh0 + 1, KW = last(g.W, g.KW) - kw0 + 1;
+  if ((KH === g.KH && KW === g.KW) || kh0 !== kw0 || KH < 1 || KW < 1) return null;
+  const pad = g.pad - kh0;
+  if (convOutputSize(g.H, KH, g.stride, pad) !== g.Ho || convOutputSize(g.W, KW, g.stride, pad) !== g.Wo) return null;
+  return { kh0, kw0, KH, KW, pad };
+}
+
+/** The [Cout, KH, KW, C] box of `w` whose first tap is (kh0, kw0) in w, zero where the box leaves w (both ways). */
+function tapBox(w: Tensor, shape: readonly number[], kh0: number, kw0: number): Tensor {
+  const [Cout, KH, KW, C] = shape;
+  const out = Tensor.empty(w.rt, shape);
+  w.rt.launch({
+    shader: 'conv', entry: 'tap_box', bindings: { weight: w, weightOut: out }, needs: { weight: w.size, weightOut: out.size },
+    uniforms: { Cout, C, dstKH: KH, dstKW: KW, srcKH: w.shape[1], srcKW: w.shape[2], offsetH: kh0, offsetW: kw0 },
+    invocations: [C, KH * KW, Cout],
+  });
+  return out;
+}
+
 /** What one dispatch covers: `total` elements written, and for the slab kernels the slab's rows and padded extent. */
 interface ConvSlice { total: number; m0?: number; rows?: number; rowsPadded?: number; colsPadded?: number }
 
@@ -262,6 +292,13 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, options
 export function conv2dKeepingInput(x: Tensor, w: Tensor, bias: Tensor | null = null, options: ConvOptions = {}, keep = true): { y: Tensor; padded: PaddedInput | null } {
   const rt = x.rt;
   const g = convGeometry(x.shape, w.shape, options);
+  const live = liveTaps(g);
+  if (live) {
+    const cropped = tapBox(w, [g.Cout, live.KH, live.KW, g.C], live.kh0, live.kw0);
+    const result = conv2dKeepingInput(x, cropped, bias, { ...options, padding: live.pad }, keep);
+    cropped.dispose();
+    return result;
+  }
   const variant = options.variant ?? defaultMatmulVariant(rt);
   const y = Tensor.empty(rt, [g.N, g.Ho, g.Wo, g.Cout]);
   const weight = flatView(w, g.Cout, g.K);
@@ -304,6 +341,13 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly numb
   const rt = dy.rt;
   const g = convGeometry(xShape, w.shape, options);
   checkGradShape(dy, g);
+  const live = liveTaps(g);
+  if (live) {
+    const cropped = tapBox(w, [g.Cout, live.KH, live.KW, g.C], live.kh0, live.kw0);
+    const dx = conv2dBackwardInput(dy, cropped, xShape, { ...options, padding: live.pad });
+    cropped.dispose();
+    return dx;
+  }
   const variant = options.variant ?? defaultMatmulVariant(rt);
   const dx = Tensor.empty(rt, xShape);
   // (Not for a few input channels, like an RGB stem: the GEMM's 32-column tiles would be mostly padding.)
@@ -352,6 +396,14 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: readonly num
   const rt = dy.rt;
   const g = convGeometry(x.shape, wShape, options);
   checkGradShape(dy, g);
+  const live = liveTaps(g);
+  if (live) {
+    // The cropped taps' gradient, then the dead taps' zeros around it.
+    const croppedGrad = conv2dBackwardWeight(dy, x, [g.Cout, live.KH, live.KW, g.C], { ...options, padding: live.pad }, padded);
+    const dw = tapBox(croppedGrad, wShape, -live.kh0, -live.kw0);
+    croppedGrad.dispose();
+    return dw;
+  }
   const variant = options.variant ?? defaultMatmulVariant(rt);
   if (variant === 'subgroup' && implicitFits(rt, g)) return convWeightGradImplicit(dy, x, g, wShape, padded);
   const dyRows = flatView(dy, g.M, g.Cout);

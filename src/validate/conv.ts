@@ -22,6 +22,10 @@ export const CONV_CASES: ConvCase[] = [
   { N: 2, H: 6, W: 6, C: 64, Cout: 64, k: 3, stride: 1, pad: 1 },
   { N: 1, H: 8, W: 10, C: 4, Cout: 3, k: 3, stride: 2, pad: 0 },
   { N: 2, H: 5, W: 5, C: 16, Cout: 32, k: 1, stride: 1, pad: 0 },
+  // Taps that only ever meet padding are cropped (ops/conv.ts liveTaps): a 3x3 on a 1x1 map runs as its centre
+  // tap, a 3x3/2 on a 2x2 map as its lower-right 2x2 box; the weight gradient of the dead taps must come back 0.
+  { N: 3, H: 1, W: 1, C: 8, Cout: 16, k: 3, stride: 1, pad: 1 },
+  { N: 2, H: 2, W: 2, C: 16, Cout: 8, k: 3, stride: 2, pad: 1, exact: true },
   // More patch rows than a texture holds (16,384): slabs for the forward, chunks for the weight gradient.
   { N: 2, H: 100, W: 100, C: 1, Cout: 2, k: 3, stride: 1, pad: 0 },
   // Exact: M = 3 * 79 * 79 = 18,723 patch rows (odd, so no chunk size divides it: the last chunk is partial on
