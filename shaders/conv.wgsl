@@ -218,23 +218,25 @@ fn unpad_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   weightOut[i] = weight[rest * conv.C4 * 4u + ci];
 }
 
-// A box of kernel taps of OHWI weights: dst[co, kh, kw, ci] = src[co, kh + offsetH, kw + offsetW, ci], zero where
-// that tap lies outside src. Crops the taps that only ever meet zero padding (a 3x3 conv on a 1x1 map is a 1x1
-// conv: 9x less work), and puts their zero gradient back. Invocation (ci, tap, co).
-struct TapBox { Cout: u32, C: u32, dstKH: u32, dstKW: u32, srcKH: u32, srcKW: u32, offsetH: i32, offsetW: i32 }
+// A box of kernel taps of OHWI weights, the taps [kh0, kh0 + KH) x [kw0, kw0 + KW) of a [Cout, fullKH, fullKW, C]
+// tensor: copied out into a dense [Cout, KH, KW, C] tensor (toFull = 0), or back into the full layout (toFull =
+// 1, into a zeroed tensor). Crops the taps that only ever meet zero padding (a 3x3 conv on a 1x1 map is a 1x1
+// conv: 9x less work), and puts their zero gradient back. Invocation (ci, co / 8) walks the box for 8 output
+// channels: no division, and few workgroups (each costs llvmpipe a fixed start-up).
+struct TapBox { Cout: u32, C: u32, KH: u32, KW: u32, fullKH: u32, fullKW: u32, kh0: u32, kw0: u32, toFull: u32 }
 @group(0) @binding(9) var<uniform> box: TapBox;
 
 @compute @workgroup_size(64)
 fn tap_box(@builtin(global_invocation_id) gid: vec3<u32>) {
   let ci = gid.x;
-  let tap = gid.y;
-  let co = gid.z;
-  if (ci >= box.C || tap >= box.dstKH * box.dstKW || co >= box.Cout) { return; }
-  let kh = i32(tap / box.dstKW) + box.offsetH;
-  let kw = i32(tap % box.dstKW) + box.offsetW;
-  var v = 0.0;
-  if (kh >= 0 && kw >= 0 && kh < i32(box.srcKH) && kw < i32(box.srcKW)) {
-    v = weight[((co * box.srcKH + u32(kh)) * box.srcKW + u32(kw)) * box.C + ci];
+  if (ci >= box.C) { return; }
+  for (var co = gid.y * 8u; co < min(gid.y * 8u + 8u, box.Cout); co++) {
+    for (var kh = 0u; kh < box.KH; kh++) {
+      for (var kw = 0u; kw < box.KW; kw++) {
+        let full = ((co * box.fullKH + box.kh0 + kh) * box.fullKW + box.kw0 + kw) * box.C + ci;
+        let dense = ((co * box.KH + kh) * box.KW + kw) * box.C + ci;
+        if (box.toFull == 1u) { weightOut[full] = weight[dense]; } else { weightOut[dense] = weight[full]; }
+      }
+    }
   }
-  weightOut[(co * box.dstKH * box.dstKW + tap) * box.C + ci] = v;
 }

@@ -7,7 +7,7 @@
 import { Tensor } from '../tensor.ts';
 import type { Runtime } from '../gpu/runtime.ts';
 import { add } from './elementwise.ts';
-import { copy } from './fill.ts';
+import { copy, fill } from './fill.ts';
 import { sum } from './reduce.ts';
 import { defaultMatmulVariant, denseSource, matmul, packStackToTexture, SLAB_ALIGN, subgroupGrid, textureGemm, type MatmulVariant, type TextureSource } from './matmul.ts';
 
@@ -62,14 +62,17 @@ export function liveTaps(g: ConvGeometry): { kh0: number; kw0: number; KH: numbe
   return { kh0, kw0, KH, KW, pad };
 }
 
-/** The [Cout, KH, KW, C] box of `w` whose first tap is (kh0, kw0) in w, zero where the box leaves w (both ways). */
-function tapBox(w: Tensor, shape: readonly number[], kh0: number, kw0: number): Tensor {
-  const [Cout, KH, KW, C] = shape;
-  const out = Tensor.empty(w.rt, shape);
-  w.rt.launch({
-    shader: 'conv', entry: 'tap_box', bindings: { weight: w, weightOut: out }, needs: { weight: w.size, weightOut: out.size },
-    uniforms: { Cout, C, dstKH: KH, dstKW: KW, srcKH: w.shape[1], srcKW: w.shape[2], offsetH: kh0, offsetW: kw0 },
-    invocations: [C, KH * KW, Cout],
+/**
+ * The taps [kh0, kh0 + KH) x [kw0, kw0 + KW) of the OHWI weights `src` as a dense [Cout, KH, KW, C] tensor, or
+ * (`toFull`) a dense box put back at those taps of a zeroed tensor of shape `fullShape`.
+ */
+function tapBox(src: Tensor, fullShape: readonly number[], box: { kh0: number; kw0: number; KH: number; KW: number }, toFull: boolean): Tensor {
+  const [Cout, fullKH, fullKW, C] = fullShape;
+  const out = toFull ? fill(Tensor.empty(src.rt, fullShape), 0) : Tensor.empty(src.rt, [Cout, box.KH, box.KW, C]);
+  src.rt.launch({
+    shader: 'conv', entry: 'tap_box', bindings: { weight: src, weightOut: out }, needs: { weight: src.size, weightOut: out.size },
+    uniforms: { Cout, C, KH: box.KH, KW: box.KW, fullKH, fullKW, kh0: box.kh0, kw0: box.kw0, toFull: toFull ? 1 : 0 },
+    invocations: [C, Math.ceil(Cout / 8)],
   });
   return out;
 }
@@ -294,7 +297,7 @@ export function conv2dKeepingInput(x: Tensor, w: Tensor, bias: Tensor | null = n
   const g = convGeometry(x.shape, w.shape, options);
   const live = liveTaps(g);
   if (live) {
-    const cropped = tapBox(w, [g.Cout, live.KH, live.KW, g.C], live.kh0, live.kw0);
+    const cropped = tapBox(w, w.shape, live, false);
     const result = conv2dKeepingInput(x, cropped, bias, { ...options, padding: live.pad }, keep);
     cropped.dispose();
     return result;
@@ -343,7 +346,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly numb
   checkGradShape(dy, g);
   const live = liveTaps(g);
   if (live) {
-    const cropped = tapBox(w, [g.Cout, live.KH, live.KW, g.C], live.kh0, live.kw0);
+    const cropped = tapBox(w, w.shape, live, false);
     const dx = conv2dBackwardInput(dy, cropped, xShape, { ...options, padding: live.pad });
     cropped.dispose();
     return dx;
@@ -400,7 +403,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: readonly num
   if (live) {
     // The cropped taps' gradient, then the dead taps' zeros around it.
     const croppedGrad = conv2dBackwardWeight(dy, x, [g.Cout, live.KH, live.KW, g.C], { ...options, padding: live.pad }, padded);
-    const dw = tapBox(croppedGrad, wShape, -live.kh0, -live.kw0);
+    const dw = tapBox(croppedGrad, wShape, live, true);
     croppedGrad.dispose();
     return dw;
   }
