@@ -151,9 +151,9 @@ fn adamw_clip(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
 }
 
 // ---- gradient global norm: sqrt(sum g^2) in two stages ------------------------------------------------------
-// Stage 1: `partials` workgroups stride over the buffer (neighbouring invocations read neighbouring floats),
-// each invocation summing a few squares in sequence, then a 256-way tree. Stage 2: one workgroup adds the
-// partials the same way. Non-finite gradients are counted, not summed, so the count does not depend on how a
+// Stage 1: `partials` workgroups cover the buffer, each group of 8 neighbouring invocations walking a contiguous
+// run (flat_span: ceil(n / (256 partials)) squares per invocation, in sequence), then a 256-way tree. Stage 2:
+// one workgroup adds the partials the same way. Non-finite gradients are counted, not summed, so the count does not depend on how a
 // compiler treats inf and NaN arithmetic; any of them makes the norm NaN.
 
 var<workgroup> sumShare: array<f32, 256>;
@@ -171,10 +171,12 @@ fn treeReduce(lid: u32) {
 }
 
 @compute @workgroup_size(256)
-fn norm_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+fn norm_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   var acc = 0.0;
   var bad = 0u;
-  for (var i = wid.x * WG + lid.x; i < normParams.n; i += normParams.partials * WG) {
+  let s = flatSpan(gid, groups, normParams.n);
+  for (var i = s.x; i < s.y; i += 8u) {
     let g = grads[i];
     if (isFinite(g)) { acc += g * g; } else { bad += 1u; }
   }

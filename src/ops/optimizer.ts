@@ -116,8 +116,12 @@ export function adamwStep(weights: Tensor, grads: Tensor, state: AdamWState, ste
 }
 
 /** Workgroups of the norm's first stage: enough to fill a GPU, few enough that one workgroup adds them up. */
-export function normPartials(n: number): number {
-  return Math.max(1, Math.min(1024, Math.ceil(n / WG)));
+/**
+ * Workgroups of the norm's first stage: up to 1024 on GPUs; 64 on CPU adapters, where each costs a fixed
+ * start-up and its 8-lane groups then walk long contiguous runs (shaders/lib/flat_span.wgsl).
+ */
+export function normPartials(n: number, software: boolean): number {
+  return Math.max(1, Math.min(software ? 64 : 1024, Math.ceil(n / WG)));
 }
 
 export interface GradNorm {
@@ -132,7 +136,7 @@ export function gradNorm(grads: Tensor): GradNorm {
   if (grads.dtype !== 'f32') throw new Error(`gradNorm: gradients must be f32, got ${grads.dtype}`);
   const rt = grads.rt;
   const n = grads.size;
-  const partials = normPartials(n);
+  const partials = normPartials(n, rt.ctx.software);
   const partialSums = Tensor.empty(rt, [partials]);
   const partialNonFinite = Tensor.empty(rt, [partials], 'u32');
   const norm = Tensor.empty(rt, [1]);

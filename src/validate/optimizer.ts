@@ -16,10 +16,13 @@ const EXACT: Tolerance = { atol: 0, rtol: 0 };
  * Relative bound of the two-stage norm: a square rounds once (h), each invocation adds ceil(n / (256 partials))
  * squares in sequence, a 256-way tree adds 8 levels, stage 2 adds ceil(partials / 256) in sequence and 8 levels;
  * all terms are non-negative, so the sum is within (that depth) h relative, its sqrt within half of it plus 5h.
+ * The deeper of the two plans (GPU and CPU adapters split the first stage differently) bounds either.
  */
 export function gradNormRelativeBound(n: number): number {
-  const partials = normPartials(n);
-  const depth = 1 + Math.ceil(n / (256 * partials)) + 8 + Math.ceil(partials / 256) + 8;
+  const depth = Math.max(...[false, true].map((software) => {
+    const partials = normPartials(n, software);
+    return 1 + Math.ceil(n / (256 * partials)) + 8 + Math.ceil(partials / 256) + 8;
+  }));
   return (depth / 2 + 5) * h;
 }
 
