@@ -153,23 +153,19 @@ fn normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     runningMean[c] = keep * runningMean[c] + params.momentum * m;
     runningVar[c] = keep * runningVar[c] + params.momentum * (biased * params.unbias);
   }
-  let g = gamma[c];
-  let b = beta[c];
-  for (var i = l.first; i < l.end; i += params.channels) {
-    let v = (x[i] - m) * s * g + b;
-    y[i] = select(v, max(v, 0.0), RELU);
-  }
+  normalizeLane(l, m, s);
 }
 
 @compute @workgroup_size(64)
 fn normalize_eval(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let l = laneOf(gid, groups);
-  if (!l.live) { return; }
-  let c = l.channel;
-  let m = mean[c];
-  let s = inverseSqrt(variance[c] + params.eps);
-  let g = gamma[c];
-  let b = beta[c];
+  if (l.live) { normalizeLane(l, mean[l.channel], inverseSqrt(variance[l.channel] + params.eps)); }
+}
+
+// y = ((x - m) * s) * gamma + beta over this lane's rows, through the fused ReLU when RELU.
+fn normalizeLane(l: Lane, m: f32, s: f32) {
+  let g = gamma[l.channel];
+  let b = beta[l.channel];
   for (var i = l.first; i < l.end; i += params.channels) {
     let v = (x[i] - m) * s * g + b;
     y[i] = select(v, max(v, 0.0), RELU);

@@ -104,12 +104,22 @@ fn affinity(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id)
     for (var j = lid.x; j < n; j += WG) {
       var w = 0.0;
       if (j != row) { w = affinityOf((similarity[row * n + j] + similarity[j * n + row]) * 0.5); }
-      weights[row * n + j] = w;
-      degree += w;
+      degree += setWeight(row, n, j, w);
     }
   }
-  let total = treeSum(lid.x, degree);
-  if (inRange && lid.x == 0u) { degrees[row] = total; }
+  storeDegree(lid.x, row, inRange, degree);
+}
+
+// Stores weight (row, j) of the n x n graph and returns it (for the row's running degree).
+fn setWeight(row: u32, n: u32, j: u32, w: f32) -> f32 {
+  weights[row * n + j] = w;
+  return w;
+}
+
+// The row's degree from its lanes' partial sums (a tree: barriers, so uniform control flow); lane 0 stores it.
+fn storeDegree(lid: u32, row: u32, inRange: bool, partial: f32) {
+  let total = treeSum(lid, partial);
+  if (inRange && lid == 0u) { degrees[row] = total; }
 }
 
 fn inverseRootDegree(d: f32) -> f32 {
@@ -239,10 +249,8 @@ fn knn_symmetrize(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgro
       var w = 0.0;
       if (neighbourMaskIn[row * n + j] != 0u) { w = denseWeights[row * n + j]; }
       if (neighbourMaskIn[j * n + row] != 0u) { w = max(w, denseWeights[j * n + row]); }
-      weights[row * n + j] = w;
-      degree += w;
+      degree += setWeight(row, n, j, w);
     }
   }
-  let total = treeSum(lid.x, degree);
-  if (inRange && lid.x == 0u) { degrees[row] = total; }
+  storeDegree(lid.x, row, inRange, degree);
 }
