@@ -33,6 +33,7 @@ struct Dims {
 @group(0) @binding(7) var bTex: texture_2d<f32>;
 
 #import store4
+#import tiled_gemm_tiles
 
 // Tile numbers of a one-dimensional grid of `wg`-wide workgroups folded into x and y (one invocation per output
 // tile, numbered row-major): (column tile, row tile).
@@ -205,11 +206,6 @@ fn texture16x8(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 
 
 // ---- tiled: workgroup memory tiles for real GPUs ------------------------------------------------------------
-const TILE = 64u;
-const TK = 16u;
-var<workgroup> tileA: array<array<f32, 64>, 16>;        // [k][m]
-var<workgroup> tileB: array<array<vec4<f32>, 16>, 16>;  // [k][n / 4]
-
 fn loadA(batch: u32, row: u32, k: u32) -> f32 {
   if (row >= dims.M || k >= dims.K) { return 0.0; }
   let base = batch * dims.strideA;
@@ -224,36 +220,4 @@ fn loadB(batch: u32, k: u32, col: u32) -> f32 {
   return b[base + k * dims.N + col];
 }
 
-@compute @workgroup_size(16, 16)
-fn tiled(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let batch = wid.z;
-  let row0 = wid.y * TILE;
-  let col0 = wid.x * TILE;
-  let flat = lid.y * 16u + lid.x;
-  var acc: array<vec4<f32>, 4>;
-  for (var i = 0u; i < 4u; i++) { acc[i] = vec4<f32>(0.0); }
-  for (var k0 = 0u; k0 < dims.K; k0 += TK) {
-    // 256 invocations stage 64x16 of A and 16x64 of B: four elements each. Loads are guarded, not skipped,
-    // so that every invocation reaches the barriers (uniform control flow).
-    for (var j = 0u; j < 4u; j++) {
-      let e = flat + 256u * j;
-      let am = e % TILE; let ak = e / TILE;
-      tileA[ak][am] = loadA(batch, row0 + am, k0 + ak);
-    }
-    let bk = flat / 16u; let bn4 = flat % 16u;
-    let n = col0 + bn4 * 4u;
-    tileB[bk][bn4] = vec4<f32>(loadB(batch, k0 + bk, n), loadB(batch, k0 + bk, n + 1u),
-                               loadB(batch, k0 + bk, n + 2u), loadB(batch, k0 + bk, n + 3u));
-    workgroupBarrier();
-    for (var kk = 0u; kk < TK; kk++) {
-      let bv = tileB[kk][lid.x];
-      for (var i = 0u; i < 4u; i++) {
-        acc[i] = fma(vec4<f32>(tileA[kk][lid.y * 4u + i]), bv, acc[i]);
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var i = 0u; i < 4u; i++) {
-    store4(batch * dims.strideC, row0 + lid.y * 4u + i, col0 + lid.x * 4u, acc[i]);
-  }
-}
+#import tiled_gemm(ENTRY=tiled, LOAD_A=loadA, LOAD_B=loadB)

@@ -244,6 +244,43 @@ function convWeightGradImplicit(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: 
   return dw;
 }
 
+// ---- implicit GEMM (tiled design, for real GPUs): patches gathered in the tile loads -------------------------
+
+/** The tiled kernels bind whole tensors: each must fit one storage binding (else the slab paths run). */
+function tiledFits(rt: Runtime, ...tensors: (Tensor | number)[]): boolean {
+  return tensors.every((t) => (typeof t === 'number' ? t : t.size) * 4 <= rt.maxStorageBinding);
+}
+
+function tiledDims(g: ConvGeometry, M: number, N: number, K: number, extra: { strideC?: number; patches?: number } = {}) {
+  return {
+    M, N, K, strideC: extra.strideC ?? 0, patches: extra.patches ?? 0,
+    H: g.H, W: g.W, C: g.C, Ho: g.Ho, Wo: g.Wo, Cout: g.Cout, KH: g.KH, KW: g.KW, stride: g.stride, pad: g.pad,
+  };
+}
+
+/** One tiled conv product: 64 x 64 output tiles in (x, y), `batches` partial products in z. */
+function tiledConv(rt: Runtime, entry: string, act: Tensor, dense: Tensor, c: Tensor, dims: ReturnType<typeof tiledDims>, batches = 1): void {
+  rt.launch({
+    shader: 'conv_tiled', entry, bindings: { act, dense, c }, needs: { c: batches * dims.M * dims.N },
+    uniforms: dims, workgroups: [Math.ceil(dims.N / 64), Math.ceil(dims.M / 64), batches],
+  });
+}
+
+/** dW through the tiled kernel: the patch rows in chunks (z), partial products summed in chunk order. */
+function convWeightGradTiled(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: readonly number[]): Tensor {
+  const rt = x.rt;
+  const tiles = Math.ceil(g.Cout / 64) * Math.ceil(g.K / 64);
+  const chunks = Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.floor(g.M / 256)));
+  const chunk = Math.ceil(g.M / chunks);
+  const count = Math.ceil(g.M / chunk);
+  const partials = Tensor.empty(rt, [count, g.Cout * g.K]);
+  tiledConv(rt, 'conv_dw_tiled', x, dy, partials, tiledDims(g, g.Cout, g.K, chunk, { strideC: g.Cout * g.K, patches: g.M }), count);
+  if (count === 1) return partials.takeAs(wShape);
+  const dw = sum(partials, 0);
+  partials.dispose();
+  return dw.takeAs(wShape);
+}
+
 const isTextureDesign = (v: MatmulVariant): v is 'texture' | 'subgroup' => v === 'texture' || v === 'subgroup';
 
 /** The patch matrix P of `x` (rows offset by `rowOffset`) as a texture source: gathered, never stored whole. */
@@ -308,6 +345,8 @@ export function conv2dKeepingInput(x: Tensor, w: Tensor, bias: Tensor | null = n
   let padded: PaddedInput | null = null;
   if (variant === 'subgroup' && implicitFits(rt, g)) {
     padded = convForwardImplicit(x, w, y, g, false, keep);
+  } else if (variant === 'tiled' && tiledFits(rt, x, w, y)) {
+    tiledConv(rt, 'conv_fwd_tiled', x, w, y, tiledDims(g, g.M, g.Cout, g.K));
   } else if (isTextureDesign(variant)) {
     textureGemm(rt, variant, patchSource(x, g, 0, g.M), denseSource(weight, g.K, g.Cout, { trans: true }), y.binding());
   } else {
@@ -363,6 +402,10 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly numb
       return dx;
     }
   }
+  if (variant === 'tiled' && tiledFits(rt, dy, w, dx)) {
+    tiledConv(rt, 'conv_dx_tiled', dy, w, dx, tiledDims(g, g.N * g.H * g.W, g.C, g.KH * g.KW * g.Cout));
+    return dx;
+  }
   const weight = flatView(w, g.Cout, g.K);
   const dyRows = flatView(dy, g.M, g.Cout);
   const perImage = g.Ho * g.Wo;
@@ -409,6 +452,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: readonly num
   }
   const variant = options.variant ?? defaultMatmulVariant(rt);
   if (variant === 'subgroup' && implicitFits(rt, g)) return convWeightGradImplicit(dy, x, g, wShape, padded);
+  if (variant === 'tiled' && tiledFits(rt, dy, x, Math.min(TARGET_WORKGROUPS, g.M) * g.Cout * g.K)) return convWeightGradTiled(dy, x, g, wShape);
   const dyRows = flatView(dy, g.M, g.Cout);
   const chunk = weightGradChunk(rt, variant, g);
   let total: Tensor | null = null;
