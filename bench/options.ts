@@ -1,6 +1,6 @@
 // The flags of `npm run bench` / `saln bench`: one table for every suite, so that several suites run in one
 // command; each flag names the suites that read it, and a flag no selected suite reads is an error.
-import { parse } from '../src/cli/args.ts';
+import { parse } from '../src/util/args.ts';
 import { UsageError } from '../src/util/errors.ts';
 
 export const SUITES = ['matmul', 'conv', 'bn', 'step', 'select', 'data'] as const;

@@ -5,7 +5,7 @@ import { settingsHash } from '../util/settings-hash.ts';
 import { MODEL_FILE } from '../train/checkpoint.ts';
 import { join, resolve } from 'node:path';
 import { subsetImages } from '../../datasets/images.ts';
-import { parse, UsageError } from './args.ts';
+import { parse, UsageError } from '../util/args.ts';
 import { getRuntime } from '../gpu/runtime.ts';
 import { tuneMatmul } from '../ops/tuning.ts';
 import { Trainer } from '../train/trainer.ts';

@@ -1,6 +1,6 @@
 // `saln data download|list`: fetch the known data sets from their official sources and show what is on disk.
 import { existsSync } from 'node:fs';
-import { parse, UsageError } from './args.ts';
+import { parse, UsageError } from '../util/args.ts';
 import { CATALOG, DATASET_NAMES, MARKER_FILE, findDataset, inspectDataset, resolveDataDir, type DatasetEntry, type DatasetStatus } from '../../datasets/catalog.ts';
 import { fetchDataset, type FetchOptions } from '../../datasets/download.ts';
 import type { ProgressStream } from '../util/progress.ts';

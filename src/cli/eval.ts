@@ -2,7 +2,7 @@
 // and a confusion matrix (eval.json, confusion.svg and confusion.png).
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parse, UsageError } from './args.ts';
+import { parse, UsageError } from '../util/args.ts';
 import { MODEL_HELP, MODEL_OPTIONS, modelOverrides } from './model-options.ts';
 import { loadDataFromFlags, numberFlag } from './run-options.ts';
 import { DATASETS } from '../../datasets/registry.ts';

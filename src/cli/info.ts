@@ -1,5 +1,5 @@
 // `saln info`: what the device is, so that a user can tell which adapter and driver the numbers come from.
-import { parse } from './args.ts';
+import { parse } from '../util/args.ts';
 import { getRuntime } from '../gpu/runtime.ts';
 import { listAdapters } from '../gpu/context.ts';
 import { defaultMatmulVariant } from '../ops/matmul.ts';

@@ -1,7 +1,7 @@
 // Flags that `saln eval` and `saln predict` share: which model, and what a bare weights file (one PyTorch saved,
 // with no run beside it) cannot say about itself.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { UsageError } from './args.ts';
+import { UsageError } from '../util/args.ts';
 import { numberFlag } from './run-options.ts';
 import type { ModelOverrides } from '../train/inference.ts';
 

@@ -2,7 +2,7 @@
 // read-only mount, no permission), would otherwise fail at the first checkpoint, minutes into the run.
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from './args.ts';
+import { UsageError } from '../util/args.ts';
 
 export function checkOutputDir(command: string, out: string): void {
   if (existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`${command}: --out ${out} is a file, not a directory; pass a directory (it is created if missing)`);

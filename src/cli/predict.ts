@@ -2,7 +2,7 @@
 // training images were (decoded to RGB, grey for a 1-channel model, resized to cover and centre-cropped).
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { parse, UsageError } from './args.ts';
+import { parse, UsageError } from '../util/args.ts';
 import { MODEL_HELP, MODEL_OPTIONS, modelOverrides } from './model-options.ts';
 import { numberFlag } from './run-options.ts';
 import { getRuntime } from '../gpu/runtime.ts';

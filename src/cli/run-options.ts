@@ -1,5 +1,5 @@
 // What `saln train` and `saln compare` share: their flags, the configuration built from them, and the data.
-import { UsageError } from './args.ts';
+import { UsageError } from '../util/args.ts';
 import { batchesPerEpoch, type Progress, type SelectionConfig, type TrainConfig } from '../train/trainer.ts';
 import { makeSchedule, SCHEDULE_NAMES, type LrSchedule } from '../train/schedule.ts';
 import { loadTrainData, DATASETS, type LoadedTrainData } from '../../datasets/registry.ts';

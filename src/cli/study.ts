@@ -2,7 +2,7 @@
 // spreads it (a Slurm array runs `saln study run --index $SLURM_ARRAY_TASK_ID`, GNU parallel runs ids from
 // `saln study list`), and `merge` turns whatever has finished into study.md, study.json and charts.
 import { join, resolve } from 'node:path';
-import { parse, UsageError } from './args.ts';
+import { parse, UsageError } from '../util/args.ts';
 import { getRuntime } from '../gpu/runtime.ts';
 import { tuneMatmul } from '../ops/tuning.ts';
 import { acquireRunLock, RunLockError } from '../train/lock.ts';

@@ -1,7 +1,7 @@
 // `saln train`: ResNet-18 on a dataset from one command; checkpoints, metrics.jsonl and summary.json in --out.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parse, UsageError } from './args.ts';
+import { parse, UsageError } from '../util/args.ts';
 import { getRuntime } from '../gpu/runtime.ts';
 import { tuneMatmul } from '../ops/tuning.ts';
 import { SCHEDULE_NAMES } from '../train/schedule.ts';

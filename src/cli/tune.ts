@@ -1,5 +1,5 @@
 // `saln tune`: measures every matmul design on this adapter and caches the fastest for later runs.
-import { parse } from './args.ts';
+import { parse } from '../util/args.ts';
 import { getRuntime } from '../gpu/runtime.ts';
 import { tuneMatmul, tuningFile } from '../ops/tuning.ts';
 

@@ -1,5 +1,5 @@
 // `saln validate`: every kernel against its float64 CPU reference, on the adapter in use.
-import { parse, UsageError } from './args.ts';
+import { parse, UsageError } from '../util/args.ts';
 import { getRuntime } from '../gpu/runtime.ts';
 import { allCases, type CaseResult } from '../validate/cases.ts';
 import { availableMatmulVariants } from '../ops/matmul.ts';

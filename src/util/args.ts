@@ -1,6 +1,7 @@
-// Argument parsing for sub-commands on node:util's parseArgs, with errors that say what to type instead.
+// Argument parsing for the command lines (saln's sub-commands, the bench) on node:util's parseArgs, with errors
+// that say what to type instead.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from '../util/errors.ts';
+import { UsageError } from './errors.ts';
 
 export { UsageError };
 
