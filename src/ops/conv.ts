@@ -262,7 +262,8 @@ function tiledDims(g: ConvGeometry, M: number, N: number, K: number, extra: { st
 function tiledConv(rt: Runtime, entry: string, act: Tensor, dense: Tensor, c: Tensor, dims: ReturnType<typeof tiledDims>, batches = 1): void {
   rt.launch({
     shader: 'conv_tiled', entry, bindings: { act, dense, c }, needs: { c: batches * dims.M * dims.N },
-    uniforms: dims, workgroups: [Math.ceil(dims.N / 64), Math.ceil(dims.M / 64), batches],
+    // One invocation per 4x4 block of C, as the tiled matmul.
+    uniforms: dims, invocations: [Math.ceil(dims.N / 4), Math.ceil(dims.M / 4), batches],
   });
 }
 
