@@ -9,7 +9,9 @@ mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR" 2>/dev/null || true
 say() { printf '[setup] %s\n' "$*"; }
 
 # --peers: also PyTorch (Debian's python3-torch, CPU) for `npm run bench -- --peers`; off by default, since it
-# weighs hundreds of MiB that neither training nor the tests need.
+# weighs hundreds of MiB that neither training nor the tests need. With it OpenBLAS: Debian's torch calls the
+# system libblas.so.3 for its matrix products, and without OpenBLAS that is netlib's reference BLAS (about 4
+# GFLOP/s at 1024^3 on 2 cores): a peer no PyTorch user has. Its convolutions use oneDNN either way.
 with_peers=0
 for arg in "$@"; do
   case "$arg" in
@@ -39,6 +41,7 @@ fi
 # /usr/bin/python3, not the first python3 on PATH: Debian's packages install for the system interpreter.
 if [ "$with_peers" = 1 ]; then
   if /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then say "PyTorch peer: $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"; else need_apt+=(torch); fi
+  dpkg -s libopenblas0-pthread >/dev/null 2>&1 || need_apt+=(openblas)
 fi
 # The report test opens report.html in a real headless browser.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
@@ -57,7 +60,8 @@ manual_help() {
   - optional data: Debian's dataset-fashion-mnist (IDX files under /usr/share/datasets/fashion-mnist).
   - fonts-dejavu-core, for the text of the PNG charts (the SVG charts need no fonts).
   - chromium, the headless browser the report.html test opens the page in.
-  - with --peers: python3-torch (Debian's PyTorch, CPU), the bench's PyTorch peer.
+  - with --peers: python3-torch (Debian's PyTorch, CPU), the bench's PyTorch peer, and libopenblas0-pthread
+    (its matrix products; without it Debian's torch runs netlib's reference BLAS).
 TXT
   exit 1
 }
@@ -99,6 +103,10 @@ if [[ " ${need_apt[*]} " == *" torch "* ]]; then
   say "installing python3-torch (the bench's PyTorch peer; large)"
   apt-get install -y -qq --no-install-recommends python3-torch >/dev/null
   /usr/bin/python3 -c 'import torch' || { echo "[setup] python3-torch installed but 'import torch' fails in /usr/bin/python3" >&2; exit 1; }
+fi
+if [[ " ${need_apt[*]} " == *" openblas "* ]]; then
+  say "installing libopenblas0-pthread (the BLAS behind the PyTorch peer's matrix products)"
+  apt-get install -y -qq --no-install-recommends libopenblas0-pthread >/dev/null
 fi
 if [[ " ${need_apt[*]} " == *" chromium "* ]]; then
   say "installing chromium (the headless browser of the report.html test)"
