@@ -334,12 +334,8 @@ export function conv2dKeepingInput(x: Tensor, w: Tensor, bias: Tensor | null = n
   const rt = x.rt;
   const g = convGeometry(x.shape, w.shape, options);
   const live = liveTaps(g);
-  if (live) {
-    const cropped = tapBox(w, w.shape, live, false);
-    const result = conv2dKeepingInput(x, cropped, bias, { ...options, padding: live.pad }, keep);
-    cropped.dispose();
-    return result;
-  }
+  // The cropped weights live as long as this scope; the result is kept.
+  if (live) return rt.scope(() => conv2dKeepingInput(x, tapBox(w, w.shape, live, false), bias, { ...options, padding: live.pad }, keep));
   const variant = options.variant ?? defaultMatmulVariant(rt);
   const y = Tensor.empty(rt, [g.N, g.Ho, g.Wo, g.Cout]);
   const weight = flatView(w, g.Cout, g.K);
@@ -385,12 +381,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly numb
   const g = convGeometry(xShape, w.shape, options);
   checkGradShape(dy, g);
   const live = liveTaps(g);
-  if (live) {
-    const cropped = tapBox(w, w.shape, live, false);
-    const dx = conv2dBackwardInput(dy, cropped, xShape, { ...options, padding: live.pad });
-    cropped.dispose();
-    return dx;
-  }
+  if (live) return rt.scope(() => conv2dBackwardInput(dy, tapBox(w, w.shape, live, false), xShape, { ...options, padding: live.pad }));
   const variant = options.variant ?? defaultMatmulVariant(rt);
   const dx = Tensor.empty(rt, xShape);
   // (Not for a few input channels, like an RGB stem: the GEMM's 32-column tiles would be mostly padding.)
@@ -444,13 +435,8 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: readonly num
   const g = convGeometry(x.shape, wShape, options);
   checkGradShape(dy, g);
   const live = liveTaps(g);
-  if (live) {
-    // The cropped taps' gradient, then the dead taps' zeros around it.
-    const croppedGrad = conv2dBackwardWeight(dy, x, [g.Cout, live.KH, live.KW, g.C], { ...options, padding: live.pad }, padded);
-    const dw = tapBox(croppedGrad, wShape, live, true);
-    croppedGrad.dispose();
-    return dw;
-  }
+  // The cropped taps' gradient, then the dead taps' zeros around it.
+  if (live) return rt.scope(() => tapBox(conv2dBackwardWeight(dy, x, [g.Cout, live.KH, live.KW, g.C], { ...options, padding: live.pad }, padded), wShape, live, true));
   const variant = options.variant ?? defaultMatmulVariant(rt);
   if (variant === 'subgroup' && implicitFits(rt, g)) return convWeightGradImplicit(dy, x, g, wShape, padded);
   if (variant === 'tiled' && tiledFits(rt, dy, x, Math.min(TARGET_WORKGROUPS, g.M) * g.Cout * g.K)) return convWeightGradTiled(dy, x, g, wShape);
