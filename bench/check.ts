@@ -75,16 +75,22 @@ export interface ConvShape {
   N: number; H: number; W: number; C: number; Cout: number; k: number; stride: number; pad: number; Ho: number; Wo: number;
 }
 
+/** The input row (or column) that output position `o` meets through tap `k`, or -1 where it is padding. */
+function inputAt(o: number, k: number, g: ConvShape, size: number): number {
+  const at = o * g.stride + k - g.pad;
+  return at >= 0 && at < size ? at : -1;
+}
+
 /** y [N, Ho, Wo, Cout] from x NHWC and w OHWI [Cout, k, k, C]. */
 export function convForwardSamples(x: Float32Array, w: Float32Array, g: ConvShape, count = 64): Sample[] {
   return sampleSums(g.N * g.Ho * g.Wo * g.Cout, count, g.k * g.k * g.C, (index, add) => {
     const co = index % g.Cout, ow = Math.floor(index / g.Cout) % g.Wo, oh = Math.floor(index / (g.Cout * g.Wo)) % g.Ho, n = Math.floor(index / (g.Cout * g.Wo * g.Ho));
     for (let kh = 0; kh < g.k; kh++) {
-      const h = oh * g.stride + kh - g.pad;
-      if (h < 0 || h >= g.H) continue;
+      const h = inputAt(oh, kh, g, g.H);
+      if (h < 0) continue;
       for (let kw = 0; kw < g.k; kw++) {
-        const ww = ow * g.stride + kw - g.pad;
-        if (ww < 0 || ww >= g.W) continue;
+        const ww = inputAt(ow, kw, g, g.W);
+        if (ww < 0) continue;
         for (let ci = 0; ci < g.C; ci++) {
           add(x[((n * g.H + h) * g.W + ww) * g.C + ci] * w[((co * g.k + kh) * g.k + kw) * g.C + ci]);
         }
@@ -118,12 +124,11 @@ export function convWeightGradSamples(dy: Float32Array, x: Float32Array, g: Conv
     const ci = index % g.C, kw = Math.floor(index / g.C) % g.k, kh = Math.floor(index / (g.C * g.k)) % g.k, co = Math.floor(index / (g.C * g.k * g.k));
     for (let n = 0; n < g.N; n++) {
       for (let oh = 0; oh < g.Ho; oh++) {
-        const h = oh * g.stride + kh - g.pad;
-        if (h < 0 || h >= g.H) continue;
+        const h = inputAt(oh, kh, g, g.H);
+        if (h < 0) continue;
         for (let ow = 0; ow < g.Wo; ow++) {
-          const ww = ow * g.stride + kw - g.pad;
-          if (ww < 0 || ww >= g.W) continue;
-          add(dy[((n * g.Ho + oh) * g.Wo + ow) * g.Cout + co] * x[((n * g.H + h) * g.W + ww) * g.C + ci]);
+          const ww = inputAt(ow, kw, g, g.W);
+          if (ww >= 0) add(dy[((n * g.Ho + oh) * g.Wo + ow) * g.Cout + co] * x[((n * g.H + h) * g.W + ww) * g.C + ci]);
         }
       }
     }

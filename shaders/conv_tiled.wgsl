@@ -26,18 +26,20 @@ struct Dims {
 #import store4
 #import tiled_gemm_tiles
 
+// Row-major index i of an [outer, rows, cols] grid as (outer, row, col): a pixel (n, h, w) of an h x w map, or a
+// tap (kh, kw, channel) of a KH x KW x channels column.
+fn split3(i: u32, rows: u32, cols: u32) -> vec3<u32> {
+  return vec3<u32>(i / (cols * rows), (i / cols) % rows, i % cols);
+}
+
 // x[n, oh*s + kh - p, ow*s + kw - p, ci] for patch row m = (n, oh, ow) and column k = (kh, kw, ci); 0 in the padding.
 fn patchAt(m: u32, k: u32) -> f32 {
-  let ow = m % dims.Wo;
-  let oh = (m / dims.Wo) % dims.Ho;
-  let n = m / (dims.Wo * dims.Ho);
-  let ci = k % dims.C;
-  let kw = (k / dims.C) % dims.KW;
-  let kh = k / (dims.C * dims.KW);
-  let ih = i32(oh * dims.stride + kh) - i32(dims.pad);
-  let iw = i32(ow * dims.stride + kw) - i32(dims.pad);
+  let o = split3(m, dims.Ho, dims.Wo);
+  let t = split3(k, dims.KW, dims.C);
+  let ih = i32(o.y * dims.stride + t.x) - i32(dims.pad);
+  let iw = i32(o.z * dims.stride + t.y) - i32(dims.pad);
   if (ih < 0 || iw < 0 || ih >= i32(dims.H) || iw >= i32(dims.W)) { return 0.0; }
-  return act[((n * dims.H + u32(ih)) * dims.W + u32(iw)) * dims.C + ci];
+  return act[((o.x * dims.H + u32(ih)) * dims.W + u32(iw)) * dims.C + t.z];
 }
 
 // ---- forward: A = patches [M, K], B = W^T (W stored [Cout, K]) ------------------------------------------------
@@ -56,19 +58,15 @@ fn fwdB(batch: u32, k: u32, col: u32) -> f32 {
 // ---- input gradient: A = the dY taps of each input pixel [N*H*W, KH*KW*Cout], B = W as [(kh, kw, co), ci] ----
 fn dxA(batch: u32, row: u32, t: u32) -> f32 {
   if (row >= dims.M || t >= dims.K) { return 0.0; }
-  let w = row % dims.W;
-  let h = (row / dims.W) % dims.H;
-  let n = row / (dims.W * dims.H);
-  let co = t % dims.Cout;
-  let kw = (t / dims.Cout) % dims.KW;
-  let kh = t / (dims.Cout * dims.KW);
-  let th = i32(h + dims.pad) - i32(kh);
-  let tw = i32(w + dims.pad) - i32(kw);
+  let p = split3(row, dims.H, dims.W);
+  let tap = split3(t, dims.KW, dims.Cout);
+  let th = i32(p.y + dims.pad) - i32(tap.x);
+  let tw = i32(p.z + dims.pad) - i32(tap.y);
   if (th < 0 || tw < 0 || u32(th) % dims.stride != 0u || u32(tw) % dims.stride != 0u) { return 0.0; }
   let oh = u32(th) / dims.stride;
   let ow = u32(tw) / dims.stride;
   if (oh >= dims.Ho || ow >= dims.Wo) { return 0.0; }
-  return act[((n * dims.Ho + oh) * dims.Wo + ow) * dims.Cout + co];
+  return act[((p.x * dims.Ho + oh) * dims.Wo + ow) * dims.Cout + tap.z];
 }
 
 fn dxB(batch: u32, t: u32, ci: u32) -> f32 {
