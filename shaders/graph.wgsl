@@ -50,16 +50,16 @@ const WG_SINGLE = 256u;
 var<workgroup> counts: array<u32, 64>;
 
 #import tree_sum
+#import row_sweep
 
 @compute @workgroup_size(64)
 fn normalize_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let row = wid.x + wid.y * groups.x;
-  let inRange = row < rowsParams.rows;   // guard, do not return: every invocation must reach the barriers
+  let sweep = rowSweep(wid, groups, rowsParams.rows, rowsParams.cols);
+  let row = sweep.row;
+  let inRange = sweep.inRange;
   let base = row * rowsParams.cols;
   var largest = 0.0;
-  if (inRange) {
-    for (var j = lid.x; j < rowsParams.cols; j += WG) { largest = max(largest, abs(features[base + j])); }
-  }
+  for (var j = lid.x; j < sweep.end; j += WG) { largest = max(largest, abs(features[base + j])); }
   partial[lid.x] = largest;
   workgroupBarrier();
   for (var half = WG / 2u; half > 0u; half /= 2u) {
@@ -96,18 +96,16 @@ fn affinityOf(s: f32) -> f32 {
 
 @compute @workgroup_size(64)
 fn affinity(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let row = wid.x + wid.y * groups.x;
-  let inRange = row < affinityParams.rows;
   let n = affinityParams.rows;
+  let sweep = rowSweep(wid, groups, n, n);
+  let row = sweep.row;
   var degree = 0.0;
-  if (inRange) {
-    for (var j = lid.x; j < n; j += WG) {
-      var w = 0.0;
-      if (j != row) { w = affinityOf((similarity[row * n + j] + similarity[j * n + row]) * 0.5); }
-      degree += setWeight(row, n, j, w);
-    }
+  for (var j = lid.x; j < sweep.end; j += WG) {
+    var w = 0.0;
+    if (j != row) { w = affinityOf((similarity[row * n + j] + similarity[j * n + row]) * 0.5); }
+    degree += setWeight(row, n, j, w);
   }
-  storeDegree(lid.x, row, inRange, degree);
+  storeDegree(lid.x, row, sweep.inRange, degree);
 }
 
 // Stores weight (row, j) of the n x n graph and returns it (for the row's running degree).
@@ -240,17 +238,15 @@ fn knn_mask(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id)
 
 @compute @workgroup_size(64)
 fn knn_symmetrize(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let row = wid.x + wid.y * groups.x;
-  let inRange = row < sizeParams.rows;
   let n = sizeParams.rows;
+  let sweep = rowSweep(wid, groups, n, n);
+  let row = sweep.row;
   var degree = 0.0;
-  if (inRange) {
-    for (var j = lid.x; j < n; j += WG) {
-      var w = 0.0;
-      if (neighbourMaskIn[row * n + j] != 0u) { w = denseWeights[row * n + j]; }
-      if (neighbourMaskIn[j * n + row] != 0u) { w = max(w, denseWeights[j * n + row]); }
-      degree += setWeight(row, n, j, w);
-    }
+  for (var j = lid.x; j < sweep.end; j += WG) {
+    var w = 0.0;
+    if (neighbourMaskIn[row * n + j] != 0u) { w = denseWeights[row * n + j]; }
+    if (neighbourMaskIn[j * n + row] != 0u) { w = max(w, denseWeights[j * n + row]); }
+    degree += setWeight(row, n, j, w);
   }
-  storeDegree(lid.x, row, inRange, degree);
+  storeDegree(lid.x, row, sweep.inRange, degree);
 }

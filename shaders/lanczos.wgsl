@@ -46,6 +46,7 @@ const WG_SINGLE = 256u;
 const NO_SLOT = 0xffffffffu;
 const TINY = 1e-30;
 #import tree_sum
+#import row_sweep
 
 @compute @workgroup_size(64)
 fn matvec(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -59,15 +60,14 @@ fn matvec(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 @compute @workgroup_size(64)
-fn project(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let r = wid.x;
+fn project(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let n = rowsParams.n;
+  let sweep = rowSweep(wid, groups, rowsParams.rows, n);
+  let base = sweep.row * n;
   var acc = 0.0;
-  if (r < rowsParams.rows) {
-    for (var i = lid.x; i < n; i += WG) { acc = fma(basis[r * n + i], work[i], acc); }
-  }
+  for (var i = lid.x; i < sweep.end; i += WG) { acc = fma(basis[base + i], work[i], acc); }
   let total = treeSum(lid.x, acc);
-  if (r < rowsParams.rows && lid.x == 0u) { coeffs[rowsParams.coeffOffset + r] = total; }
+  if (sweep.inRange && lid.x == 0u) { coeffs[rowsParams.coeffOffset + sweep.row] = total; }
 }
 
 @compute @workgroup_size(64)
@@ -110,17 +110,17 @@ fn combine(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroup
 }
 
 @compute @workgroup_size(64)
-fn residual(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
-  let v = wid.x;
+fn residual(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let n = residualParams.n;
+  let sweep = rowSweep(wid, groups, residualParams.count, n);
+  let v = sweep.row;
+  var theta = 0.0;
+  if (sweep.inRange) { theta = coeffs[v]; }
   var acc = 0.0;
-  if (v < residualParams.count) {
-    let theta = coeffs[v];
-    for (var i = lid.x; i < n; i += WG) {
-      let r = product[v * n + i] - theta * basis[v * n + i];
-      acc = fma(r, r, acc);
-    }
+  for (var i = lid.x; i < sweep.end; i += WG) {
+    let r = product[v * n + i] - theta * basis[v * n + i];
+    acc = fma(r, r, acc);
   }
   let total = treeSum(lid.x, acc);
-  if (v < residualParams.count && lid.x == 0u) { scalars[v] = sqrt(total); }
+  if (sweep.inRange && lid.x == 0u) { scalars[v] = sqrt(total); }
 }
