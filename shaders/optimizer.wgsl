@@ -108,46 +108,32 @@ fn adamwUpdate(i: u32, clip: f32) {
   weights[i] = decoupled(w, decays) - hyper.stepSize * (m / denom);
 }
 
-@compute @workgroup_size(256)
-fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+// The elements this invocation updates and the clip factor: an empty range when the norm is not finite (the
+// step is skipped). Without clipping the launcher binds a norm of 0 and maxNorm is +inf: the factor is exactly 1.
+struct StepRange { first: u32, end: u32, clip: f32 }
+
+fn stepRange(gid: vec3<u32>, groups: vec3<u32>) -> StepRange {
   let s = flatSpan(gid, groups, hyper.n);
-  for (var i = s.x; i < s.y; i += 8u) { sgdUpdate(i, 1.0); }
+  if (!isFinite(gradNorm[0])) { return StepRange(0u, 0u, 0.0); }
+  return StepRange(s.x, s.y, clipFactor());
 }
 
 @compute @workgroup_size(256)
-fn sgd_clip(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let s = flatSpan(gid, groups, hyper.n);
-  if (!isFinite(gradNorm[0])) { return; }
-  let clip = clipFactor();
-  for (var i = s.x; i < s.y; i += 8u) { sgdUpdate(i, clip); }
+fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let r = stepRange(gid, groups);
+  for (var i = r.first; i < r.end; i += 8u) { sgdUpdate(i, r.clip); }
 }
 
 @compute @workgroup_size(256)
 fn sgd_momentum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let s = flatSpan(gid, groups, hyper.n);
-  for (var i = s.x; i < s.y; i += 8u) { sgdMomentumUpdate(i, 1.0); }
-}
-
-@compute @workgroup_size(256)
-fn sgd_momentum_clip(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let s = flatSpan(gid, groups, hyper.n);
-  if (!isFinite(gradNorm[0])) { return; }
-  let clip = clipFactor();
-  for (var i = s.x; i < s.y; i += 8u) { sgdMomentumUpdate(i, clip); }
+  let r = stepRange(gid, groups);
+  for (var i = r.first; i < r.end; i += 8u) { sgdMomentumUpdate(i, r.clip); }
 }
 
 @compute @workgroup_size(256)
 fn adamw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let s = flatSpan(gid, groups, hyper.n);
-  for (var i = s.x; i < s.y; i += 8u) { adamwUpdate(i, 1.0); }
-}
-
-@compute @workgroup_size(256)
-fn adamw_clip(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let s = flatSpan(gid, groups, hyper.n);
-  if (!isFinite(gradNorm[0])) { return; }
-  let clip = clipFactor();
-  for (var i = s.x; i < s.y; i += 8u) { adamwUpdate(i, clip); }
+  let r = stepRange(gid, groups);
+  for (var i = r.first; i < r.end; i += 8u) { adamwUpdate(i, r.clip); }
 }
 
 // ---- gradient global norm: sqrt(sum g^2) in two stages ------------------------------------------------------

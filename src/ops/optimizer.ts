@@ -57,10 +57,17 @@ function commonUniforms(n: number, options: StepOptions) {
   if (clip && (clip.norm.size !== 1 || clip.norm.dtype !== 'f32')) throw new Error(`clip.norm must be a [1] f32 tensor (from gradNorm), got [${clip.norm.shape}] ${clip.norm.dtype}`);
   if (clip && !(clip.maxNorm > 0)) throw new Error(`clip.maxNorm must be positive, got ${clip.maxNorm}`);
   return {
-    n, decayStart, decayEnd, gradScale: options.gradScale ?? 1, maxNorm: clip?.maxNorm ?? 0,
+    // Without clipping the norm bound is a 0 (noClipNorm) and maxNorm +inf: the kernels' clip factor is exactly 1.
+    n, decayStart, decayEnd, gradScale: options.gradScale ?? 1, maxNorm: clip?.maxNorm ?? Infinity,
     // Unused by the entry point at hand, but the uniform struct is shared.
     l2Decay: 0, decoupledFactor: 1, momentum: 0, lr: 0, beta1: 0, oneMinusBeta1: 0, beta2: 0, oneMinusBeta2: 0, eps: 0, stepSize: 0, biasCorrection2Sqrt: 1,
   };
+}
+
+/** Runs `launch` with the norm the step reads: the clip's, or without clipping a [1] zero (the factor is then 1). */
+function withNorm(weights: Tensor, options: StepOptions, launch: (norm: Tensor) => void): void {
+  if (options.clip) return launch(options.clip.norm);
+  weights.rt.scope(() => launch(Tensor.upload(weights.rt, [0], [1])));
 }
 
 /** One SGD step, in place on `weights` (and `momentumBuf`, zero-filled before the first step). */
@@ -77,14 +84,12 @@ export function sgdStep(weights: Tensor, grads: Tensor, momentumBuf: Tensor | nu
     l2Decay: c.decoupledWeightDecay ? 0 : c.weightDecay,
     decoupledFactor: c.decoupledWeightDecay ? 1 - c.lr * c.weightDecay : 1,
   };
-  const clip = options.clip;
-  const entry = `sgd${usesMomentum ? '_momentum' : ''}${clip ? '_clip' : ''}`;
-  weights.rt.launch({
-    shader: 'optimizer', entry, overrides: usesMomentum ? { NESTEROV: c.nesterov } : {},
-    bindings: { weights, grads, ...(usesMomentum ? { momentumBuf: momentumBuf! } : {}), ...(clip ? { gradNorm: clip.norm } : {}) },
-    needs: { weights: n, grads: n, ...(usesMomentum ? { momentumBuf: n } : {}), ...(clip ? { gradNorm: 1 } : {}) },
+  withNorm(weights, options, (gradNorm) => weights.rt.launch({
+    shader: 'optimizer', entry: usesMomentum ? 'sgd_momentum' : 'sgd', overrides: usesMomentum ? { NESTEROV: c.nesterov } : {},
+    bindings: { weights, grads, ...(usesMomentum ? { momentumBuf: momentumBuf! } : {}), gradNorm },
+    needs: { weights: n, grads: n, ...(usesMomentum ? { momentumBuf: n } : {}), gradNorm: 1 },
     uniforms, elements: n,
-  });
+  }));
 }
 
 export interface AdamWState { expAvg: Tensor; expAvgSq: Tensor }
@@ -106,13 +111,12 @@ export function adamwStep(weights: Tensor, grads: Tensor, state: AdamWState, ste
     l2Decay: c.decoupledWeightDecay ? 0 : c.weightDecay,
     decoupledFactor: c.decoupledWeightDecay ? 1 - c.lr * c.weightDecay : 1,
   };
-  const clip = options.clip;
-  weights.rt.launch({
-    shader: 'optimizer', entry: clip ? 'adamw_clip' : 'adamw',
-    bindings: { weights, grads, expAvg: state.expAvg, expAvgSq: state.expAvgSq, ...(clip ? { gradNorm: clip.norm } : {}) },
-    needs: { weights: n, grads: n, expAvg: n, expAvgSq: n, ...(clip ? { gradNorm: 1 } : {}) },
+  withNorm(weights, options, (gradNorm) => weights.rt.launch({
+    shader: 'optimizer', entry: 'adamw',
+    bindings: { weights, grads, expAvg: state.expAvg, expAvgSq: state.expAvgSq, gradNorm },
+    needs: { weights: n, grads: n, expAvg: n, expAvgSq: n, gradNorm: 1 },
     uniforms, elements: n,
-  });
+  }));
 }
 
 /** Workgroups of the norm's first stage: enough to fill a GPU, few enough that one workgroup adds them up. */
