@@ -59,8 +59,12 @@ function describe(adapter: GPUAdapter, backend: string): AdapterDescription {
 }
 
 /** Names of the adapters Dawn can see, from the list it prints when asked for one that does not exist. */
+/** Dawn instances made for probing: like dawnRoot, one garbage-collected before teardown crashes the process. */
+const probes: GPU[] = [];
+
 export async function listAdapters(): Promise<string[]> {
   const probe = create(['adapter=\u0001no-such-adapter']);
+  probes.push(probe);
   try {
     await probe.requestAdapter();
     return [];
