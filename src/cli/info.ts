@@ -14,8 +14,6 @@ adapters Dawn can see, and the matmul design chosen for this adapter.
 export async function run(argv: string[]): Promise<number> {
   const { values } = parse('info', argv, { json: { type: 'boolean' } });
   if (values.help) { process.stdout.write(HELP); return 0; }
-  // The adapter list first: it probes Dawn with an instance of its own, made before the device's (made after it,
-  // the process crashed at exit about half the time).
   const adapters = await listAdapters();
   const rt = await getRuntime({ adapter: values.adapter });
   const { info, limits, features } = rt.ctx;

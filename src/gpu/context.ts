@@ -1,4 +1,7 @@
 // The one GPU device of the process: adapter choice, real limits, error counting, loss reporting, teardown.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { create, globals } from 'webgpu';
 import { installPollThrottle } from './throttle.ts';
 import { DeviceLostError, GpuError, GpuMemoryError, NoAdapterError } from './errors.ts';
@@ -37,7 +40,7 @@ export interface GpuContext {
 }
 
 // Dawn aborts the process on the next dispatch if the object `create()` returned is garbage-collected while
-// the device is alive, so it lives in a module variable until teardown.
+// the device is alive, so it lives in a module variable for the life of the process.
 let dawnRoot: GPU | null = null;
 let current: Promise<GpuContext> | null = null;
 
@@ -59,19 +62,18 @@ function describe(adapter: GPUAdapter, backend: string): AdapterDescription {
 }
 
 /** Names of the adapters Dawn can see, from the list it prints when asked for one that does not exist. */
-/** Dawn instances made for probing: like dawnRoot, one garbage-collected before teardown crashes the process. */
-const probes: GPU[] = [];
-
+/**
+ * The adapters Dawn can see, as "name (backend)": Dawn lists them in the error for an adapter name that matches
+ * none. The probe runs in a child process: a second Dawn instance alive in this one crashed it at exit (the
+ * device's teardown and the probe's, in either order).
+ */
 export async function listAdapters(): Promise<string[]> {
-  const probe = create(['adapter=\u0001no-such-adapter']);
-  probes.push(probe);
-  try {
-    await probe.requestAdapter();
-    return [];
-  } catch (e) {
-    const text = String((e as Error).message ?? e);
-    return [...text.matchAll(/\* backend: '([^']*)', name: '([^']*)'/g)].map((m) => `${m[2]} (${m[1]})`);
-  }
+  const webgpu = createRequire(import.meta.url).resolve('webgpu');
+  const probe = `const { create } = await import(${JSON.stringify(pathToFileURL(webgpu).href)});
+    try { await create(['adapter=\u0001no-such-adapter']).requestAdapter(); } catch (e) { process.stdout.write(String(e?.message ?? e)); }
+    process.exit(0);`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8', timeout: 60_000, env: process.env });
+  return [...(child.stdout ?? '').matchAll(/\* backend: '([^']*)', name: '([^']*)'/g)].map((m) => `${m[2]} (${m[1]})`);
 }
 
 export interface GpuOptions {
@@ -156,7 +158,8 @@ async function openGpu(options: GpuOptions): Promise<GpuContext> {
       ctx.destroyed = true;
       destroyedByUs = true;
       device.destroy();
-      dawnRoot = null;
+      // dawnRoot stays referenced: collected after the device's destruction but before the process ends, it
+      // crashed the process at exit (segfault or abort in about half the runs of a command that ran no kernel).
       current = null;
     },
     simulateLoss() {
