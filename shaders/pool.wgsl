@@ -21,15 +21,14 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read> argmax: array<u32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read_write> argmaxOut: array<u32>;
-@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
 
 #import flat_index(WG=256u)
 #import nhwc
+
+// ---- forward passes (max and average): x in, y out (max-pool also keeps its arg-max for the backward) --------
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> argmaxOut: array<u32>;
 
 // One invocation per output element. The arg-max is the spatial index h * W + w within the (n, c) plane, as
 // PyTorch's return_indices; ties keep the first maximum in row-major window order (strict >).
@@ -61,6 +60,11 @@ fn max_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   y[i] = best;
   argmaxOut[i] = bestAt;
 }
+
+// ---- backward passes: dy in (max-pool also reads the arg-max its forward kept), dx out ------------------------
+@group(0) @binding(2) var<storage, read> dy: array<f32>;
+@group(0) @binding(3) var<storage, read> argmax: array<u32>;
+@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
 
 // Gather, one invocation per input element: sums dy over the windows that contain it and chose it. No float
 // atomics, and each sum runs in a fixed order (output row, then column), so the result is deterministic.
