@@ -288,12 +288,14 @@ export class Trainer {
         throw e instanceof GpuMemoryError ? withBatchAdvice(e, Math.min(config.evalBatchSize, this.data.test.count), '--eval-batch-size') : e;
       });
       hooks.metrics({ kind: 'eval', step: this.step, epoch: this.epoch, loss: lastEval.loss, accuracy: lastEval.accuracy, count: lastEval.count, elapsed: (performance.now() - started) / 1000, trainSeconds, imagesTrained });
-      hooks.log(`epoch ${this.epoch + 1}: test accuracy ${(100 * lastEval.accuracy).toFixed(2)}% (${lastEval.count} images), test loss ${lastEval.loss.toFixed(4)}`);
+      const epochLine = `epoch ${this.epoch + 1}: test accuracy ${(100 * lastEval.accuracy).toFixed(2)}% (${lastEval.count} images), test loss ${lastEval.loss.toFixed(4)}`;
       if (this.batchInEpoch >= perEpoch) {
         this.epoch++;
         this.batchInEpoch = 0;
       }
       await this.save();
+      // Printed once the epoch's checkpoint is on disk: an interrupt after this line finds it there.
+      hooks.log(epochLine);
       if (budgetReached) break;
     }
     const seconds = (performance.now() - started) / 1000;
