@@ -9,6 +9,13 @@ const SIZES = [1, 7, 64, 257, 4099, 65537];
 export function fillCases(): ValidationCase[] {
   return SIZES.flatMap((n) => [
     define('fill', `n=${n}`, async (rt) => ({ got: await take(fill(Tensor.empty(rt, [n]), -2.5)), ref: new Float64Array(n).fill(-2.5), tolerance: { atol: 0, rtol: 0 } })),
+    // fill(0) is the queue's clear: on a window of a tensor of -1s, only the window may change.
+    define('fill', `n=${n} zero, a window at element 4`, async (rt) => {
+      const whole = Tensor.upload(rt, new Float32Array(n + 7).fill(-1));
+      fill(whole.slice(4, [n]), 0);
+      const ref = new Float64Array(n + 7).fill(-1).fill(0, 4, 4 + n);
+      return { got: await take(whole), ref, tolerance: { atol: 0, rtol: 0 } };
+    }),
     define('copy', `n=${n}`, async (rt) => {
       const x = inputs(n);
       const src = Tensor.upload(rt, x);
