@@ -189,6 +189,11 @@ export class PaddedInput {
 /** Workgroups worth keeping busy: enough for both of lavapipe's threads many times over, and for small GPUs. */
 const TARGET_WORKGROUPS = 64;
 
+/** Chunks of the weight gradient's patch rows: enough for TARGET_WORKGROUPS, each at least 256 rows. */
+function weightGradChunks(workgroupsPerChunk: number, patchRows: number): number {
+  return Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / workgroupsPerChunk), Math.floor(patchRows / 256)));
+}
+
 /**
  * dW'[Cout, K'] = dY^T . P with the patches read from the padded input. The reduction over the M patch rows is
  * split into S equal chunks that run side by side (one per workgroup-grid z) into partials [S, Cout, K'], which
@@ -203,7 +208,7 @@ function convWeightGradImplicit(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: 
   const Mp = roundUp(g.Cout, 64);
   const grid = subgroupGrid((Mp / 64) * (Np / 32));
   const perChunk = grid.workgroups;
-  let chunks = Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / perChunk), Math.floor(g.M / 256)));
+  let chunks = weightGradChunks(perChunk, g.M);
   let chunk = roundUp(Math.ceil(g.M / chunks), SLAB_ALIGN);
   // dY^T holds 4 patch rows per texel: a chunk spans at most 4x the texture width.
   while (chunk / 4 > max) chunk = roundUp(Math.ceil(g.M / ++chunks), SLAB_ALIGN);
@@ -270,9 +275,7 @@ function tiledConv(rt: Runtime, entry: string, act: Tensor, dense: Tensor, c: Te
 /** dW through the tiled kernel: the patch rows in chunks (z), partial products summed in chunk order. */
 function convWeightGradTiled(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: readonly number[]): Tensor {
   const rt = x.rt;
-  const tiles = Math.ceil(g.Cout / 64) * Math.ceil(g.K / 64);
-  const chunks = Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / tiles), Math.floor(g.M / 256)));
-  const chunk = Math.ceil(g.M / chunks);
+  const chunk = Math.ceil(g.M / weightGradChunks(Math.ceil(g.Cout / 64) * Math.ceil(g.K / 64), g.M));
   const count = Math.ceil(g.M / chunk);
   const partials = Tensor.empty(rt, [count, g.Cout * g.K]);
   tiledConv(rt, 'conv_dw_tiled', x, dy, partials, tiledDims(g, g.Cout, g.K, chunk, { strideC: g.Cout * g.K, patches: g.M }), count);
