@@ -189,6 +189,17 @@ export class PaddedInput {
 /** Workgroups worth keeping busy: enough for both of lavapipe's threads many times over, and for small GPUs. */
 const TARGET_WORKGROUPS = 64;
 
+/**
+ * The sum of a weight gradient's chunk partials [chunks, n] in chunk order, freeing them; one chunk (a layer with
+ * few patch rows) is the gradient itself.
+ */
+function chunkTotal(partials: Tensor): Tensor {
+  if (partials.shape[0] === 1) return partials;
+  const total = sum(partials, 0);
+  partials.dispose();
+  return total;
+}
+
 /** Chunks of the weight gradient's patch rows: enough for TARGET_WORKGROUPS, each at least 256 rows. */
 function weightGradChunks(workgroupsPerChunk: number, patchRows: number): number {
   return Math.max(1, Math.min(Math.ceil(TARGET_WORKGROUPS / workgroupsPerChunk), Math.floor(patchRows / 256)));
@@ -233,10 +244,7 @@ function convWeightGradImplicit(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: 
       invocations: [grid.lanes, 1, count],
     });
     rt.textures.release(gradT);
-    // One chunk (layers with few patch rows) is the gradient itself.
-    const part = count === 1 ? partials : sum(partials, 0);
-    if (part !== partials) partials.dispose();
-    total = addInOrder(total, part);
+    total = addInOrder(total, chunkTotal(partials));
   }
   if (!padded) rt.textures.release(input);
   if (C4 * 4 === g.C) return total!.takeAs(wShape);
@@ -279,10 +287,7 @@ function convWeightGradTiled(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: rea
   const count = Math.ceil(g.M / chunk);
   const partials = Tensor.empty(rt, [count, g.Cout * g.K]);
   tiledConv(rt, 'conv_dw_tiled', x, dy, partials, tiledDims(g, g.Cout, g.K, chunk, { strideC: g.Cout * g.K, patches: g.M }), count);
-  if (count === 1) return partials.takeAs(wShape);
-  const dw = sum(partials, 0);
-  partials.dispose();
-  return dw.takeAs(wShape);
+  return chunkTotal(partials).takeAs(wShape);
 }
 
 const isTextureDesign = (v: MatmulVariant): v is 'texture' | 'subgroup' => v === 'texture' || v === 'subgroup';

@@ -34,7 +34,7 @@ export function defaultMatmulVariant(rt: Runtime): MatmulVariant {
     // A design measured on this adapter earlier (`saln tune`, or the first training/bench run) wins.
     const cached = readTuning()[rt.ctx.adapterKey]?.variant as MatmulVariant | undefined;
     variant = cached && availableMatmulVariants(rt).includes(cached) ? cached
-      : isSoftwareAdapter(rt) ? (hasSubgroupsOf8(rt) ? 'subgroup' : 'texture') : 'tiled';
+      : rt.ctx.software ? (hasSubgroupsOf8(rt) ? 'subgroup' : 'texture') : 'tiled';
     chosen.set(rt, variant);
   }
   return variant;
@@ -49,10 +49,6 @@ export function hasSubgroupsOf8(rt: Runtime): boolean {
 /** Designs this adapter can run (the subgroup one needs 8-lane subgroups). */
 export function availableMatmulVariants(rt: Runtime): MatmulVariant[] {
   return MATMUL_VARIANTS.filter((v) => v !== 'subgroup' || hasSubgroupsOf8(rt));
-}
-
-export function isSoftwareAdapter(rt: Runtime): boolean {
-  return rt.ctx.software;
 }
 
 interface Problem {

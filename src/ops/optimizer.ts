@@ -1,6 +1,7 @@
 // Optimizer steps (SGD with momentum, AdamW) and the gradient global norm as flat kernels over one contiguous
 // buffer each of weights, gradients and optimizer state (see shaders/optimizer.wgsl).
 import { Tensor } from '../tensor.ts';
+import { fill } from './fill.ts';
 
 export interface SgdConfig {
   lr: number;
@@ -67,7 +68,8 @@ function commonUniforms(n: number, options: StepOptions) {
 /** Runs `launch` with the norm the step reads: the clip's, or without clipping a [1] zero (the factor is then 1). */
 function withNorm(weights: Tensor, options: StepOptions, launch: (norm: Tensor) => void): void {
   if (options.clip) return launch(options.clip.norm);
-  weights.rt.scope(() => launch(Tensor.upload(weights.rt, [0], [1])));
+  // A clear, not an upload: a queue write would submit the step's recorded work early.
+  weights.rt.scope(() => launch(fill(Tensor.empty(weights.rt, [1]), 0)));
 }
 
 /** One SGD step, in place on `weights` (and `momentumBuf`, zero-filled before the first step). */
