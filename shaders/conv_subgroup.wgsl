@@ -28,8 +28,8 @@ struct Dims {
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(5) var<storage, read_write> c: array<f32>;
-@group(0) @binding(6) var aTex: texture_2d<f32>;
-@group(0) @binding(7) var bTex: texture_2d<f32>;
+@group(0) @binding(6) var aTex: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(7) var bTex: texture_storage_2d<rgba32float, read>;
 
 fn patchOrigin(row: u32) -> vec2<u32> {
   let m = min(row + dims.patchOffset, dims.patches - 1u);

@@ -2,7 +2,9 @@
 //
 // Texture matmul with subgroup-shared A rows, for adapters whose subgroups are exactly 8 lanes (llvmpipe with
 // 256-bit vectors). Found by reading llvmpipe's machine code: every textureLoad is an out-of-line call that
-// spills all live registers, so the cost is the number of loads per FMA. A subgroup of 8 lanes computes a block
+// spills all live registers, so the cost is the number of loads per FMA (with the loads removed, the same kernel
+// runs at 150-180 GFLOP/s; with them, 35-50). The operands are read-only storage textures: see
+// src/gpu/subgroup-gemm.ts for why image loads beat sampled fetches there. A subgroup of 8 lanes computes a block
 // of TM rows x 32 columns: lane l owns 4 columns and loads its own B texels; the TM A rows are loaded 8 rows per
 // call (lane l loads row 8j + l) and handed to every lane with subgroupBroadcast, which compiles to register
 // permutes. 12 loads per 1024 lane-FMAs, against 24 per 512 for texture16x8 in matmul.wgsl.
@@ -26,8 +28,8 @@ struct Dims {
 
 @group(0) @binding(0) var<uniform> dims: Dims;
 @group(0) @binding(5) var<storage, read_write> c: array<f32>;
-@group(0) @binding(6) var aTex: texture_2d<f32>;
-@group(0) @binding(7) var bTex: texture_2d<f32>;
+@group(0) @binding(6) var aTex: texture_storage_2d<rgba32float, read>;
+@group(0) @binding(7) var bTex: texture_storage_2d<rgba32float, read>;
 
 #import store4
 

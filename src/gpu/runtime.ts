@@ -225,7 +225,7 @@ export class Runtime {
   }
 
   private resource(label: string, binding: BindingInfo, value: Bindable, needElements?: number): GPUBindingResource {
-    if (binding.kind === 'texture' || binding.kind === 'storage-texture') {
+    if (binding.kind === 'texture' || binding.kind === 'storage-texture' || binding.kind === 'read-only-storage-texture') {
       if (value instanceof GPUTexture) return wholeView(value);
       if (!(value instanceof GPUTextureView)) throw new KernelArgumentError(`kernel ${label}: binding '${binding.name}' is a texture; pass a GPUTexture or GPUTextureView`);
       return value;
@@ -439,6 +439,7 @@ function layoutEntry(b: BindingInfo): GPUBindGroupLayoutEntry {
     case 'storage': return { binding: b.binding, visibility, buffer: { type: 'storage' } };
     case 'texture': return { binding: b.binding, visibility, texture: { sampleType: 'unfilterable-float' } };
     case 'storage-texture': return { binding: b.binding, visibility, storageTexture: { access: 'write-only', format: 'rgba32float' } };
+    case 'read-only-storage-texture': return { binding: b.binding, visibility, storageTexture: { access: 'read-only', format: 'rgba32float' } };
   }
 }
 

@@ -19,7 +19,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 /** shaders/ at the package root: two levels up from the sources, three from the compiled dist/src/gpu/. */
 export const SHADER_DIR = [join(HERE, '..', '..', 'shaders'), join(HERE, '..', '..', '..', 'shaders')].find((dir) => existsSync(join(dir, 'matmul.wgsl'))) ?? join(HERE, '..', '..', 'shaders');
 
-export type BindingKind = 'uniform' | 'read-only-storage' | 'storage' | 'texture' | 'storage-texture';
+export type BindingKind = 'uniform' | 'read-only-storage' | 'storage' | 'texture' | 'storage-texture' | 'read-only-storage-texture';
 
 export interface UniformField {
   name: string;
@@ -199,7 +199,7 @@ function reflect(file: string, original: string): ShaderSource {
       let kind: BindingKind;
       if (resource === 0) kind = 'uniform';
       else if (resource === 1) kind = variable.access === 'read' ? 'read-only-storage' : 'storage';
-      else if (typeName.startsWith('texture_storage')) kind = 'storage-texture';
+      else if (typeName.startsWith('texture_storage')) kind = variable.access === 'read' ? 'read-only-storage-texture' : 'storage-texture';
       else kind = 'texture';
       const elementType = (variable.type as any)?.format;
       all.set(variable.name, {
