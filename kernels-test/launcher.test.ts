@@ -33,9 +33,10 @@ test('a too-small buffer is refused before anything reaches the GPU', async () =
   const rt = await getRuntime();
   const small = Tensor.empty(rt, [8]);
   const big = Tensor.empty(rt, [100]);
-  await rejects(() => rt.launch({ shader: 'fill', entry: 'copy', bindings: { src: small, dst: big }, needs: { src: 100, dst: 100 }, uniforms: { n: 100, value: 0, srcOffset: 0, dstOffset: 0, rowLen: 0 }, workgroups: 1 }),
-    /kernel shaders\/fill\.wgsl:copy: buffer for 'src' holds 32 bytes but the launch needs 400 \(100 elements of 4 bytes\)/, KernelArgumentError);
-  small.dispose(); big.dispose();
+  const rows = Tensor.empty(rt, [1], 'u32');
+  await rejects(() => rt.launch({ shader: 'fill', entry: 'gather_rows', bindings: { src: small, dst: big, rowIndex: rows }, needs: { src: 100, dst: 100 }, uniforms: { n: 100, value: 0, srcOffset: 0, dstOffset: 0, rowLen: 100 }, workgroups: 1 }),
+    /kernel shaders\/fill\.wgsl:gather_rows: buffer for 'src' holds 32 bytes but the launch needs 400 \(100 elements of 4 bytes\)/, KernelArgumentError);
+  small.dispose(); big.dispose(); rows.dispose();
 });
 
 test('missing, unknown and mis-sized uniform fields are named', async () => {
@@ -52,16 +53,18 @@ test('missing, unknown and mis-sized uniform fields are named', async () => {
 
 test('an unknown entry point or override constant is named', async () => {
   const rt = await getRuntime();
-  await rejects(() => rt.launch({ shader: 'fill', entry: 'nope', bindings: {}, workgroups: 1 }), /kernel shaders\/fill\.wgsl:nope: no compute entry point 'nope'; the file has fill, copy/, KernelArgumentError);
+  await rejects(() => rt.launch({ shader: 'fill', entry: 'nope', bindings: {}, workgroups: 1 }), /kernel shaders\/fill\.wgsl:nope: no compute entry point 'nope'; the file has fill, gather_rows/, KernelArgumentError);
   await rejects(() => rt.launch({ shader: 'fill', entry: 'fill', overrides: { TILE: 4 }, bindings: {}, workgroups: 1 }), /no override constant 'TILE'/, KernelArgumentError);
 });
 
-test('the same buffer bound to a read and a writable binding is refused', async () => {
+test('one buffer bound to a read and a writable binding is refused, even as separate ranges', async () => {
   const rt = await getRuntime();
   const x = Tensor.empty(rt, [16]);
-  await rejects(() => rt.launch({ shader: 'fill', entry: 'copy', bindings: { src: x, dst: x }, uniforms: { n: 16, value: 0, srcOffset: 0, dstOffset: 0, rowLen: 0 }, workgroups: 1 }),
-    /same buffer range is bound to 'src' and 'dst'/, KernelArgumentError);
-  x.dispose();
+  const rows = Tensor.empty(rt, [1], 'u32');
+  const gather = (src: Tensor, dst: Tensor) => rt.launch({ shader: 'fill', entry: 'gather_rows', bindings: { src, dst, rowIndex: rows }, uniforms: { n: 4, value: 0, srcOffset: 0, dstOffset: 0, rowLen: 4 }, workgroups: 1 });
+  await rejects(async () => gather(x, x), /one buffer is bound to 'src' and 'dst', one of them writable/, KernelArgumentError);
+  await rejects(async () => gather(x.slice(0, [8]), x.slice(8, [8])), /one buffer is bound to 'src' and 'dst', one of them writable/, KernelArgumentError);
+  x.dispose(); rows.dispose();
 });
 
 test('WGSL that does not compile reports file:line:column and the offending line', async () => {

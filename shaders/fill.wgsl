@@ -1,4 +1,5 @@
-// Fill a buffer with a constant, or copy one buffer into another: flat passes (see shaders/lib/flat_span.wgsl).
+// Fill a buffer with a constant (a flat pass, see shaders/lib/flat_span.wgsl; zeros are the queue's clear), and
+// gather rows. Copies are the queue's copyBufferToBuffer (src/ops/fill.ts).
 
 struct Params { n: u32, value: f32, srcOffset: u32, dstOffset: u32, rowLen: u32 }
 
@@ -14,12 +15,6 @@ const WG = 256u;
 fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let s = flatSpan(gid, groups, params.n);
   for (var i = s.x; i < s.y; i += 8u) { dst[params.dstOffset + i] = params.value; }
-}
-
-@compute @workgroup_size(256)
-fn copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let s = flatSpan(gid, groups, params.n);
-  for (var i = s.x; i < s.y; i += 8u) { dst[params.dstOffset + i] = src[params.srcOffset + i]; }
 }
 
 // out[r] = src[index[r]] for rows of `rowLen` elements (a selector's kept samples out of a super-batch).

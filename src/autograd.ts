@@ -4,11 +4,15 @@
 // soon as the backward no longer needs them.
 import type { Tensor } from './tensor.ts';
 import { accumulate } from './ops/elementwise.ts';
+import { copy } from './ops/fill.ts';
 
 /** A value in the graph: a tensor, and where its gradient goes. */
 export class Var {
   /** Set for leaves whose gradient is wanted (parameters): backward accumulates into it (it must start zeroed). */
   gradTarget: Tensor | null = null;
+  /** Set when the gradTarget was just zeroed (ParameterStore.zeroGrads): its first gradient is copied in (a
+   * buffer copy, a memcpy on lavapipe) instead of added (a kernel reading both). */
+  gradTargetZeroed = false;
   /** The gradient of an intermediate while the backward pass runs. */
   grad: Tensor | null = null;
 
@@ -94,7 +98,9 @@ export class Tape {
 
   private deliver(input: Var, g: Tensor): void {
     if (input.gradTarget) {
-      accumulate(input.gradTarget, g);
+      if (input.gradTargetZeroed && g.size === input.gradTarget.size) copy(g, input.gradTarget);
+      else accumulate(input.gradTarget, g);
+      input.gradTargetZeroed = false;
       g.dispose();
     } else if (input.grad) {
       accumulate(input.grad, g);

@@ -444,22 +444,27 @@ function layoutEntry(b: BindingInfo): GPUBindGroupLayoutEntry {
 }
 
 /**
- * WebGPU rejects overlapping ranges of one buffer in one dispatch when one of the bindings is writable (views of
- * a flat buffer that do not overlap are fine); say which bindings collide.
+ * WebGPU rejects a buffer bound writable and read-only (or uniform) in one dispatch, whatever the ranges; two
+ * writable views of a flat buffer are fine if they do not overlap (overlapping ones are refused here as a race).
+ * Say which bindings collide.
  */
 function checkAliasing(label: string, entry: EntryInfo, entries: GPUBindGroupEntry[]): void {
   const writable = new Set(entry.bindings.filter((b) => b.kind === 'storage').map((b) => b.binding));
   const ranges: { buffer: GPUBuffer; start: number; end: number; binding: number }[] = [];
+  const name = (n: number) => entry.bindings.find((b) => b.binding === n)?.name;
   for (const e of entries) {
     const resource = e.resource as GPUBufferBinding;
     if (!(resource?.buffer instanceof GPUBuffer)) continue;
     const start = resource.offset ?? 0;
     const end = start + (resource.size ?? resource.buffer.size - start);
     for (const other of ranges) {
-      const overlaps = other.buffer === resource.buffer && start < other.end && other.start < end;
-      if (overlaps && (writable.has(other.binding) || writable.has(e.binding))) {
-        const name = (n: number) => entry.bindings.find((b) => b.binding === n)?.name;
-        throw new KernelArgumentError(`kernel ${label}: the same buffer range is bound to '${name(other.binding)}' and '${name(e.binding)}' and one is writable; use separate buffers`);
+      if (other.buffer !== resource.buffer) continue;
+      const writes = [writable.has(other.binding), writable.has(e.binding)];
+      if (writes[0] !== writes[1]) {
+        throw new KernelArgumentError(`kernel ${label}: one buffer is bound to '${name(other.binding)}' and '${name(e.binding)}', one of them writable (WebGPU forbids that even for separate ranges); use separate buffers`);
+      }
+      if (writes[0] && start < other.end && other.start < end) {
+        throw new KernelArgumentError(`kernel ${label}: the same buffer range is bound to '${name(other.binding)}' and '${name(e.binding)}', both writable; use separate buffers`);
       }
     }
     ranges.push({ buffer: resource.buffer, start, end, binding: e.binding });

@@ -104,6 +104,7 @@ export class ParameterStore {
 
   zeroGrads(): void {
     fill(this.grads, 0);
+    for (const v of this.vars.values()) v.gradTargetZeroed = true;
   }
 
   /** Every named tensor, in declaration order, copied to the host. */

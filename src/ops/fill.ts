@@ -26,12 +26,10 @@ export function copy(src: Tensor, dst: Tensor, count = src.size, srcOffset = 0, 
     throw new Error(`copy of ${count} elements does not fit: source has ${src.size - srcOffset}, destination ${dst.size - dstOffset}`);
   }
   if (count === 0) return dst;
-  src.rt.launch({
-    shader: 'fill', entry: 'copy', bindings: { src, dst },
-    needs: { src: srcOffset + count, dst: dstOffset + count },
-    uniforms: { n: count, value: 0, srcOffset, dstOffset, rowLen: 0 },
-    elements: count,
-  });
+  // The queue's own copy (a memcpy on lavapipe). WebGPU binds no buffer both read-only and writable in one
+  // dispatch, nor copies a buffer onto itself, so two windows of one buffer cannot be copied at all.
+  if (src.buffer === dst.buffer) throw new Error('copy: source and destination share one GPU buffer; copy through a separate tensor');
+  src.rt.commandEncoder().copyBufferToBuffer(src.buffer, src.byteOffset + srcOffset * 4, dst.buffer, dst.byteOffset + dstOffset * 4, count * 4);
   return dst;
 }
 
