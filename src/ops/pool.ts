@@ -82,10 +82,11 @@ export function maxPool2dBackward(dy: Tensor, argmax: Tensor, inputShape: readon
   if (argmax.dtype !== 'u32') throw new Error(`max-pool backward: argmax must be u32, got ${argmax.dtype}`);
   const dx = Tensor.empty(dy.rt, inputShape);
   if (dx.size > 0) {
+    const pixels = g.batch * g.inH * g.inW;   // one invocation each, walking its channels
     dy.rt.launch({
       shader: 'pool', entry: 'max_backward', bindings: { dy, argmax, dx },
       needs: { dy: outSize, argmax: outSize, dx: dx.size },
-      uniforms: poolUniforms(g, dx.size), invocations: dx.size,
+      uniforms: poolUniforms(g, pixels), invocations: pixels,
     });
   }
   return dx;
