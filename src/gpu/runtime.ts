@@ -76,7 +76,9 @@ export class Runtime {
   readonly device: GPUDevice;
   readonly pool: BufferPool;
   readonly textures: TexturePool;
-  private pipelines = new Map<string, Pipeline>();
+  /** Per loaded source (a re-registered test shader is a new object), by entry point and override values. Keyed
+   * by the object, not its text: hashing a 100 KB unrolled source on every launch cost 10 ms a training step. */
+  private pipelines = new WeakMap<ShaderSource, Map<string, Pipeline>>();
   private compileChecks: Promise<void>[] = [];
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -104,8 +106,10 @@ export class Runtime {
 
   private pipelineFor(source: ShaderSource, entryName: string, overrides: Record<string, number | boolean>): Pipeline {
     const overrideKey = Object.keys(overrides).sort().map((k) => `${k}=${Number(overrides[k])}`).join(',');
-    const key = `${source.text}\u0000${entryName}\u0000${overrideKey}`;
-    const cached = this.pipelines.get(key);
+    const key = `${entryName}\u0000${overrideKey}`;
+    let ofSource = this.pipelines.get(source);
+    if (!ofSource) this.pipelines.set(source, ofSource = new Map());
+    const cached = ofSource.get(key);
     if (cached?.failure) throw cached.failure;
     if (cached) return cached;
     const entry = source.entries.get(entryName);
@@ -140,7 +144,7 @@ export class Runtime {
       if (result.failure) throw result.failure;
     })());
     this.counters.pipelinesCompiled++;
-    this.pipelines.set(key, result);
+    ofSource.set(key, result);
     return result;
   }
 
