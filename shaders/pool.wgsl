@@ -68,7 +68,7 @@ fn max_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 
 // Gather, one invocation per input pixel (n, h, w) walking its channels: sums dy over the windows that contain
 // the pixel and chose it. The window range is found once per pixel, not once per element (llvmpipe has no vector
-// integer division: 3.5x on the 28x28 step's pool). No float atomics, and each sum runs in a fixed order (output
+// integer division: 13.8 -> 9.6 ms in the 28x28 training step). No float atomics, and each sum runs in a fixed order (output
 // row, then column), so the result is deterministic. `total` counts pixels here.
 @compute @workgroup_size(256)
 fn max_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
