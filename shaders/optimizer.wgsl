@@ -47,6 +47,14 @@ struct NormParams { n: u32, partials: u32 }
 @group(0) @binding(11) var<storage, read> partialNonFiniteIn: array<u32>;
 @group(0) @binding(12) var<storage, read_write> norm: array<f32>;
 @group(0) @binding(13) var<storage, read_write> nonFinite: array<u32>;
+// The same buffers seen as vec4s (steps over lengths that are multiples of 4: the trainer's flat buffers).
+alias F4 = vec4<f32>;
+alias B4 = vec4<bool>;
+@group(0) @binding(14) var<storage, read_write> weights4: array<F4>;
+@group(0) @binding(15) var<storage, read> grads4: array<F4>;
+@group(0) @binding(16) var<storage, read_write> momentumBuf4: array<F4>;
+@group(0) @binding(17) var<storage, read_write> expAvg4: array<F4>;
+@group(0) @binding(18) var<storage, read_write> expAvgSq4: array<F4>;
 
 const WG = 256u;
 // A private variable, not a constant: WGSL rejects a NaN produced by constant evaluation.
@@ -59,7 +67,7 @@ fn isFinite(x: f32) -> bool {
 
 #import flat_span(WG=256u)
 
-fn inDecayRange(i: u32) -> bool {
+fn decays(i: u32) -> bool {
   return i >= hyper.decayStart && i < hyper.decayEnd;
 }
 
@@ -67,45 +75,9 @@ fn clipFactor() -> f32 {
   return min(1.0, hyper.maxNorm / (hyper.gradScale * gradNorm[0] + 1e-6));
 }
 
-fn decayedGrad(i: u32, w: f32, clip: f32, decays: bool) -> f32 {
-  let g = grads[i] * (hyper.gradScale * clip);
-  return select(g, g + hyper.l2Decay * w, decays);
-}
-
-fn decoupled(w: f32, decays: bool) -> f32 {
-  return select(w, hyper.decoupledFactor * w, decays);
-}
-
-fn sgdUpdate(i: u32, clip: f32) {
-  let w = weights[i];
-  let decays = inDecayRange(i);
-  weights[i] = decoupled(w, decays) - hyper.lr * decayedGrad(i, w, clip, decays);
-}
-
-// PyTorch: buf = momentum * buf + g (dampening 0; a zeroed buffer makes the first step buf = g, as PyTorch's
-// clone does); the step direction is buf, or g + momentum * buf with Nesterov.
-fn sgdMomentumUpdate(i: u32, clip: f32) {
-  let w = weights[i];
-  let decays = inDecayRange(i);
-  let g = decayedGrad(i, w, clip, decays);
-  let buf = hyper.momentum * momentumBuf[i] + g;
-  momentumBuf[i] = buf;
-  let direction = select(buf, g + hyper.momentum * buf, NESTEROV);
-  weights[i] = decoupled(w, decays) - hyper.lr * direction;
-}
-
-// PyTorch's AdamW (and Adam when the decay is L2): w *= 1 - lr * wd; m = b1 m + (1 - b1) g;
-// v = b2 v + (1 - b2) g^2; w -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
-fn adamwUpdate(i: u32, clip: f32) {
-  let w = weights[i];
-  let decays = inDecayRange(i);
-  let g = decayedGrad(i, w, clip, decays);
-  let m = hyper.beta1 * expAvg[i] + hyper.oneMinusBeta1 * g;
-  let v = hyper.beta2 * expAvgSq[i] + hyper.oneMinusBeta2 * (g * g);
-  expAvg[i] = m;
-  expAvgSq[i] = v;
-  let denom = sqrt(v) / hyper.biasCorrection2Sqrt + hyper.eps;
-  weights[i] = decoupled(w, decays) - hyper.stepSize * (m / denom);
+fn decays4(i: u32) -> B4 {
+  let e = 4u * i;
+  return B4(decays(e), decays(e + 1u), decays(e + 2u), decays(e + 3u));
 }
 
 // The elements this invocation updates and the clip factor: an empty range when the norm is not finite (the
@@ -116,24 +88,6 @@ fn stepRange(gid: vec3<u32>, groups: vec3<u32>) -> StepRange {
   let s = flatSpan(gid, groups, hyper.n);
   if (!isFinite(gradNorm[0])) { return StepRange(0u, 0u, 0.0); }
   return StepRange(s.x, s.y, clipFactor());
-}
-
-@compute @workgroup_size(256)
-fn sgd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let r = stepRange(gid, groups);
-  for (var i = r.first; i < r.end; i += 8u) { sgdUpdate(i, r.clip); }
-}
-
-@compute @workgroup_size(256)
-fn sgd_momentum(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let r = stepRange(gid, groups);
-  for (var i = r.first; i < r.end; i += 8u) { sgdMomentumUpdate(i, r.clip); }
-}
-
-@compute @workgroup_size(256)
-fn adamw(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let r = stepRange(gid, groups);
-  for (var i = r.first; i < r.end; i += 8u) { adamwUpdate(i, r.clip); }
 }
 
 // ---- gradient global norm: sqrt(sum g^2) in two stages ------------------------------------------------------
@@ -156,24 +110,27 @@ fn treeReduce(lid: u32) {
   }
 }
 
-@compute @workgroup_size(256)
-fn norm_partial(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>,
-    @builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  var acc = 0.0;
-  var bad = 0u;
-  let s = flatSpan(gid, groups, normParams.n);
-  for (var i = s.x; i < s.y; i += 8u) {
-    let g = grads[i];
-    if (isFinite(g)) { acc += g * g; } else { bad += 1u; }
-  }
-  sumShare[lid.x] = acc;
-  badShare[lid.x] = bad;
-  treeReduce(lid.x);
-  if (lid.x == 0u) {
-    partialSums[wid.x] = sumShare[0];
-    partialNonFinite[wid.x] = badShare[0];
+fn addSquares(g: f32, acc: ptr<function, f32>, bad: ptr<function, u32>) {
+  if (isFinite(g)) { *acc += g * g; } else { *bad += 1u; }
+}
+
+fn addSquares4(g: F4, acc: ptr<function, f32>, bad: ptr<function, u32>) {
+  for (var c = 0u; c < 4u; c++) { addSquares(g[c], acc, bad); }
+}
+
+fn storePartial(lid: u32, group: u32, acc: f32, bad: u32) {
+  sumShare[lid] = acc;
+  badShare[lid] = bad;
+  treeReduce(lid);
+  if (lid == 0u) {
+    partialSums[group] = sumShare[0];
+    partialNonFinite[group] = badShare[0];
   }
 }
+
+// The steps and norm_partial, once over floats and once over vec4s (entries sgd, sgd4, ..., norm_partial4).
+#import optimizer_steps(T=f32, B=bool, S=)
+#import optimizer_steps(T=F4, B=B4, S=4)
 
 @compute @workgroup_size(256)
 fn norm_final(@builtin(local_invocation_id) lid: vec3<u32>) {

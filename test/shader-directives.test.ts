@@ -51,6 +51,13 @@ test('generated lines keep their origin: the directive and the line within the r
   assert.match(message, /^generate_origin:2 \(#generate subgroup_gemm\):4:4: error: boom\n\s+4 \| fn tiny\(/);
 });
 
+test('one piece imported twice with different arguments, one of them empty, gives both sets of entries', () => {
+  const entries = [...loadShader('optimizer').entries.keys()].sort();
+  for (const name of ['sgd', 'sgd_momentum', 'adamw', 'norm_partial']) {
+    assert.ok(entries.includes(name) && entries.includes(`${name}4`), `optimizer lacks ${name} or ${name}4: ${entries.join(', ')}`);
+  }
+});
+
 test('directive mistakes name the file and line', () => {
   const cases: [string, RegExp][] = [
     ['#generate no_recipe(TM=8)', /bad_0:2: #generate no_recipe: no recipe no_recipe/],

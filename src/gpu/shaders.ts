@@ -2,7 +2,8 @@
 // no includes, so the loader resolves two directives before anything sees the text, and a line map keeps every
 // message at its own file and line:
 //   #import NAME               shaders/lib/NAME.wgsl (once per module)
-//   #import NAME(K=V, ...)     the same piece with each `$K` in it replaced by V (once per module and arguments):
+//   #import NAME(K=V, ...)     the same piece with each `$K` in it replaced by V, which may be empty (once per
+//                              module and arguments):
 //                              one text for pieces that differ only in a size or a name
 //   #generate RECIPE(K=V, ...) text written by a TypeScript recipe (GENERATORS below): kernels unrolled by rules
 //                              that WGSL cannot express, kept out of the committed .wgsl files
@@ -78,7 +79,7 @@ function parseArguments(list: string | undefined): Record<string, string> | stri
   const args: Record<string, string> = {};
   if (list === undefined || list.trim() === '') return args;
   for (const part of list.split(',')) {
-    const m = /^\s*([A-Za-z_]\w*)\s*=\s*([A-Za-z0-9_.]+)\s*$/.exec(part);
+    const m = /^\s*([A-Za-z_]\w*)\s*=\s*([A-Za-z0-9_.]*)\s*$/.exec(part);
     if (!m) return `argument '${part.trim()}' is not KEY=VALUE`;
     if (m[1] in args) return `argument '${m[1]}' given twice`;
     args[m[1]] = m[2];

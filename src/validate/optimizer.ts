@@ -14,14 +14,14 @@ const EXACT: Tolerance = { atol: 0, rtol: 0 };
 // ---- gradient norm ----------------------------------------------------------------------------------------------
 /**
  * Relative bound of the two-stage norm: a square rounds once (h), each invocation adds ceil(n / (256 partials))
- * squares in sequence, a 256-way tree adds 8 levels, stage 2 adds ceil(partials / 256) in sequence and 8 levels;
+ * squares in sequence (3 more when it walks vec4s, n a multiple of 4), a 256-way tree adds 8 levels, stage 2 adds ceil(partials / 256) in sequence and 8 levels;
  * all terms are non-negative, so the sum is within (that depth) h relative, its sqrt within half of it plus 5h.
  * The deeper of the two plans (GPU and CPU adapters split the first stage differently) bounds either.
  */
 export function gradNormRelativeBound(n: number): number {
   const depth = Math.max(...[false, true].map((software) => {
     const partials = normPartials(n, software);
-    return 1 + Math.ceil(n / (256 * partials)) + 8 + Math.ceil(partials / 256) + 8;
+    return 1 + Math.ceil(n / (256 * partials)) + 3 + 8 + Math.ceil(partials / 256) + 8;
   }));
   return (depth / 2 + 5) * h;
 }
@@ -206,6 +206,11 @@ export const SGD_CASES: [SgdConfig, StepSetup][] = [
   // A flat pass long enough that each lane walks several elements on a CPU adapter (above 64 x 256), not a
   // multiple of 8, with a decay range that starts and ends inside a lane's run: the training step's entry.
   [{ lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 }, { n: 40009, steps: 3, gradSpread: 1, decayRange: [1003, 39001] }],
+  // Lengths that are multiples of 4 run the vec4 entries (the trainer's buffers): decay ranges that start and end
+  // inside a vec4, clipping, and each step kind.
+  [{ lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4 }, { n: 40008, steps: 3, gradSpread: 1, decayRange: [1003, 39001] }],
+  [{ lr: 0.1, weightDecay: 0.01 }, { n: 4, steps: 3, gradSpread: 1, decayRange: [1, 3] }],
+  [{ lr: 0.1, momentum: 0.9, weightDecay: 5e-4, decoupledWeightDecay: true }, { n: 65536, steps: 4, gradSpread: 1, maxNorm: 1, gradScale: 0.5 }],
 ];
 
 export const ADAMW_CASES: [AdamWConfig, StepSetup][] = [
@@ -217,13 +222,16 @@ export const ADAMW_CASES: [AdamWConfig, StepSetup][] = [
   // Gradients near eps: the denominator's eps term matters.
   [{ lr: 1e-2, eps: 1e-6 }, { n: 7, steps: 5, gradSpread: 1e-6 }],
   [{ lr: 3e-3, weightDecay: 0.01 }, { n: 40009, steps: 3, gradSpread: 1, decayRange: [1003, 39001] }],
+  [{ lr: 3e-3, weightDecay: 0.01 }, { n: 40008, steps: 3, gradSpread: 1, decayRange: [1002, 39001], maxNorm: 1 }],
+  [{ lr: 1e-3, weightDecay: 0.01, decoupledWeightDecay: false }, { n: 8, steps: 5, gradSpread: 1, decayRange: [3, 5] }],
 ];
 
 export function optimizerCases(): ValidationCase[] {
   return [
-    ...[1, 2, 7, 255, 256, 257, 1000, 65537, 262145, 1_000_000].map((n) => gradNormCase(n, 1)),
+    ...[1, 2, 4, 7, 255, 256, 257, 1000, 65537, 262145, 262144, 1_000_000].map((n) => gradNormCase(n, 1)),
     gradNormCase(4099, 1e3),
     gradNormCase(1000, 1, [3, 500, 999]),
+    gradNormCase(1001, 1, [3, 500, 999]),
     ...SGD_CASES.map(([config, setup]) => sgdCase(config, setup)),
     ...ADAMW_CASES.map(([config, setup]) => adamwCase(config, setup)),
   ];
