@@ -69,10 +69,14 @@ export function liveTaps(g: ConvGeometry): { kh0: number; kw0: number; KH: numbe
 function tapBox(src: Tensor, fullShape: readonly number[], box: { kh0: number; kw0: number; KH: number; KW: number }, toFull: boolean): Tensor {
   const [Cout, fullKH, fullKW, C] = fullShape;
   const out = toFull ? fill(Tensor.empty(src.rt, fullShape), 0) : Tensor.empty(src.rt, [Cout, box.KH, box.KW, C]);
+  // Channels move as vec4s when they come in fours (a quarter of llvmpipe's per-lane load loops).
+  const s = C % 4 === 0 ? '4' : '';
+  const lanes = s ? 4 : 1;
   src.rt.launch({
-    shader: 'conv', entry: 'tap_box', bindings: { weight: src, weightOut: out }, needs: { weight: src.size, weightOut: out.size },
-    uniforms: { Cout, C, KH: box.KH, KW: box.KW, fullKH, fullKW, kh0: box.kh0, kw0: box.kw0, toFull: toFull ? 1 : 0 },
-    invocations: [C, Math.ceil(Cout / 8)],
+    shader: 'conv', entry: `tap_box${s}`, bindings: { [`weight${s}`]: src, [`weightOut${s}`]: out },
+    needs: { [`weight${s}`]: src.size / lanes, [`weightOut${s}`]: out.size / lanes },
+    uniforms: { Cout, C: C / lanes, KH: box.KH, KW: box.KW, fullKH, fullKW, kh0: box.kh0, kw0: box.kw0, toFull: toFull ? 1 : 0 },
+    invocations: [C / lanes, Math.ceil(Cout / 8)],
   });
   return out;
 }

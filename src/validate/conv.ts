@@ -26,6 +26,8 @@ export const CONV_CASES: ConvCase[] = [
   // tap, a 3x3/2 on a 2x2 map as its lower-right 2x2 box; the weight gradient of the dead taps must come back 0.
   { N: 3, H: 1, W: 1, C: 8, Cout: 16, k: 3, stride: 1, pad: 1 },
   { N: 2, H: 2, W: 2, C: 16, Cout: 8, k: 3, stride: 2, pad: 1, exact: true },
+  // The same with channels that are not a multiple of 4: the taps are copied as floats, not vec4s.
+  { N: 2, H: 1, W: 1, C: 5, Cout: 3, k: 3, stride: 1, pad: 1, exact: true },
   // More patch rows than a texture holds (16,384): slabs for the forward, chunks for the weight gradient.
   { N: 2, H: 100, W: 100, C: 1, Cout: 2, k: 3, stride: 1, pad: 0 },
   // Exact: M = 3 * 79 * 79 = 18,723 patch rows (odd, so no chunk size divides it: the last chunk is partial on
