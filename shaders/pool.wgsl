@@ -68,14 +68,13 @@ fn max_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
 
 // Gather, one invocation per input pixel (n, h, w) walking its channels: sums dy over the windows that contain
 // the pixel and chose it. The window range is found once per pixel, not once per element (llvmpipe has no vector
-// integer division: 13.8 -> 9.6 ms in the 28x28 training step). No float atomics, and each sum runs in a fixed order (output
-// row, then column), so the result is deterministic. `total` counts pixels here.
-@compute @workgroup_size(256)
-fn max_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let p = flatIndex(gid, groups);
-  if (p >= params.total) { return; }
+// integer division: 13.8 -> 9.6 ms in the 28x28 training step), and channels go four at a time when C is a
+// multiple of 4 (max_backward4). No float atomics, and each sum runs in a fixed order (output row, then column),
+// so the result is deterministic. `total` counts pixels here.
+struct PoolWindows { at: u32, imageOut: u32, ohLo: u32, ohHi: u32, owLo: u32, owHi: u32 }
+
+fn windowsOf(p: u32) -> PoolWindows {
   let pos = nhwcOf(p, params.inH, params.inW, 1u);   // (n, h, w, 0)
-  let at = pos.y * params.inW + pos.z;
   // Window oh covers input rows [oh*s - p, oh*s - p + k - 1].
   let hp = pos.y + params.padH;
   let wp = pos.z + params.padW;
@@ -85,19 +84,14 @@ fn max_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   if (wp + 1u > params.kernelW) { owLo = (wp + 1u - params.kernelW + params.strideW - 1u) / params.strideW; }
   let ohHi = min(hp / params.strideH, params.outH - 1u);
   let owHi = min(wp / params.strideW, params.outW - 1u);
-  let C = params.channels;
-  let imageOut = pos.x * params.outH;
-  for (var c = 0u; c < C; c++) {
-    var acc = 0.0;
-    for (var oh = ohLo; oh <= ohHi; oh++) {
-      for (var ow = owLo; ow <= owHi; ow++) {
-        let o = ((imageOut + oh) * params.outW + ow) * C + c;
-        if (argmax[o] == at) { acc += dy[o]; }
-      }
-    }
-    dx[p * C + c] = acc;
-  }
+  return PoolWindows(pos.y * params.inW + pos.z, pos.x * params.outH, ohLo, ohHi, owLo, owHi);
 }
+
+@group(0) @binding(7) var<storage, read> dy4: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read> argmax4: array<vec4<u32>>;
+@group(0) @binding(9) var<storage, read_write> dx4: array<vec4<f32>>;
+#import max_backward(T=f32, U=u32, S=)
+#import max_backward(T=vec4f, U=vec4u, S=4)
 
 var<workgroup> laneSum: array<f32, 256>;
 

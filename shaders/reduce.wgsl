@@ -1,8 +1,8 @@
 // Reductions over one axis of a tensor viewed as [outer, len, inner].
 // rows:    inner == 1 (the reduced axis is contiguous): one workgroup per output, strided partials, then a tree
 //          in workgroup memory. The tree keeps f32 sums accurate (pairwise, not one long running sum).
-// strided: inner > 1: one invocation per output walks the axis; neighbouring invocations read neighbouring
-//          addresses.
+// strided: inner > 1: one invocation per output (or per 4 neighbouring outputs) walks the axis; neighbouring
+//          invocations read neighbouring addresses.
 
 override OP: u32 = 0u;  // 0 sum (times `scale`: mean), 1 max
 
@@ -18,21 +18,6 @@ const WG = 64u;
 #import flat_span(WG=64u)
 var<workgroup> partial: array<f32, 64>;
 var<workgroup> partialIndex: array<u32, 64>;
-
-fn identity() -> f32 {
-  if (OP == 1u) { return -3.4028234663852886e38; }
-  return 0.0;
-}
-
-fn combine(p: f32, q: f32) -> f32 {
-  if (OP == 1u) { return max(p, q); }
-  return p + q;
-}
-
-fn finish(v: f32) -> f32 {
-  if (OP == 0u) { return v * params.scale; }
-  return v;
-}
 
 fn rowIndex(wid: vec3<u32>, groups: vec3<u32>) -> u32 {
   return wid.x + wid.y * groups.x;
@@ -56,20 +41,13 @@ fn rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   if (inRange && lid.x == 0u) { out[row] = finish(partial[0]); }
 }
 
-// A flat pass over the outputs (shaders/lib/flat_span.wgsl). With outer == 1 (a sum over the leading axis, as
-// of the weight gradient's chunk partials) the output index is the input offset: no division per output, which
-// llvmpipe would run as eight scalar divides.
-@compute @workgroup_size(64)
-fn strided(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let s = flatSpan(gid, groups, params.outer * params.inner);
-  for (var o = s.x; o < s.y; o += 8u) {
-    var base = o;
-    if (params.outer > 1u) { base = (o / params.inner) * params.len * params.inner + o % params.inner; }
-    var acc = identity();
-    for (var i = 0u; i < params.len; i++) { acc = combine(acc, x[base + i * params.inner]); }
-    out[o] = finish(acc);
-  }
-}
+// identity, combine and finish for floats, and the strided entry over floats and over vec4s of neighbouring
+// outputs (strided4, when inner is a multiple of 4: a quarter of llvmpipe's per-lane load loops).
+alias F4 = vec4<f32>;
+@group(0) @binding(4) var<storage, read> x4: array<F4>;
+@group(0) @binding(5) var<storage, read_write> out4: array<F4>;
+#import reduce_strided(T=f32, S=)
+#import reduce_strided(T=F4, S=4)
 
 // Arg-max: the first index of the largest value (NaN never wins), like NumPy for finite input.
 #import argmax(VALUES=partial, INDICES=partialIndex)

@@ -82,11 +82,13 @@ export function maxPool2dBackward(dy: Tensor, argmax: Tensor, inputShape: readon
   if (argmax.dtype !== 'u32') throw new Error(`max-pool backward: argmax must be u32, got ${argmax.dtype}`);
   const dx = Tensor.empty(dy.rt, inputShape);
   if (dx.size > 0) {
-    const pixels = g.batch * g.inH * g.inW;   // one invocation each, walking its channels
+    const pixels = g.batch * g.inH * g.inW;   // one invocation each, walking its channels (in fours if it can)
+    const s = g.channels % 4 === 0 ? '4' : '';
+    const lanes = s ? 4 : 1;
     dy.rt.launch({
-      shader: 'pool', entry: 'max_backward', bindings: { dy, argmax, dx },
-      needs: { dy: outSize, argmax: outSize, dx: dx.size },
-      uniforms: poolUniforms(g, pixels), invocations: pixels,
+      shader: 'pool', entry: `max_backward${s}`, bindings: { [`dy${s}`]: dy, [`argmax${s}`]: argmax, [`dx${s}`]: dx },
+      needs: { [`dy${s}`]: outSize / lanes, [`argmax${s}`]: outSize / lanes, [`dx${s}`]: dx.size / lanes },
+      uniforms: poolUniforms({ ...g, channels: g.channels / lanes }, pixels), invocations: pixels,
     });
   }
   return dx;

@@ -20,16 +20,19 @@ export function reduce(op: ReduceOp, x: Tensor, axis = -1, keepDims = false): Te
   const out = Tensor.empty(x.rt, outShape, op === 'argmax' ? 'u32' : 'f32');
   if (out.size === 0) return out;
   const contiguous = inner === 1;
-  const entry = op === 'argmax' ? (contiguous ? 'argmax_rows' : 'argmax_strided') : contiguous ? 'rows' : 'strided';
+  // Strided sums and maxima take 4 neighbouring outputs per invocation (vec4 loads) when they come in fours.
+  const s = !contiguous && op !== 'argmax' && inner % 4 === 0 ? '4' : '';
+  const lanes = s ? 4 : 1;
+  const entry = op === 'argmax' ? (contiguous ? 'argmax_rows' : 'argmax_strided') : contiguous ? 'rows' : `strided${s}`;
   x.rt.launch({
     shader: 'reduce', entry,
     overrides: op === 'argmax' ? {} : { OP: op === 'max' ? 1 : 0 },
-    bindings: op === 'argmax' ? { x, outIndex: out } : { x, out },
-    needs: { x: x.size },
-    uniforms: { outer, len, inner, scale: op === 'mean' ? 1 / len : 1 },
+    bindings: op === 'argmax' ? { x, outIndex: out } : { [`x${s}`]: x, [`out${s}`]: out },
+    needs: { [`x${s}`]: x.size / lanes },
+    uniforms: { outer, len, inner: inner / lanes, scale: op === 'mean' ? 1 / len : 1 },
     // A contiguous row is reduced by one workgroup together; strided outputs by a flat pass (argmax: one
     // invocation per output).
-    ...(contiguous ? { workgroups: outer } : op === 'argmax' ? { invocations: outer * inner } : { elements: outer * inner }),
+    ...(contiguous ? { workgroups: outer } : op === 'argmax' ? { invocations: outer * inner } : { elements: outer * inner / lanes }),
   });
   return out;
 }

@@ -17,6 +17,9 @@ const MAXPOOL_CASES: MaxPoolCase[] = [
   { shape: [1, 7, 5, 2], options: { kernel: [3, 2], stride: [1, 2], padding: [1, 0] } },
   { shape: [2, 3, 4, 3], options: { kernel: 1, stride: 1, padding: 0 } },
   { shape: [2, 9, 7, 5], ties: true },
+  // Channels in fours: the backward walks them as vec4s.
+  { shape: [2, 9, 7, 8], ties: true }, { shape: [1, 7, 5, 4], options: { kernel: [3, 2], stride: [1, 2], padding: [1, 0] } },
+  { shape: [2, 14, 14, 12] },
 ];
 
 function windowOf(shape: number[], options: MaxPoolOptions = {}) {

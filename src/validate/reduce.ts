@@ -8,7 +8,9 @@ import { reduceReference } from '../reference/reduce.ts';
 
 export function reduceCases(): ValidationCase[] {
   const cases: ValidationCase[] = [];
-  const shapes: [number[], number][] = [[[1], 0], [[7], 0], [[3, 5], 1], [[3, 5], 0], [[4, 129, 3], 1], [[2, 1000], -1], [[13, 4097], 1], [[65, 17, 31], 0]];
+  const shapes: [number[], number][] = [[[1], 0], [[7], 0], [[3, 5], 1], [[3, 5], 0], [[4, 129, 3], 1], [[2, 1000], -1], [[13, 4097], 1], [[65, 17, 31], 0],
+    // inner a multiple of 4: the strided entries take 4 neighbouring outputs per invocation (vec4 loads).
+    [[5, 12], 0], [[3, 7, 8], 1], [[9, 4], 0]];
   for (const op of ['sum', 'mean', 'max', 'argmax'] as ReduceOp[]) {
     for (const [shape, axis] of shapes) {
       cases.push(define(`reduce.${op}`, `[${shape}] axis ${axis}`, async (rt) => {
@@ -27,7 +29,7 @@ export function reduceCases(): ValidationCase[] {
   }
   // The bound above is a worst case that grows as len^2 (2.0 at len 4097, where a dropped element passes):
   // integers in [-3, 3] sum exactly in f32 in any order (|sum| <= 3 * 4097 < 2^24), so any error is a bug.
-  for (const [shape, axis] of [[[13, 4097], 1], [[2, 1000], -1], [[65, 17, 31], 0], [[4, 129, 3], 1]] as [number[], number][]) {
+  for (const [shape, axis] of [[[13, 4097], 1], [[2, 1000], -1], [[65, 17, 31], 0], [[4, 129, 3], 1], [[33, 20], 0], [[2, 5, 64], 1]] as [number[], number][]) {
     cases.push(define('reduce.sum', `[${shape}] axis ${axis} exact ints`, async (rt) => {
       const x = exactInts(shape.reduce((p, d) => p * d, 1));
       const t = Tensor.upload(rt, x, shape);
