@@ -17,10 +17,14 @@
 // Statistics are two-pass (mean, then the sum of squared deviations from it): E[x^2] - E[x]^2 cancels
 // catastrophically when |mean| >> std, while the two-pass variance is insensitive to the mean's rounding
 // error to first order (the cross term sum(x - mean) vanishes).
+//
+// Channels go four at a time (entries with the suffix 4) when C is a multiple of 4: an invocation then owns four
+// neighbouring channels and moves vec4s, a quarter of llvmpipe's per-lane load loops. One piece of WGSL
+// (shaders/lib/batchnorm_passes.wgsl) is imported for both; params.channels counts channels or groups of four.
 
 struct Params {
   rows: u32,           // N*H*W
-  channels: u32,       // C
+  channels: u32,       // C, or C / 4 for the vec4 entries
   lanes: u32,          // row ranges per channel (the partials per channel)
   rowsPerLane: u32,
   invCount: f32,       // 1 / rows
@@ -54,17 +58,35 @@ struct Params {
 // of dy, so a block's BN + ReLU costs one pass each way instead of two. With RELU off the gate is never read.
 @group(0) @binding(22) var<storage, read> gate: array<f32>;
 
+// The same tensors as vec4s of neighbouring channels (the entries with the suffix 4).
+alias F4 = vec4<f32>;
+@group(0) @binding(23) var<storage, read> x4: array<F4>;
+@group(0) @binding(24) var<storage, read> dy4: array<F4>;
+@group(0) @binding(25) var<storage, read> gamma4: array<F4>;
+@group(0) @binding(26) var<storage, read> beta4: array<F4>;
+@group(0) @binding(27) var<storage, read> mean4: array<F4>;
+@group(0) @binding(28) var<storage, read> invStd4: array<F4>;
+@group(0) @binding(29) var<storage, read> variance4: array<F4>;
+@group(0) @binding(30) var<storage, read> sumsIn4: array<F4>;
+@group(0) @binding(31) var<storage, read> squaresIn4: array<F4>;
+@group(0) @binding(32) var<storage, read> gradSumsIn4: array<F4>;   // [lanes, C/4, 2]: sums of dy, then of dy * xhat
+@group(0) @binding(33) var<storage, read_write> partial4: array<F4>;
+@group(0) @binding(34) var<storage, read_write> gradPartial4: array<F4>;
+@group(0) @binding(35) var<storage, read_write> meanOut4: array<F4>;
+@group(0) @binding(36) var<storage, read_write> invStdOut4: array<F4>;
+@group(0) @binding(37) var<storage, read_write> runningMean4: array<F4>;
+@group(0) @binding(38) var<storage, read_write> runningVar4: array<F4>;
+@group(0) @binding(39) var<storage, read_write> y4: array<F4>;
+@group(0) @binding(40) var<storage, read_write> dx4: array<F4>;
+@group(0) @binding(41) var<storage, read_write> dgamma4: array<F4>;
+@group(0) @binding(42) var<storage, read_write> dbeta4: array<F4>;
+@group(0) @binding(43) var<storage, read> gate4: array<F4>;
+
 override RELU: bool = false;
 
 const BLOCK = 32u;
 
 #import flat_index(WG=64u)
-
-// dy through the fused ReLU: relu(z) > 0 exactly where z > 0.
-fn gatedDy(i: u32) -> f32 {
-  if (RELU && gate[i] <= 0.0) { return 0.0; }
-  return dy[i];
-}
 
 // This invocation's channel, its first element and the element past its last, stepping by C; live is false for
 // the spare invocations of the last workgroup.
@@ -85,133 +107,32 @@ fn laneOf(gid: vec3<u32>, groups: vec3<u32>) -> Lane {
   return Lane(c, lane, firstRow * params.channels + c, endRow * params.channels + c, lane < params.lanes);
 }
 
-// A channel's totals of the [lanes, C] partials, in lane order (the same in every invocation of the channel).
-fn sumOf(c: u32) -> f32 {
-  var total = 0.0;
-  for (var k = 0u; k < params.lanes; k++) { total += sumsIn[k * params.channels + c]; }
-  return total;
-}
-
-fn squaresOf(c: u32) -> f32 {
-  var total = 0.0;
-  for (var k = 0u; k < params.lanes; k++) { total += squaresIn[k * params.channels + c]; }
-  return total;
-}
-
-fn gradSumsOf(c: u32) -> vec2<f32> {
-  var total = vec2<f32>(0.0);
-  for (var k = 0u; k < params.lanes; k++) { total += gradSumsIn[k * params.channels + c]; }
-  return total;
-}
-
 fn blockEnd(i: u32, l: Lane) -> u32 {
   return min(i + BLOCK * params.channels, l.end);
 }
 
-// This lane's blocked sum of x, or of (x - m)^2 when `squared`.
-fn xSum(l: Lane, m: f32, squared: bool) -> f32 {
-  var total = 0.0;
-  for (var i = l.first; i < l.end; i = blockEnd(i, l)) {
-    var part = 0.0;
-    for (var j = i; j < blockEnd(i, l); j += params.channels) {
-      let d = x[j] - m;
-      part += select(x[j], d * d, squared);
-    }
-    total += part;
-  }
-  return total;
+// The backward partials of a (lane, channel or group): sum(dy) and sum(dy * xhat). Floats are stored as vec2s
+// [lanes, C, 2]; vec4s of four channels as two vec4s, [lanes, C/4, 2].
+struct GradSums { dy: f32, dyXhat: f32 }
+struct GradSums4 { dy: F4, dyXhat: F4 }
+
+fn storeGradPartial(at: u32, s: GradSums) {
+  gradPartial[at] = vec2<f32>(s.dy, s.dyXhat);
 }
 
-@compute @workgroup_size(64)
-fn sum_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let l = laneOf(gid, groups);
-  if (l.live) { partial[l.lane * params.channels + l.channel] = xSum(l, 0.0, false); }
+fn storeGradPartial4(at: u32, s: GradSums4) {
+  gradPartial4[2u * at] = s.dy;
+  gradPartial4[2u * at + 1u] = s.dyXhat;
 }
 
-@compute @workgroup_size(64)
-fn sqdev_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let l = laneOf(gid, groups);
-  if (l.live) { partial[l.lane * params.channels + l.channel] = xSum(l, sumOf(l.channel) * params.invCount, true); }
+fn gradPartialAt(at: u32) -> GradSums {
+  let v = gradSumsIn[at];
+  return GradSums(v.x, v.y);
 }
 
-// Normalises with the batch statistics; lane 0 of each channel also stores the mean and inverse std the backward
-// takes and updates the running statistics. Biased variance normalises (as PyTorch); the running estimate
-// takes the unbiased one. (x - mean) * invStd first: folding into x * scale + shift would cancel when
-// |mean| >> std.
-@compute @workgroup_size(64)
-fn normalize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let l = laneOf(gid, groups);
-  if (!l.live) { return; }
-  let c = l.channel;
-  let m = sumOf(c) * params.invCount;
-  let biased = squaresOf(c) * params.invCount;
-  let s = inverseSqrt(biased + params.eps);
-  if (l.lane == 0u) {
-    meanOut[c] = m;
-    invStdOut[c] = s;
-    let keep = 1.0 - params.momentum;
-    runningMean[c] = keep * runningMean[c] + params.momentum * m;
-    runningVar[c] = keep * runningVar[c] + params.momentum * (biased * params.unbias);
-  }
-  normalizeLane(l, m, s);
+fn gradPartialAt4(at: u32) -> GradSums4 {
+  return GradSums4(gradSumsIn4[2u * at], gradSumsIn4[2u * at + 1u]);
 }
 
-@compute @workgroup_size(64)
-fn normalize_eval(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let l = laneOf(gid, groups);
-  if (l.live) { normalizeLane(l, mean[l.channel], inverseSqrt(variance[l.channel] + params.eps)); }
-}
-
-// y = ((x - m) * s) * gamma + beta over this lane's rows, through the fused ReLU when RELU.
-fn normalizeLane(l: Lane, m: f32, s: f32) {
-  let g = gamma[l.channel];
-  let b = beta[l.channel];
-  for (var i = l.first; i < l.end; i += params.channels) {
-    let v = (x[i] - m) * s * g + b;
-    y[i] = select(v, max(v, 0.0), RELU);
-  }
-}
-
-// Backward partials: sum(dy) and sum(dy * xhat), xhat recomputed from the saved mean and inverse std.
-@compute @workgroup_size(64)
-fn grad_partial(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let l = laneOf(gid, groups);
-  if (!l.live) { return; }
-  let m = mean[l.channel];
-  let s = invStd[l.channel];
-  var total = vec2<f32>(0.0);
-  for (var i = l.first; i < l.end; i = blockEnd(i, l)) {
-    var part = vec2<f32>(0.0);
-    for (var j = i; j < blockEnd(i, l); j += params.channels) {
-      let g = gatedDy(j);
-      part += vec2<f32>(g, g * ((x[j] - m) * s));
-    }
-    total += part;
-  }
-  gradPartial[l.lane * params.channels + l.channel] = total;
-}
-
-// dx = gamma * invStd * (dy - sum(dy)/n - xhat * sum(dy*xhat)/n): the training-mode gradient, where the batch
-// statistics depend on x. Lane 0 of each channel stores dbeta = sum(dy) and dgamma = sum(dy * xhat).
-@compute @workgroup_size(64)
-fn grad_input(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let l = laneOf(gid, groups);
-  if (!l.live) { return; }
-  let c = l.channel;
-  let sums = gradSumsOf(c);
-  let sumDy = sums.x;
-  let sumDyXhat = sums.y;
-  if (l.lane == 0u) {
-    dbeta[c] = sumDy;
-    dgamma[c] = sumDyXhat;
-  }
-  let m = mean[c];
-  let s = invStd[c];
-  let gs = gamma[c] * s;
-  let a = sumDy * params.invCount;
-  let b = sumDyXhat * params.invCount;
-  for (var i = l.first; i < l.end; i += params.channels) {
-    let xhat = (x[i] - m) * s;
-    dx[i] = gs * (gatedDy(i) - a - xhat * b);
-  }
-}
+#import batchnorm_passes(T=f32, S=)
+#import batchnorm_passes(T=F4, S=4)

@@ -43,9 +43,31 @@ export function batchNormPlan(shape: readonly number[]): BatchNormPlan {
   return { rows, channels, lanes, rowsPerLane, chainLength };
 }
 
-function params(plan: BatchNormPlan, eps = 0, momentum = 0) {
+/**
+ * How the entries see the channels: four at a time (the entries with the suffix 4, every binding a vec4 array)
+ * when C is a multiple of 4, else one at a time. On lavapipe each storage access is a loop over the SIMD lanes,
+ * so vec4s of channels move four floats per loop.
+ */
+interface ChannelLayout { suffix: string; width: number }
+
+function channelLayout(C: number): ChannelLayout {
+  return C % 4 === 0 ? { suffix: '4', width: 4 } : { suffix: '', width: 1 };
+}
+
+/** A launch's bindings and their element counts (in floats) under the layout: names suffixed, counts in its units. */
+function bound(layout: ChannelLayout, tensors: Record<string, [Tensor, number]>): { bindings: Record<string, Tensor>; needs: Record<string, number> } {
+  const bindings: Record<string, Tensor> = {};
+  const needs: Record<string, number> = {};
+  for (const [name, [t, floats]] of Object.entries(tensors)) {
+    bindings[name + layout.suffix] = t;
+    needs[name + layout.suffix] = floats / layout.width;
+  }
+  return { bindings, needs };
+}
+
+function params(plan: BatchNormPlan, layout: ChannelLayout, eps = 0, momentum = 0) {
   const { rows, channels, lanes, rowsPerLane } = plan;
-  return { rows, channels, lanes, rowsPerLane, invCount: 1 / rows, eps, momentum, unbias: rows > 1 ? rows / (rows - 1) : 0 };
+  return { rows, channels: channels / layout.width, lanes, rowsPerLane, invCount: 1 / rows, eps, momentum, unbias: rows > 1 ? rows / (rows - 1) : 0 };
 }
 
 function checkChannels(name: string, t: Tensor, channels: number): void {
@@ -53,12 +75,12 @@ function checkChannels(name: string, t: Tensor, channels: number): void {
 }
 
 /** Per-lane partial sums ([lanes, C]) of x ('sum_partial'), or of (x - mean)^2 given the sums of x ('sqdev_partial'). */
-function laneSums(rt: Runtime, plan: BatchNormPlan, x: Tensor, entry: 'sum_partial' | 'sqdev_partial', sumsIn?: Tensor): Tensor {
+function laneSums(rt: Runtime, plan: BatchNormPlan, layout: ChannelLayout, x: Tensor, entry: 'sum_partial' | 'sqdev_partial', sumsIn?: Tensor): Tensor {
   const partial = Tensor.empty(rt, [plan.lanes, plan.channels]);
+  const io = bound(layout, { x: [x, x.size], partial: [partial, partial.size], ...(sumsIn ? { sumsIn: [sumsIn, partial.size] as [Tensor, number] } : {}) });
   rt.launch({
-    shader: 'batchnorm', entry, bindings: sumsIn ? { x, sumsIn, partial } : { x, partial },
-    needs: sumsIn ? { x: x.size, sumsIn: partial.size, partial: partial.size } : { x: x.size, partial: partial.size },
-    uniforms: params(plan), invocations: plan.lanes * plan.channels,
+    shader: 'batchnorm', entry: entry + layout.suffix, ...io,
+    uniforms: params(plan, layout), invocations: plan.lanes * plan.channels / layout.width,
   });
   return partial;
 }
@@ -76,19 +98,21 @@ export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, runningMe
   // PyTorch refuses this too: one value per channel has no variance to normalise by.
   if (plan.rows <= 1) throw new Error(`batch-norm training needs more than one value per channel, got input [${x.shape.join(', ')}]`);
   const rt = x.rt;
-  const uniforms = params(plan, eps, momentum);
+  const layout = channelLayout(C);
   const mean = Tensor.empty(rt, [C]);
   const invStd = Tensor.empty(rt, [C]);
   const y = Tensor.empty(rt, x.shape);
 
   rt.scope(() => {
-    const sums = laneSums(rt, plan, x, 'sum_partial');
-    const squares = laneSums(rt, plan, x, 'sqdev_partial', sums);
+    const sums = laneSums(rt, plan, layout, x, 'sum_partial');
+    const squares = laneSums(rt, plan, layout, x, 'sqdev_partial', sums);
     rt.launch({
-      shader: 'batchnorm', entry: 'normalize', overrides: { RELU: relu },
-      bindings: { x, sumsIn: sums, squaresIn: squares, gamma, beta, y, meanOut: mean, invStdOut: invStd, runningMean, runningVar },
-      needs: { x: x.size, sumsIn: sums.size, squaresIn: squares.size, gamma: C, beta: C, y: y.size, meanOut: C, invStdOut: C, runningMean: C, runningVar: C },
-      uniforms, invocations: plan.lanes * C,
+      shader: 'batchnorm', entry: 'normalize' + layout.suffix, overrides: { RELU: relu },
+      ...bound(layout, {
+        x: [x, x.size], sumsIn: [sums, sums.size], squaresIn: [squares, squares.size], gamma: [gamma, C], beta: [beta, C], y: [y, y.size],
+        meanOut: [mean, C], invStdOut: [invStd, C], runningMean: [runningMean, C], runningVar: [runningVar, C],
+      }),
+      uniforms: params(plan, layout, eps, momentum), invocations: plan.lanes * C / layout.width,
     });
   });
   return { y, mean, invStd };
@@ -101,10 +125,11 @@ export function batchNormEval(x: Tensor, gamma: Tensor, beta: Tensor, runningMea
   for (const [name, t] of [['gamma', gamma], ['beta', beta], ['runningMean', runningMean], ['runningVar', runningVar]] as const) checkChannels(name, t, C);
   const y = Tensor.empty(x.rt, x.shape);
   if (y.size === 0) return y;
+  const layout = channelLayout(C);
   x.rt.launch({
-    shader: 'batchnorm', entry: 'normalize_eval', overrides: { RELU: relu }, bindings: { x, mean: runningMean, variance: runningVar, gamma, beta, y },
-    needs: { x: x.size, mean: C, variance: C, gamma: C, beta: C, y: y.size },
-    uniforms: params(plan, eps), invocations: plan.lanes * C,
+    shader: 'batchnorm', entry: 'normalize_eval' + layout.suffix, overrides: { RELU: relu },
+    ...bound(layout, { x: [x, x.size], mean: [runningMean, C], variance: [runningVar, C], gamma: [gamma, C], beta: [beta, C], y: [y, y.size] }),
+    uniforms: params(plan, layout, eps), invocations: plan.lanes * C / layout.width,
   });
   return y;
 }
@@ -123,22 +148,25 @@ export function batchNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, mean: Te
   const overrides = { RELU: Boolean(reluOutput) };
   for (const [name, t] of [['gamma', gamma], ['mean', mean], ['invStd', invStd]] as const) checkChannels(name, t, C);
   const rt = x.rt;
-  const uniforms = params(plan);
+  const layout = channelLayout(C);
+  const uniforms = params(plan, layout);
+  const invocations = plan.lanes * C / layout.width;
   const dgamma = Tensor.empty(rt, [C]);
   const dbeta = Tensor.empty(rt, [C]);
   const dx = Tensor.empty(rt, x.shape);
   rt.scope(() => {
+    // Two floats per (lane, channel): vec2 elements of the float entries, halves of vec4 pairs of the others.
     const gradSums = Tensor.empty(rt, [plan.lanes, C, 2]);
+    const sumsBound: [Tensor, number] = [gradSums, layout.width === 1 ? plan.lanes * C : 2 * plan.lanes * C];
+    const inputs = { dy: [dy, dy.size], gate: [gate, gate.size], x: [x, x.size], mean: [mean, C], invStd: [invStd, C] } as Record<string, [Tensor, number]>;
     rt.launch({
-      shader: 'batchnorm', entry: 'grad_partial', overrides, bindings: { dy, gate, x, mean, invStd, gradPartial: gradSums },
-      needs: { dy: dy.size, gate: gate.size, x: x.size, mean: C, invStd: C, gradPartial: plan.lanes * C },
-      uniforms, invocations: plan.lanes * C,
+      shader: 'batchnorm', entry: 'grad_partial' + layout.suffix, overrides,
+      ...bound(layout, { ...inputs, gradPartial: sumsBound }), uniforms, invocations,
     });
     rt.launch({
-      shader: 'batchnorm', entry: 'grad_input', overrides,
-      bindings: { dy, gate, x, mean, invStd, gamma, gradSumsIn: gradSums, dx, dbeta, dgamma },
-      needs: { dy: dy.size, gate: gate.size, x: x.size, mean: C, invStd: C, gamma: C, gradSumsIn: plan.lanes * C, dx: dx.size, dbeta: C, dgamma: C },
-      uniforms, invocations: plan.lanes * C,
+      shader: 'batchnorm', entry: 'grad_input' + layout.suffix, overrides,
+      ...bound(layout, { ...inputs, gamma: [gamma, C], gradSumsIn: sumsBound, dx: [dx, dx.size], dbeta: [dbeta, C], dgamma: [dgamma, C] }),
+      uniforms, invocations,
     });
   });
   return { dx, dgamma, dbeta };

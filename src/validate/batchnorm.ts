@@ -34,7 +34,7 @@ const FUSED_RELU_CASES: BatchNormCase[] = [
 const BATCHNORM_CASES: BatchNormCase[] = [
   { shape: [1, 7, 7, 1] }, { shape: [2, 5, 3, 3] }, { shape: [1, 1, 3, 5] }, { shape: [3, 4, 4, 64] },
   { shape: [2, 37, 41, 3], note: '36 chunks' }, { shape: [2, 3, 5, 130] }, { shape: [4, 2, 2, 512] },
-  { shape: [2, 6, 5, 5], low: 40, high: 41, note: 'offset mean' }, { shape: [3, 3, 3, 7], momentum: 0.3, eps: 1e-3 },
+  { shape: [2, 6, 5, 5], low: 40, high: 41, note: 'offset mean' }, { shape: [2, 6, 5, 8], low: 40, high: 41, note: 'offset mean, channels in fours' }, { shape: [3, 3, 3, 7], momentum: 0.3, eps: 1e-3 },
   { shape: [2, 24, 24, 64], note: '2 rows per lane, 144 chunks' }, { shape: [1, 160, 140, 3], note: '2 rows per lane, 132 chunks' },
 ];
 
