@@ -1,6 +1,7 @@
 // Batch normalisation over NHWC activations, statistics per channel over N*H*W (PyTorch's BatchNorm2d).
 import { Tensor } from '../tensor.ts';
 import type { Runtime } from '../gpu/runtime.ts';
+import { widthBindings, widthFor, type Width } from './vec4-twin.ts';
 
 export interface BatchNormOptions {
   /** Weight of the batch statistic in the running average (PyTorch's convention); 0.1 by default. */
@@ -43,29 +44,10 @@ export function batchNormPlan(shape: readonly number[]): BatchNormPlan {
   return { rows, channels, lanes, rowsPerLane, chainLength };
 }
 
-/**
- * How the entries see the channels: four at a time (the entries with the suffix 4, every binding a vec4 array)
- * when C is a multiple of 4, else one at a time. On lavapipe each storage access is a loop over the SIMD lanes,
- * so vec4s of channels move four floats per loop.
- */
-interface ChannelLayout { suffix: string; width: number }
+/** Channels four at a time when C allows: an invocation then owns four neighbouring channels. */
+const channelWidth = (C: number) => widthFor(C % 4 === 0);
 
-function channelLayout(C: number): ChannelLayout {
-  return C % 4 === 0 ? { suffix: '4', width: 4 } : { suffix: '', width: 1 };
-}
-
-/** A launch's bindings and their element counts (in floats) under the layout: names suffixed, counts in its units. */
-function bound(layout: ChannelLayout, tensors: Record<string, [Tensor, number]>): { bindings: Record<string, Tensor>; needs: Record<string, number> } {
-  const bindings: Record<string, Tensor> = {};
-  const needs: Record<string, number> = {};
-  for (const [name, [t, floats]] of Object.entries(tensors)) {
-    bindings[name + layout.suffix] = t;
-    needs[name + layout.suffix] = floats / layout.width;
-  }
-  return { bindings, needs };
-}
-
-function params(plan: BatchNormPlan, layout: ChannelLayout, eps = 0, momentum = 0) {
+function params(plan: BatchNormPlan, layout: Width, eps = 0, momentum = 0) {
   const { rows, channels, lanes, rowsPerLane } = plan;
   return { rows, channels: channels / layout.width, lanes, rowsPerLane, invCount: 1 / rows, eps, momentum, unbias: rows > 1 ? rows / (rows - 1) : 0 };
 }
@@ -75,9 +57,9 @@ function checkChannels(name: string, t: Tensor, channels: number): void {
 }
 
 /** Per-lane partial sums ([lanes, C]) of x ('sum_partial'), or of (x - mean)^2 given the sums of x ('sqdev_partial'). */
-function laneSums(rt: Runtime, plan: BatchNormPlan, layout: ChannelLayout, x: Tensor, entry: 'sum_partial' | 'sqdev_partial', sumsIn?: Tensor): Tensor {
+function laneSums(rt: Runtime, plan: BatchNormPlan, layout: Width, x: Tensor, entry: 'sum_partial' | 'sqdev_partial', sumsIn?: Tensor): Tensor {
   const partial = Tensor.empty(rt, [plan.lanes, plan.channels]);
-  const io = bound(layout, { x: [x, x.size], partial: [partial, partial.size], ...(sumsIn ? { sumsIn: [sumsIn, partial.size] as [Tensor, number] } : {}) });
+  const io = widthBindings(layout, { x: [x, x.size], partial: [partial, partial.size], ...(sumsIn ? { sumsIn: [sumsIn, partial.size] as [Tensor, number] } : {}) });
   rt.launch({
     shader: 'batchnorm', entry: entry + layout.suffix, ...io,
     uniforms: params(plan, layout), invocations: plan.lanes * plan.channels / layout.width,
@@ -98,7 +80,7 @@ export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, runningMe
   // PyTorch refuses this too: one value per channel has no variance to normalise by.
   if (plan.rows <= 1) throw new Error(`batch-norm training needs more than one value per channel, got input [${x.shape.join(', ')}]`);
   const rt = x.rt;
-  const layout = channelLayout(C);
+  const layout = channelWidth(C);
   const mean = Tensor.empty(rt, [C]);
   const invStd = Tensor.empty(rt, [C]);
   const y = Tensor.empty(rt, x.shape);
@@ -108,7 +90,7 @@ export function batchNormTrain(x: Tensor, gamma: Tensor, beta: Tensor, runningMe
     const squares = laneSums(rt, plan, layout, x, 'sqdev_partial', sums);
     rt.launch({
       shader: 'batchnorm', entry: 'normalize' + layout.suffix, overrides: { RELU: relu },
-      ...bound(layout, {
+      ...widthBindings(layout, {
         x: [x, x.size], sumsIn: [sums, sums.size], squaresIn: [squares, squares.size], gamma: [gamma, C], beta: [beta, C], y: [y, y.size],
         meanOut: [mean, C], invStdOut: [invStd, C], runningMean: [runningMean, C], runningVar: [runningVar, C],
       }),
@@ -125,10 +107,10 @@ export function batchNormEval(x: Tensor, gamma: Tensor, beta: Tensor, runningMea
   for (const [name, t] of [['gamma', gamma], ['beta', beta], ['runningMean', runningMean], ['runningVar', runningVar]] as const) checkChannels(name, t, C);
   const y = Tensor.empty(x.rt, x.shape);
   if (y.size === 0) return y;
-  const layout = channelLayout(C);
+  const layout = channelWidth(C);
   x.rt.launch({
     shader: 'batchnorm', entry: 'normalize_eval' + layout.suffix, overrides: { RELU: relu },
-    ...bound(layout, { x: [x, x.size], mean: [runningMean, C], variance: [runningVar, C], gamma: [gamma, C], beta: [beta, C], y: [y, y.size] }),
+    ...widthBindings(layout, { x: [x, x.size], mean: [runningMean, C], variance: [runningVar, C], gamma: [gamma, C], beta: [beta, C], y: [y, y.size] }),
     uniforms: params(plan, layout, eps), invocations: plan.lanes * C / layout.width,
   });
   return y;
@@ -148,7 +130,7 @@ export function batchNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, mean: Te
   const overrides = { RELU: Boolean(reluOutput) };
   for (const [name, t] of [['gamma', gamma], ['mean', mean], ['invStd', invStd]] as const) checkChannels(name, t, C);
   const rt = x.rt;
-  const layout = channelLayout(C);
+  const layout = channelWidth(C);
   const uniforms = params(plan, layout);
   const invocations = plan.lanes * C / layout.width;
   const dgamma = Tensor.empty(rt, [C]);
@@ -161,11 +143,11 @@ export function batchNormBackward(dy: Tensor, x: Tensor, gamma: Tensor, mean: Te
     const inputs = { dy: [dy, dy.size], gate: [gate, gate.size], x: [x, x.size], mean: [mean, C], invStd: [invStd, C] } as Record<string, [Tensor, number]>;
     rt.launch({
       shader: 'batchnorm', entry: 'grad_partial' + layout.suffix, overrides,
-      ...bound(layout, { ...inputs, gradPartial: sumsBound }), uniforms, invocations,
+      ...widthBindings(layout, { ...inputs, gradPartial: sumsBound }), uniforms, invocations,
     });
     rt.launch({
       shader: 'batchnorm', entry: 'grad_input' + layout.suffix, overrides,
-      ...bound(layout, { ...inputs, gamma: [gamma, C], gradSumsIn: sumsBound, dx: [dx, dx.size], dbeta: [dbeta, C], dgamma: [dgamma, C] }),
+      ...widthBindings(layout, { ...inputs, gamma: [gamma, C], gradSumsIn: sumsBound, dx: [dx, dx.size], dbeta: [dbeta, C], dgamma: [dgamma, C] }),
       uniforms, invocations,
     });
   });

@@ -9,6 +9,7 @@ import type { Runtime } from '../gpu/runtime.ts';
 import { add } from './elementwise.ts';
 import { copy, fill } from './fill.ts';
 import { sum } from './reduce.ts';
+import { widthBindings, widthFor } from './vec4-twin.ts';
 import { defaultMatmulVariant, denseSource, matmul, packStackToTexture, SLAB_ALIGN, subgroupGrid, textureGemm, type MatmulVariant, type TextureSource } from './matmul.ts';
 
 export interface ConvOptions {
@@ -69,14 +70,11 @@ export function liveTaps(g: ConvGeometry): { kh0: number; kw0: number; KH: numbe
 function tapBox(src: Tensor, fullShape: readonly number[], box: { kh0: number; kw0: number; KH: number; KW: number }, toFull: boolean): Tensor {
   const [Cout, fullKH, fullKW, C] = fullShape;
   const out = toFull ? fill(Tensor.empty(src.rt, fullShape), 0) : Tensor.empty(src.rt, [Cout, box.KH, box.KW, C]);
-  // Channels move as vec4s when they come in fours (a quarter of llvmpipe's per-lane load loops).
-  const s = C % 4 === 0 ? '4' : '';
-  const lanes = s ? 4 : 1;
+  const w = widthFor(C % 4 === 0);   // channels as vec4s when they come in fours
   src.rt.launch({
-    shader: 'conv', entry: `tap_box${s}`, bindings: { [`weight${s}`]: src, [`weightOut${s}`]: out },
-    needs: { [`weight${s}`]: src.size / lanes, [`weightOut${s}`]: out.size / lanes },
-    uniforms: { Cout, C: C / lanes, KH: box.KH, KW: box.KW, fullKH, fullKW, kh0: box.kh0, kw0: box.kw0, toFull: toFull ? 1 : 0 },
-    invocations: [C / lanes, Math.ceil(Cout / 8)],
+    shader: 'conv', entry: `tap_box${w.suffix}`, ...widthBindings(w, { weight: [src, src.size], weightOut: [out, out.size] }),
+    uniforms: { Cout, C: C / w.width, KH: box.KH, KW: box.KW, fullKH, fullKW, kh0: box.kh0, kw0: box.kw0, toFull: toFull ? 1 : 0 },
+    invocations: [C / w.width, Math.ceil(Cout / 8)],
   });
   return out;
 }

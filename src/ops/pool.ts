@@ -1,5 +1,6 @@
 // Pooling on NHWC activations: max-pool with arg-max (forward and backward), global average pool.
 import { Tensor } from '../tensor.ts';
+import { widthBindings, widthFor } from './vec4-twin.ts';
 
 export interface MaxPoolOptions {
   /** Window size, one number for a square window or [height, width]; 3 by default (ResNet's stem). */
@@ -83,12 +84,10 @@ export function maxPool2dBackward(dy: Tensor, argmax: Tensor, inputShape: readon
   const dx = Tensor.empty(dy.rt, inputShape);
   if (dx.size > 0) {
     const pixels = g.batch * g.inH * g.inW;   // one invocation each, walking its channels (in fours if it can)
-    const s = g.channels % 4 === 0 ? '4' : '';
-    const lanes = s ? 4 : 1;
+    const w = widthFor(g.channels % 4 === 0);
     dy.rt.launch({
-      shader: 'pool', entry: `max_backward${s}`, bindings: { [`dy${s}`]: dy, [`argmax${s}`]: argmax, [`dx${s}`]: dx },
-      needs: { [`dy${s}`]: outSize / lanes, [`argmax${s}`]: outSize / lanes, [`dx${s}`]: dx.size / lanes },
-      uniforms: poolUniforms({ ...g, channels: g.channels / lanes }, pixels), invocations: pixels,
+      shader: 'pool', entry: `max_backward${w.suffix}`, ...widthBindings(w, { dy: [dy, outSize], argmax: [argmax, outSize], dx: [dx, dx.size] }),
+      uniforms: poolUniforms({ ...g, channels: g.channels / w.width }, pixels), invocations: pixels,
     });
   }
   return dx;

@@ -1,5 +1,6 @@
 // Reductions over one axis: sum, mean, max, argmax.
 import { Tensor } from '../tensor.ts';
+import { widthBindings, widthFor } from './vec4-twin.ts';
 
 export type ReduceOp = 'sum' | 'mean' | 'max' | 'argmax';
 
@@ -21,18 +22,17 @@ export function reduce(op: ReduceOp, x: Tensor, axis = -1, keepDims = false): Te
   if (out.size === 0) return out;
   const contiguous = inner === 1;
   // Strided sums and maxima take 4 neighbouring outputs per invocation (vec4 loads) when they come in fours.
-  const s = !contiguous && op !== 'argmax' && inner % 4 === 0 ? '4' : '';
-  const lanes = s ? 4 : 1;
-  const entry = op === 'argmax' ? (contiguous ? 'argmax_rows' : 'argmax_strided') : contiguous ? 'rows' : `strided${s}`;
+  const w = widthFor(!contiguous && op !== 'argmax' && inner % 4 === 0);
+  const entry = op === 'argmax' ? (contiguous ? 'argmax_rows' : 'argmax_strided') : contiguous ? 'rows' : `strided${w.suffix}`;
+  const io = op === 'argmax' ? { bindings: { x, outIndex: out }, needs: { x: x.size } } : widthBindings(w, { x: [x, x.size], out: [out, out.size] });
   x.rt.launch({
     shader: 'reduce', entry,
     overrides: op === 'argmax' ? {} : { OP: op === 'max' ? 1 : 0 },
-    bindings: op === 'argmax' ? { x, outIndex: out } : { [`x${s}`]: x, [`out${s}`]: out },
-    needs: { [`x${s}`]: x.size / lanes },
-    uniforms: { outer, len, inner: inner / lanes, scale: op === 'mean' ? 1 / len : 1 },
+    ...io,
+    uniforms: { outer, len, inner: inner / w.width, scale: op === 'mean' ? 1 / len : 1 },
     // A contiguous row is reduced by one workgroup together; strided outputs by a flat pass (argmax: one
     // invocation per output).
-    ...(contiguous ? { workgroups: outer } : op === 'argmax' ? { invocations: outer * inner } : { elements: outer * inner / lanes }),
+    ...(contiguous ? { workgroups: outer } : op === 'argmax' ? { invocations: outer * inner } : { elements: outer * inner / w.width }),
   });
   return out;
 }
