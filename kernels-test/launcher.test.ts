@@ -22,9 +22,9 @@ async function rejects(body: () => unknown, pattern: RegExp, type: Function): Pr
 test('a misnamed binding names the kernel, the wrong name and the real ones', async () => {
   const rt = await getRuntime();
   const x = Tensor.empty(rt, [4]);
-  await rejects(() => rt.launch({ shader: 'fill', entry: 'fill', bindings: { dest: x }, uniforms: { n: 4, value: 0, srcOffset: 0, dstOffset: 0, rowLen: 0 }, workgroups: 1 }),
+  await rejects(() => rt.launch({ shader: 'fill', entry: 'fill', bindings: { dest: x }, uniforms: { n: 4, value: 0, rowLen: 0 }, workgroups: 1 }),
     /kernel shaders\/fill\.wgsl:fill: binding 'dst' is missing \(it binds dst\)/, KernelArgumentError);
-  await rejects(() => rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x, extra: x }, uniforms: { n: 4, value: 0, srcOffset: 0, dstOffset: 0, rowLen: 0 }, workgroups: 1 }),
+  await rejects(() => rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x, extra: x }, uniforms: { n: 4, value: 0, rowLen: 0 }, workgroups: 1 }),
     /kernel shaders\/fill\.wgsl:fill: no binding named 'extra'/, KernelArgumentError);
   x.dispose();
 });
@@ -34,7 +34,7 @@ test('a too-small buffer is refused before anything reaches the GPU', async () =
   const small = Tensor.empty(rt, [8]);
   const big = Tensor.empty(rt, [100]);
   const rows = Tensor.empty(rt, [1], 'u32');
-  await rejects(() => rt.launch({ shader: 'fill', entry: 'gather_rows', bindings: { src: small, dst: big, rowIndex: rows }, needs: { src: 100, dst: 100 }, uniforms: { n: 100, value: 0, srcOffset: 0, dstOffset: 0, rowLen: 100 }, workgroups: 1 }),
+  await rejects(() => rt.launch({ shader: 'fill', entry: 'gather_rows', bindings: { src: small, dst: big, rowIndex: rows }, needs: { src: 100, dst: 100 }, uniforms: { n: 100, value: 0, rowLen: 100 }, workgroups: 1 }),
     /kernel shaders\/fill\.wgsl:gather_rows: buffer for 'src' holds 32 bytes but the launch needs 400 \(100 elements of 4 bytes\)/, KernelArgumentError);
   small.dispose(); big.dispose(); rows.dispose();
 });
@@ -42,9 +42,9 @@ test('a too-small buffer is refused before anything reaches the GPU', async () =
 test('missing, unknown and mis-sized uniform fields are named', async () => {
   const rt = await getRuntime();
   const x = Tensor.empty(rt, [4]);
-  await rejects(() => rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, uniforms: { n: 4, value: 0, srcOffset: 0 }, workgroups: 1 }),
-    /kernel shaders\/fill\.wgsl:fill: uniform field 'dstOffset' is missing/, KernelArgumentError);
-  await rejects(() => rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, uniforms: { n: 4, value: 0, srcOffset: 0, dstOffset: 0, count: 3 }, workgroups: 1 }),
+  await rejects(() => rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, uniforms: { n: 4, value: 0 }, workgroups: 1 }),
+    /kernel shaders\/fill\.wgsl:fill: uniform field 'rowLen' is missing/, KernelArgumentError);
+  await rejects(() => rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, uniforms: { n: 4, value: 0, rowLen: 0, count: 3 }, workgroups: 1 }),
     /uniform struct has no field 'count'/, KernelArgumentError);
   await rejects(() => rt.launch({ shader: 'elementwise', entry: 'unary', bindings: { a: x, out: Tensor.empty(rt, [4]) }, uniforms: { n: 4, rank: 0, alpha: 0, beta: 0, outShapeLo: [1, 2], outShapeHi: [0, 0, 0, 0], aStridesLo: [0, 0, 0, 0], aStridesHi: [0, 0, 0, 0], bStridesLo: [0, 0, 0, 0], bStridesHi: [0, 0, 0, 0] }, workgroups: 1 }),
     /uniform field 'outShapeLo' takes 4 values, got 2/, KernelArgumentError);
@@ -61,7 +61,7 @@ test('one buffer bound to a read and a writable binding is refused, even as sepa
   const rt = await getRuntime();
   const x = Tensor.empty(rt, [16]);
   const rows = Tensor.empty(rt, [1], 'u32');
-  const gather = (src: Tensor, dst: Tensor) => rt.launch({ shader: 'fill', entry: 'gather_rows', bindings: { src, dst, rowIndex: rows }, uniforms: { n: 4, value: 0, srcOffset: 0, dstOffset: 0, rowLen: 4 }, workgroups: 1 });
+  const gather = (src: Tensor, dst: Tensor) => rt.launch({ shader: 'fill', entry: 'gather_rows', bindings: { src, dst, rowIndex: rows }, uniforms: { n: 4, value: 0, rowLen: 4 }, workgroups: 1 });
   await rejects(async () => gather(x, x), /one buffer is bound to 'src' and 'dst', one of them writable/, KernelArgumentError);
   await rejects(async () => gather(x.slice(0, [8]), x.slice(8, [8])), /one buffer is bound to 'src' and 'dst', one of them writable/, KernelArgumentError);
   x.dispose(); rows.dispose();
@@ -91,8 +91,8 @@ test('a 1-D grid above 65,535 workgroups is folded into 2-D and covers every ele
   // fill uses 256 lanes per workgroup: 65,537 * 256 + 3 elements need 65,538 workgroups.
   const n = 65537 * 256 + 3;
   const x = Tensor.empty(rt, [n]);
-  rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, needs: { dst: n }, uniforms: { n, value: 0, srcOffset: 0, dstOffset: 0, rowLen: 0 }, workgroups: 1 });
-  rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, needs: { dst: n }, uniforms: { n, value: 7, srcOffset: 0, dstOffset: 0, rowLen: 0 }, invocations: n });
+  rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, needs: { dst: n }, uniforms: { n, value: 0, rowLen: 0 }, workgroups: 1 });
+  rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, needs: { dst: n }, uniforms: { n, value: 7, rowLen: 0 }, invocations: n });
   const data = await x.download();
   let wrong = 0;
   for (let i = 0; i < n; i++) if (data[i] !== 7) wrong++;
@@ -111,7 +111,7 @@ test('invocations are divided by the reflected workgroup size of the entry, per 
   let wrong = 0;
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) if (data[c * rows + r] !== r * cols + c) wrong++;
   assert.is(wrong, 0);
-  await rejects(() => rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, uniforms: { n: 4, value: 0, srcOffset: 0, dstOffset: 0, rowLen: 0 }, invocations: 4, workgroups: 1 }),
+  await rejects(() => rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, uniforms: { n: 4, value: 0, rowLen: 0 }, invocations: 4, workgroups: 1 }),
     /kernel shaders\/fill\.wgsl:fill: give one of invocations, workgroups or elements/, KernelArgumentError);
   x.dispose(); out.dispose();
 });
@@ -141,7 +141,7 @@ test('a launch hook sees every launch and may change it (how tests inject faults
     return spec.entry === 'fill' ? { ...spec, uniforms: { ...spec.uniforms, value: 5 } } : spec;
   };
   try {
-    rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, needs: { dst: 8 }, uniforms: { n: 8, value: 1, srcOffset: 0, dstOffset: 0, rowLen: 0 }, invocations: 8 });
+    rt.launch({ shader: 'fill', entry: 'fill', bindings: { dst: x }, needs: { dst: 8 }, uniforms: { n: 8, value: 1, rowLen: 0 }, invocations: 8 });
   } finally {
     delete rt.hooks.launch;
   }

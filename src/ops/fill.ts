@@ -10,7 +10,7 @@ export function fill(out: Tensor, value: number): Tensor {
   }
   out.rt.launch({
     shader: 'fill', entry: 'fill', bindings: { dst: out }, needs: { dst: out.size },
-    uniforms: { n: out.size, value, srcOffset: 0, dstOffset: 0, rowLen: 0 },
+    uniforms: { n: out.size, value, rowLen: 0 },
     elements: out.size,
   });
   return out;
@@ -47,7 +47,7 @@ export function gatherRows(src: Tensor, indices: Tensor): Tensor {
   src.rt.launch({
     shader: 'fill', entry: 'gather_rows', bindings: { src, dst: out, rowIndex: indices },
     needs: { src: src.size, dst: out.size, rowIndex: indices.size },
-    uniforms: { n: out.size, value: 0, srcOffset: 0, dstOffset: 0, rowLen },
+    uniforms: { n: out.size, value: 0, rowLen },
     invocations: out.size,
   });
   return out;
