@@ -8,7 +8,7 @@
 // (ow * stride * C4, n * Hp + oh * stride); tap texel k4 = (kh, kw, c4) adds (kw * C4 + c4, kh). The padding
 // makes every tap land inside the texture, so no load is guarded: 9x less operand traffic than im2col for 3x3.
 //   conv_fwd: Y[M, Cout] = P . W^T          (A = patches, B = packed weights)
-//   conv_dw:  dW[Cout, K'] = dY^T . P       (A = packed dY^T, B = patches)
+//   conv_dw:  dW[Cout, K'] = dY^T . P       (A = packed dY^T, B = patches; conv_dw_row4 where Wo % 4 == 0)
 enable subgroups;
 
 // Lanes per workgroup, a multiple of 8: small problems use fewer so that no subgroup idles through a block.
@@ -60,6 +60,16 @@ fn walkNext(w: vec4<u32>) -> vec4<u32> {
   return next;
 }
 
+// The walker 4 rows on, when Wo is a multiple of 4 and the walk starts at a multiple of 4 (every group of 4 rows
+// then shares an output row). The last group is kept past the end, as walkNext keeps the last row.
+fn walkNext4(w: vec4<u32>) -> vec4<u32> {
+  if (w.w + 4u >= dims.patches) { return vec4<u32>(w.x, w.y, w.z, w.w + 4u); }
+  var next = vec4<u32>(w.x + 4u, w.y, w.z, w.w + 4u);
+  if (next.x == dims.Wo) { next.x = 0u; next.y += 1u; }
+  if (next.y == dims.Ho) { next.y = 0u; next.z += 1u; }
+  return next;
+}
+
 fn tapOffset(k4: u32) -> vec2<u32> {
   let perRow = dims.KW * dims.C4;
   return vec2<u32>(k4 % perRow, k4 / perRow);
@@ -69,4 +79,7 @@ fn tapOffset(k4: u32) -> vec2<u32> {
 
 #generate subgroup_gemm(TM=64, TN=4, name=conv_fwd, aKind=patch)
 
-#generate subgroup_gemm(TM=64, TN=4, name=conv_dw, bKind=patch)
+// The weight gradient's A (dY^T) is packed with 8 rows side by side (see 'lanes' in src/gpu/subgroup-gemm.ts).
+#generate subgroup_gemm(TM=64, TN=4, name=conv_dw, aKind=lanes, bKind=patch)
+
+#generate subgroup_gemm(TM=64, TN=4, name=conv_dw_row4, aKind=lanes, bKind=patch4)

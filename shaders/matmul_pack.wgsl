@@ -10,6 +10,7 @@ struct Pack {
   srcLd: u32,                       // elements between consecutive stored rows of the source
   rowOffset: u32, colOffset: u32,   // where the slab starts in the logical operand
   srcLimit: u32,                    // elements of the source that exist: a ragged last batch reads zeros past it
+  lanes: u32,                       // 1: each 8 rows side by side (the subgroup GEMMs' 'lanes' operand); rowsPadded % 8 == 0
 }
 
 @group(0) @binding(0) var<uniform> pack: Pack;
@@ -26,6 +27,14 @@ fn element(batch: u32, r: u32, c: u32) -> f32 {
   if (pack.trans != 0u) { at = base + lc * pack.srcLd + lr; }
   if (at >= pack.srcLimit) { return 0.0; }
   return src[at];
+}
+
+// Where texel c4 of row r of a batch is stored: row-major, or with 8 consecutive rows side by side, so that a
+// subgroup's 8 lanes reading rows r..r+7 at one k load 8 adjacent texels.
+fn texelAt(batch: u32, r: u32, c4: u32) -> vec2<u32> {
+  let y = batch * pack.rowsPadded + r;
+  if (pack.lanes == 0u) { return vec2<u32>(c4, y); }
+  return vec2<u32>(c4 * 8u + y % 8u, y / 8u);
 }
 
 fn texel(batch: u32, r: u32, c4: u32) -> vec4<f32> {
@@ -52,7 +61,7 @@ fn to_buffer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 @compute @workgroup_size(64)
 fn to_texture(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let t = texelOf(gid, groups);
-  if (t.x < pack.batch) { textureStore(dstTex, vec2<u32>(t.z, t.x * pack.rowsPadded + t.y), texel(t.x, t.y, t.z)); }
+  if (t.x < pack.batch) { textureStore(dstTex, texelAt(t.x, t.y, t.z), texel(t.x, t.y, t.z)); }
 }
 
 // Transposed sources with 4-aligned strides: one invocation moves a 4x4 block, reading four vec4 rows of the
@@ -84,10 +93,9 @@ fn to_texture_t4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   let v1 = storedRow(batch, lc + 1u, lr);
   let v2 = storedRow(batch, lc + 2u, lr);
   let v3 = storedRow(batch, lc + 3u, lr);
-  let y = batch * pack.rowsPadded + r4 * 4u;
   for (var j = 0u; j < 4u; j++) {
     var t = vec4<f32>(v0[j], v1[j], v2[j], v3[j]);
     if (r4 * 4u + j >= pack.rows) { t = vec4<f32>(0.0); }
-    textureStore(dstTex, vec2<u32>(c4, y + j), t);
+    textureStore(dstTex, texelAt(batch, r4 * 4u + j, c4), t);
   }
 }

@@ -16,13 +16,15 @@ const expand = (name: string, lines: string[]) => {
 };
 
 // sha256 of each kernel's unrolled text: the text of the files committed generated before issue 14, then with the
-// operands read as read-only storage textures (issue 13, image loads: 1.1-1.3x on lavapipe). A change here changes what llvmpipe compiles: benchmark it (npm run bench) and validate it
+// operands read as read-only storage textures (issue 13, image loads: 1.1-1.3x on lavapipe), then the weight
+// gradient's dY^T packed 8 rows side by side and walked 4 patch rows at a time (issue 13). A change here changes what llvmpipe compiles: benchmark it (npm run bench) and validate it
 // (saln validate --kernel matmul, --kernel conv) before pinning the new hash.
 const PINNED: [string, Parameters<typeof subgroupGemm>[0], string][] = [
   ['matmul_subgroup', { TM: 64, TN: 4 }, '8d411a766f65d45b9a8c97444366510fe95714370078721f632ee1bfd95dd77f'],
   ['matmul_subgroup', { TM: 32, TN: 4 }, '0cb7ed99a171fcaab4a45536cf461e296233b1d625d08614c9880fe01b9959be'],
   ['conv_subgroup', { TM: 64, TN: 4, name: 'conv_fwd', aKind: 'patch' }, '22fc3a91e5f7f219ac91c3789f0a8ec36d56937c4dde7f8269398b0337b38020'],
-  ['conv_subgroup', { TM: 64, TN: 4, name: 'conv_dw', bKind: 'patch' }, 'ccc8835f78d97c7192c920567333fd2f94591a9cbf7f212432bbbd67fe47318a'],
+  ['conv_subgroup', { TM: 64, TN: 4, name: 'conv_dw', aKind: 'lanes', bKind: 'patch' }, '9cacb180952d25bb1859f9d67bc44706436456990642114a12cdad392eafc4f3'],
+  ['conv_subgroup', { TM: 64, TN: 4, name: 'conv_dw_row4', aKind: 'lanes', bKind: 'patch4' }, '4e1bd5b54086f372bf46c933b4860e49de7486f3571087d42588f534c578718f'],
 ];
 
 test('the subgroup GEMMs are unrolled to the pinned text, and the modules carry them', () => {
@@ -38,7 +40,7 @@ test('the subgroup GEMMs are unrolled to the pinned text, and the modules carry 
     for (const entry of source.entries.values()) assert.is(entry.workgroupOverride, 'WG_LANES');
   }
   assert.equal([...loadShader('matmul_subgroup').entries.keys()].sort(), ['texture_sg32x4', 'texture_sg64x4']);
-  assert.equal([...loadShader('conv_subgroup').entries.keys()].sort(), ['conv_dw', 'conv_fwd']);
+  assert.equal([...loadShader('conv_subgroup').entries.keys()].sort(), ['conv_dw', 'conv_dw_row4', 'conv_fwd']);
 });
 
 test('generated lines keep their origin: the directive and the line within the recipe text', () => {

@@ -18,9 +18,18 @@
 const SG = 8;
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
-/** How an operand is read: 'dense' from a packed texture; 'patch' as convolution patches straight from the padded
- * input texture (implicit im2col): A = patches in the forward pass, B = patches in the weight gradient. */
-export type OperandKind = 'dense' | 'patch';
+/**
+ * How an operand is read:
+ * - 'dense': from a packed texture, row-major (logical texel (k4, row) at (k4, row));
+ * - 'lanes' (A only): packed with each 8 consecutive rows side by side, texel (k4, row) at (k4 * 8 + row % 8,
+ *   row / 8), so that a subgroup's 8 lanes, which read rows r..r+7 at one k, load 8 adjacent texels (2 cache
+ *   lines) instead of 8 texels in 8 rows of the texture;
+ * - 'patch': convolution patches straight from the padded input texture (implicit im2col): A = patches in the
+ *   forward pass, B = patches in the weight gradient;
+ * - 'patch4' (B only): patches when every 4 consecutive patch rows from a multiple of 4 share an output row (Wo a
+ *   multiple of 4), so the row walker moves once per 4 rows and the 4 loads are a fixed stride apart.
+ */
+export type OperandKind = 'dense' | 'lanes' | 'patch' | 'patch4';
 
 export interface SubgroupGemm {
   /** Rows per subgroup (a multiple of 8) and columns per lane (a multiple of 4). */
@@ -49,13 +58,15 @@ export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = '
   L.push(`  let row0 = rowBlock * ${TM}u;`);
   if (aKind === 'dense') {
     L.push(`  let aRow = batch * dims.strideA + row0 + lane;`);
+  } else if (aKind === 'lanes') {
+    L.push(`  let aRow = (batch * dims.strideA + row0) / ${SG}u;   // texture row of this block's first 8 rows`);
   } else {
     // Each of this lane's rows is a patch (n, oh, ow): its top-left texel in the padded input, found once.
     for (const j of range(na)) L.push(`  let a${j}Base = patchOrigin(row0 + lane + ${SG * j}u);`);
   }
   L.push(`  let bRow = batch * dims.strideB;`);
   L.push(`  let bCol = (colBlock * ${SG}u + lane) * ${nv}u;`);
-  if (bKind === 'patch') {
+  if (bKind === 'patch' || bKind === 'patch4') {
     L.push(`  let bTap = tapOffset(min(bCol, dims.N / 4u - 1u));   // this lane's column is one tap texel`);
     // The patch rows of the reduction are walked with counters: a division per row would cost more than the
     // FMAs (llvmpipe has no vector integer division).
@@ -67,6 +78,8 @@ export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = '
   L.push(`  for (var k = 0u; k < k4; k++) {`);
   if (aKind === 'dense') {
     for (const j of range(na)) L.push(`    let a${j} = textureLoad(aTex, vec2<u32>(k, aRow + ${SG * j}u));`);
+  } else if (aKind === 'lanes') {
+    for (const j of range(na)) L.push(`    let a${j} = textureLoad(aTex, vec2<u32>(k * ${SG}u + lane, aRow + ${j}u));`);
   } else {
     for (const j of range(na)) L.push(`    let a${j} = textureLoad(aTex, a${j}Base + tap);`);
     L.push(`    tap.x += 1u; if (tap.x == dims.KW * dims.C4) { tap = vec2<u32>(0u, tap.y + 1u); }`);
@@ -74,8 +87,12 @@ export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = '
   L.push(`    let kr = bRow + 4u * k;`);
   if (bKind === 'dense') {
     for (const kk of range(4)) L.push('    ' + range(nv).map((j) => `let b${kk}_${j} = textureLoad(bTex, vec2<u32>(bCol + ${j}u, kr + ${kk}u));`).join(' '));
-  } else {
+  } else if (bKind === 'patch') {
     for (const kk of range(4)) L.push(`    let b${kk}_0 = textureLoad(bTex, walkOrigin(walk) + bTap); walk = walkNext(walk);`);
+  } else {
+    L.push(`    let b0_0 = textureLoad(bTex, walkOrigin(walk) + bTap);`);
+    for (const kk of range(3)) L.push(`    let b${kk + 1}_0 = textureLoad(bTex, walkOrigin(walk) + bTap + vec2<u32>(${kk + 1}u * dims.stride * dims.C4, 0u));`);
+    L.push(`    walk = walkNext4(walk);`);
   }
   for (const i of range(TM)) {
     const j = Math.floor(i / SG), l = i % SG;
@@ -90,7 +107,8 @@ export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = '
   return L.join('\n');
 }
 
-const KINDS: readonly string[] = ['dense', 'patch'];
+const A_KINDS: readonly string[] = ['dense', 'lanes', 'patch'];
+const B_KINDS: readonly string[] = ['dense', 'patch', 'patch4'];
 
 /** `#generate subgroup_gemm(TM=64, TN=4, name=conv_fwd, aKind=patch)`: the arguments checked, then the text. */
 export function subgroupGemmRecipe(args: Record<string, string>): string {
@@ -99,8 +117,8 @@ export function subgroupGemmRecipe(args: Record<string, string>): string {
   const TM = Number(args.TM), TN = Number(args.TN);
   if (!Number.isInteger(TM) || TM <= 0 || TM % SG !== 0) throw new Error(`TM must be a positive multiple of ${SG}, not '${args.TM}'`);
   if (!Number.isInteger(TN) || TN <= 0 || TN % 4 !== 0) throw new Error(`TN must be a positive multiple of 4, not '${args.TN}'`);
-  for (const key of ['aKind', 'bKind'] as const) {
-    if (args[key] !== undefined && !KINDS.includes(args[key])) throw new Error(`${key} must be ${KINDS.join(' or ')}, not '${args[key]}'`);
+  for (const [key, kinds] of [['aKind', A_KINDS], ['bKind', B_KINDS]] as const) {
+    if (args[key] !== undefined && !kinds.includes(args[key])) throw new Error(`${key} must be ${kinds.join(', ')}, not '${args[key]}'`);
   }
   return subgroupGemm({ TM, TN, name: args.name, aKind: args.aKind as OperandKind | undefined, bKind: args.bKind as OperandKind | undefined });
 }

@@ -223,24 +223,27 @@ function convWeightGradImplicit(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: 
   const perChunk = grid.workgroups;
   let chunks = weightGradChunks(perChunk, g.M);
   let chunk = roundUp(Math.ceil(g.M / chunks), SLAB_ALIGN);
-  // dY^T holds 4 patch rows per texel: a chunk spans at most 4x the texture width.
-  while (chunk / 4 > max) chunk = roundUp(Math.ceil(g.M / ++chunks), SLAB_ALIGN);
+  // dY^T holds 4 patch rows per texel, and 8 of its rows lie side by side (the 'lanes' layout): a chunk spans at
+  // most twice the texture width.
+  while (chunk * 2 > max) chunk = roundUp(Math.ceil(g.M / ++chunks), SLAB_ALIGN);
   chunks = Math.ceil(g.M / chunk);
-  const perDispatch = Math.max(1, Math.floor(max / Mp));
+  const perDispatch = Math.max(1, Math.floor(max / (Mp / 8)));
   const input = padded?.texture ?? paddedInput(x, g);
   const dyRows = flatView(dy, g.M, g.Cout);
+  // Chunks start at multiples of 64 patch rows, so with Wo % 4 == 0 every 4 rows of a k step share an output row.
+  const entry = g.Wo % 4 === 0 ? 'conv_dw_row4' : 'conv_dw';
   let total: Tensor | null = null;
   for (let first = 0; first < chunks; first += perDispatch) {
     const count = Math.min(perDispatch, chunks - first);
     const m0 = first * chunk;
-    const gradT = rt.textures.acquire(chunk / 4, count * Mp);
+    const gradT = rt.textures.acquire(chunk * 2, count * Mp / 8);
     packStackToTexture(rt, gradT, dyRows, {
       rows: g.Cout, cols: chunk, rowsPadded: Mp, colsPadded: chunk, trans: true, ld: g.Cout,
-      srcStride: chunk * g.Cout, batch: count, srcLimit: g.M * g.Cout, colOffset: m0,
+      srcStride: chunk * g.Cout, batch: count, srcLimit: g.M * g.Cout, colOffset: m0, lanes: true,
     });
     const partials = Tensor.empty(rt, [count, g.Cout * Kq]);
     rt.launch({
-      shader: 'conv_subgroup', entry: 'conv_dw', overrides: grid.overrides,
+      shader: 'conv_subgroup', entry, overrides: grid.overrides,
       bindings: { aTex: gradT, bTex: input, c: partials }, needs: { c: partials.size },
       uniforms: { ...implicitDims(g, g.Cout, Kq, chunk, chunk, Np, Mp / 64, m0), strideA: Mp, strideB: chunk, strideC: g.Cout * Kq },
       invocations: [grid.lanes, 1, count],

@@ -125,7 +125,7 @@ function packToBuffer(rt: Runtime, src: Tensor, rows: number, cols: number, rows
     shader: 'matmul_pack', entry: 'to_buffer',
     bindings: { src, dst: packed },
     needs: { src: batch * rows * cols, dst: texels },
-    uniforms: { rows, cols, rowsPadded, colsPadded, trans: trans ? 1 : 0, srcStride: rows * cols, batch, srcLd: trans ? rows : cols, rowOffset: 0, colOffset: 0, srcLimit: batch * rows * cols },
+    uniforms: { rows, cols, rowsPadded, colsPadded, trans: trans ? 1 : 0, srcStride: rows * cols, batch, srcLd: trans ? rows : cols, rowOffset: 0, colOffset: 0, srcLimit: batch * rows * cols, lanes: 0 },
     invocations: texels,
   });
   return packed;
@@ -285,11 +285,12 @@ export function textureGemm(rt: Runtime, design: TextureDesign, A: TextureSource
 /**
  * Packs `batch` stacked operands into one texture, batch b at texture rows [b * rowsPadded, ...): element (r, c)
  * of batch b is src[b * srcStride + (trans ? (c + colOffset) * ld + r : r * ld + c + colOffset)], zero at or
- * past `srcLimit`.
+ * past `srcLimit`. `lanes`: each 8 stacked rows side by side instead (the subgroup GEMMs' 'lanes' operand).
  */
-export function packStackToTexture(rt: Runtime, texture: GPUTexture, src: Tensor, p: { rows: number; cols: number; rowsPadded: number; colsPadded: number; trans: boolean; ld: number; srcStride: number; batch: number; srcLimit: number; colOffset?: number; rowOffset?: number }): void {
+export function packStackToTexture(rt: Runtime, texture: GPUTexture, src: Tensor, p: { rows: number; cols: number; rowsPadded: number; colsPadded: number; trans: boolean; ld: number; srcStride: number; batch: number; srcLimit: number; colOffset?: number; rowOffset?: number; lanes?: boolean }): void {
   const colOffset = p.colOffset ?? 0, rowOffset = p.rowOffset ?? 0;
-  const uniforms = { rows: p.rows, cols: p.cols, rowsPadded: p.rowsPadded, colsPadded: p.colsPadded, trans: p.trans ? 1 : 0, srcStride: p.srcStride, batch: p.batch, srcLd: p.ld, rowOffset, colOffset, srcLimit: p.srcLimit };
+  if (p.lanes && p.rowsPadded % 8 !== 0) throw new Error(`packStackToTexture: the lanes layout needs rowsPadded % 8 == 0, not ${p.rowsPadded}`);
+  const uniforms = { rows: p.rows, cols: p.cols, rowsPadded: p.rowsPadded, colsPadded: p.colsPadded, trans: p.trans ? 1 : 0, srcStride: p.srcStride, batch: p.batch, srcLd: p.ld, rowOffset, colOffset, srcLimit: p.srcLimit, lanes: p.lanes ? 1 : 0 };
   // Transposed sources whose stored rows are vec4-aligned move 4x4 blocks (a quarter of the loads).
   if (p.trans && p.ld % 4 === 0 && rowOffset % 4 === 0 && p.srcStride % 4 === 0 && p.rowsPadded % 4 === 0 && src.size % 4 === 0) {
     const blocks = p.batch * (p.rowsPadded / 4) * (p.colsPadded / 4);

@@ -35,6 +35,12 @@ export const CONV_CASES: ConvCase[] = [
   // partial sum, 9 * 18,723 = 168,507 (dw) or 9 * 576 (forward), stays far below 2^24.
   { N: 3, H: 81, W: 81, C: 1, Cout: 2, k: 3, stride: 1, pad: 0, exact: true },
   { N: 2, H: 6, W: 6, C: 64, Cout: 64, k: 3, stride: 1, pad: 1, exact: true },
+  // Output widths that are multiples of 4 (the subgroup weight gradient walks 4 patch rows at a time there): one
+  // chunk, a strided one, and M = 5 * 40 * 44 = 8,800 rows in several chunks with a partial last one (largest
+  // partial sum 9 * 8,800, exact in f32).
+  { N: 3, H: 8, W: 12, C: 8, Cout: 8, k: 3, stride: 1, pad: 1, exact: true },
+  { N: 2, H: 16, W: 15, C: 8, Cout: 16, k: 3, stride: 2, pad: 1 },
+  { N: 5, H: 40, W: 44, C: 4, Cout: 4, k: 3, stride: 1, pad: 1, exact: true },
   { N: 2, H: 13, W: 11, C: 3, Cout: 8, k: 7, stride: 2, pad: 3, bias: true, exact: true },
 ];
 
