@@ -77,7 +77,7 @@ fn tapOffset(k4: u32) -> vec2<u32> {
 
 #import store4
 
-#generate subgroup_gemm(TM=64, TN=4, name=conv_fwd, aKind=patch)
+#generate subgroup_gemm(TM=64, TN=4, name=conv_fwd, aKind=patch, order=cols)
 
 // The weight gradient's A (dY^T) is packed with 8 rows side by side (see 'lanes' in src/gpu/subgroup-gemm.ts).
 #generate subgroup_gemm(TM=64, TN=4, name=conv_dw, aKind=lanes, bKind=patch)

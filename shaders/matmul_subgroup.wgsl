@@ -33,6 +33,6 @@ struct Dims {
 
 #import store4
 
-#generate subgroup_gemm(TM=64, TN=4)
+#generate subgroup_gemm(TM=64, TN=4, order=cols)
 
 #generate subgroup_gemm(TM=32, TN=4)

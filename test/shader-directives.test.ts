@@ -17,12 +17,13 @@ const expand = (name: string, lines: string[]) => {
 
 // sha256 of each kernel's unrolled text: the text of the files committed generated before issue 14, then with the
 // operands read as read-only storage textures (issue 13, image loads: 1.1-1.3x on lavapipe), then the weight
-// gradient's dY^T packed 8 rows side by side and walked 4 patch rows at a time (issue 13). A change here changes what llvmpipe compiles: benchmark it (npm run bench) and validate it
+// gradient's dY^T packed 8 rows side by side and walked 4 patch rows at a time, and the 64-row matmul and the
+// forward conv taking their blocks in column order (issue 13). A change here changes what llvmpipe compiles: benchmark it (npm run bench) and validate it
 // (saln validate --kernel matmul, --kernel conv) before pinning the new hash.
 const PINNED: [string, Parameters<typeof subgroupGemm>[0], string][] = [
-  ['matmul_subgroup', { TM: 64, TN: 4 }, '8d411a766f65d45b9a8c97444366510fe95714370078721f632ee1bfd95dd77f'],
+  ['matmul_subgroup', { TM: 64, TN: 4, order: 'cols' }, '5a86dedec3561a1cc712d30db726897a2849fce08370d2e1630f3a5f3508344a'],
   ['matmul_subgroup', { TM: 32, TN: 4 }, '0cb7ed99a171fcaab4a45536cf461e296233b1d625d08614c9880fe01b9959be'],
-  ['conv_subgroup', { TM: 64, TN: 4, name: 'conv_fwd', aKind: 'patch' }, '22fc3a91e5f7f219ac91c3789f0a8ec36d56937c4dde7f8269398b0337b38020'],
+  ['conv_subgroup', { TM: 64, TN: 4, name: 'conv_fwd', aKind: 'patch', order: 'cols' }, '710bb1bf1bd43ca85ba0170bf8db772be8bd545dc053fa395adc615965dea213'],
   ['conv_subgroup', { TM: 64, TN: 4, name: 'conv_dw', aKind: 'lanes', bKind: 'patch' }, '9cacb180952d25bb1859f9d67bc44706436456990642114a12cdad392eafc4f3'],
   ['conv_subgroup', { TM: 64, TN: 4, name: 'conv_dw_row4', aKind: 'lanes', bKind: 'patch4' }, '4e1bd5b54086f372bf46c933b4860e49de7486f3571087d42588f534c578718f'],
 ];
@@ -68,6 +69,8 @@ test('directive mistakes name the file and line', () => {
     ['#import tree_sum_lanes(NAME=s, LANES=64)', /bad_3:2: #import tree_sum_lanes: no argument for \$SCRATCH/],
     ['#import tree_sum_lanes(NAME=s, SCRATCH=p, LANES=64, EXTRA=1)', /bad_4:2: #import tree_sum_lanes: the piece has no \$EXTRA/],
     ['#import tree_sum_lanes(NAME s)', /bad_5:2: #import tree_sum_lanes: argument 'NAME s' is not KEY=VALUE/],
+    ['#generate subgroup_gemm(TM=8, TN=4, order=diagonal)', /bad_6:2: #generate subgroup_gemm: order must be rows or cols/],
+    ['#generate subgroup_gemm(TM=8, TN=4, bKind=lanes)', /bad_7:2: #generate subgroup_gemm: bKind must be dense, patch, patch4/],
   ];
   cases.forEach(([line, expected], i) => {
     try {

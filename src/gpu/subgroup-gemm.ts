@@ -3,9 +3,9 @@
 // rules, because WGSL has no const-sized register arrays that llvmpipe keeps in registers: a 64 x 4 tile is 64
 // accumulators and 256 FMAs per k step spelled out one by one.
 //
-// Why at load time, not a committed generated .wgsl: the four kernels (matmul 64x4 and 32x4, conv forward and
-// weight gradient) are one recipe with different tile sizes and operand readers. Committed, their unrolled text
-// stood four times over (some 400 lines alike), beside the generator that wrote it and a test that kept the two in
+// Why at load time, not a committed generated .wgsl: the kernels (matmul 64x4 and 32x4, conv forward, the two
+// weight gradients) are one recipe with different tile sizes, operand readers and block orders. Committed, their
+// unrolled text stood once per kernel (some 400 lines alike), beside the generator that wrote it and a test that kept the two in
 // step. Now the .wgsl files keep only what is written by hand (the header: bindings, uniforms, the conv patch
 // walkers) and name each kernel's recipe; test/shader-directives.test.ts pins the text the compiler gets.
 //
@@ -38,10 +38,20 @@ export interface SubgroupGemm {
   name?: string;
   aKind?: OperandKind;
   bKind?: OperandKind;
+  /**
+   * How a subgroup's block index maps to output blocks: 'rows' (row-major: a workgroup's 8 subgroups take
+   * neighbouring column blocks of one row block) or 'cols' (column-major: neighbouring row blocks of one column
+   * block). lavapipe runs a workgroup's subgroups one after another on one thread, so in column order they read
+   * the same K x 32 strip of B, from cache after the first; that pays where B is large (a deep layer's weights:
+   * 4608 x 32 floats, 590 KB, at 4x4x512) and is neutral elsewhere.
+   */
+  order?: BlockOrder;
 }
 
+export type BlockOrder = 'rows' | 'cols';
+
 /** The WGSL of one subgroup GEMM entry point (no trailing newline). */
-export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = 'dense', bKind = 'dense' }: SubgroupGemm): string {
+export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = 'dense', bKind = 'dense', order = 'rows' }: SubgroupGemm): string {
   const nv = TN / 4, na = TM / SG;
   const L: string[] = [];
   L.push(`// ${TM} rows x ${SG * TN} columns per subgroup; Mp multiple of ${TM}, Np multiple of ${SG * TN}.`);
@@ -50,10 +60,17 @@ export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = '
   L.push(`fn ${name}(@builtin(local_invocation_index) lidx: u32, @builtin(workgroup_id) wid: vec3<u32>,`);
   L.push(`    @builtin(num_workgroups) groups: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {`);
   L.push(`  let g = (wid.x + wid.y * groups.x) * (WG_LANES / ${SG}u) + lidx / ${SG}u;   // this subgroup's block`);
-  L.push(`  let colBlock = g % dims.tilesN;`);
-  L.push(`  let live = g / dims.tilesN < dims.tilesM;`);
-  L.push(`  // Spare subgroups recompute the last block and store nothing: the loop stays in uniform control flow.`);
-  L.push(`  let rowBlock = min(g / dims.tilesN, dims.tilesM - 1u);`);
+  if (order === 'cols') {
+    L.push(`  let rowBlock = g % dims.tilesM;`);
+    L.push(`  let live = g / dims.tilesM < dims.tilesN;`);
+    L.push(`  // Spare subgroups recompute the last block and store nothing: the loop stays in uniform control flow.`);
+    L.push(`  let colBlock = min(g / dims.tilesM, dims.tilesN - 1u);`);
+  } else {
+    L.push(`  let colBlock = g % dims.tilesN;`);
+    L.push(`  let live = g / dims.tilesN < dims.tilesM;`);
+    L.push(`  // Spare subgroups recompute the last block and store nothing: the loop stays in uniform control flow.`);
+    L.push(`  let rowBlock = min(g / dims.tilesN, dims.tilesM - 1u);`);
+  }
   L.push(`  let batch = wid.z;`);
   L.push(`  let row0 = rowBlock * ${TM}u;`);
   if (aKind === 'dense') {
@@ -112,7 +129,7 @@ const B_KINDS: readonly string[] = ['dense', 'patch', 'patch4'];
 
 /** `#generate subgroup_gemm(TM=64, TN=4, name=conv_fwd, aKind=patch)`: the arguments checked, then the text. */
 export function subgroupGemmRecipe(args: Record<string, string>): string {
-  const known = new Set(['TM', 'TN', 'name', 'aKind', 'bKind']);
+  const known = new Set(['TM', 'TN', 'name', 'aKind', 'bKind', 'order']);
   for (const key of Object.keys(args)) if (!known.has(key)) throw new Error(`unknown argument '${key}' (takes ${[...known].join(', ')})`);
   const TM = Number(args.TM), TN = Number(args.TN);
   if (!Number.isInteger(TM) || TM <= 0 || TM % SG !== 0) throw new Error(`TM must be a positive multiple of ${SG}, not '${args.TM}'`);
@@ -120,5 +137,6 @@ export function subgroupGemmRecipe(args: Record<string, string>): string {
   for (const [key, kinds] of [['aKind', A_KINDS], ['bKind', B_KINDS]] as const) {
     if (args[key] !== undefined && !kinds.includes(args[key])) throw new Error(`${key} must be ${kinds.join(', ')}, not '${args[key]}'`);
   }
-  return subgroupGemm({ TM, TN, name: args.name, aKind: args.aKind as OperandKind | undefined, bKind: args.bKind as OperandKind | undefined });
+  if (args.order !== undefined && args.order !== 'rows' && args.order !== 'cols') throw new Error(`order must be rows or cols, not '${args.order}'`);
+  return subgroupGemm({ TM, TN, name: args.name, aKind: args.aKind as OperandKind | undefined, bKind: args.bKind as OperandKind | undefined, order: args.order as BlockOrder | undefined });
 }
