@@ -60,17 +60,18 @@ export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = '
   L.push(`fn ${name}(@builtin(local_invocation_index) lidx: u32, @builtin(workgroup_id) wid: vec3<u32>,`);
   L.push(`    @builtin(num_workgroups) groups: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {`);
   L.push(`  let g = (wid.x + wid.y * groups.x) * (WG_LANES / ${SG}u) + lidx / ${SG}u;   // this subgroup's block`);
+  // A spare subgroup returns (see the module's diagnostic line). The clamp after it changes no result, but without
+  // it llvmpipe's code for the weight gradient ran 1.1-1.3x slower (paired, on all four CIFAR layers).
   if (order === 'cols') {
     L.push(`  let rowBlock = g % dims.tilesM;`);
     L.push(`  let live = g / dims.tilesM < dims.tilesN;`);
-    L.push(`  // Spare subgroups recompute the last block and store nothing: the loop stays in uniform control flow.`);
     L.push(`  let colBlock = min(g / dims.tilesM, dims.tilesN - 1u);`);
   } else {
     L.push(`  let colBlock = g % dims.tilesN;`);
     L.push(`  let live = g / dims.tilesN < dims.tilesM;`);
-    L.push(`  // Spare subgroups recompute the last block and store nothing: the loop stays in uniform control flow.`);
     L.push(`  let rowBlock = min(g / dims.tilesN, dims.tilesM - 1u);`);
   }
+  L.push(`  if (!live) { return; }`);
   L.push(`  let batch = wid.z;`);
   L.push(`  let row0 = rowBlock * ${TM}u;`);
   if (aKind === 'dense') {
@@ -116,7 +117,6 @@ export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = '
     L.push(`    let r${i} = subgroupBroadcast(a${j}, ${l}u);` + range(nv).map((jn) => 'xyzw'.split('').map((comp, kk) => ` c${i}_${jn} = fma(vec4(r${i}.${comp}), b${kk}_${jn}, c${i}_${jn});`).join('')).join(''));
   }
   L.push('  }');
-  L.push('  if (!live) { return; }');
   L.push(`  let cBase = batch * dims.strideC;`);
   L.push(`  let col = (colBlock * ${SG}u + lane) * ${TN}u;`);
   for (let i0 = 0; i0 < TM; i0 += 4) L.push('  ' + range(4).flatMap((d) => range(nv).map((j) => `store4(cBase, row0 + ${i0 + d}u, col + ${4 * j}u, c${i0 + d}_${j});`)).join(' '));

@@ -180,7 +180,8 @@ const TEXTURE_KERNELS: Record<TextureDesign, TextureKernel> = {
 
 /**
  * Workgroups and overrides for `tiles` output tiles of a subgroup kernel: one 8-lane subgroup per tile, up to 8
- * per workgroup. With fewer tiles the workgroup shrinks, since spare subgroups would run a whole block for nothing.
+ * per workgroup. With fewer tiles the workgroup shrinks; the spare subgroups of a last, partial workgroup return
+ * at once.
  */
 export function subgroupGrid(tiles: number): { workgroups: number; lanes: number; overrides: { WG_LANES: number } } {
   const perWorkgroup = Math.max(1, Math.min(8, tiles));
