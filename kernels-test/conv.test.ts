@@ -72,8 +72,12 @@ test('GPU backward matches f32 finite differences of the GPU forward at spot coo
 
 test('outputs and input-gradient patches larger than one binding run in slabs of whole images', async () => {
   // A binding limit of 3 images' worth of output forces forward slabs of 3, 3 and 1 images (offsets that are not
-  // 256-byte aligned included) and input-gradient slabs of one image (dP is 9x larger), on every design.
-  const c = { N: 7, H: 5, W: 6, C: 3, Cout: 5, k: 3, stride: 1, pad: 1 };
+  // 256-byte aligned included) and input-gradient slabs of one image (dP is 9x larger), on every design; with 3
+  // channels and with 8 (col2im then moves vec4s and counts each slab's first dx element in them).
+  for (const C of [3, 8]) await slabsMatch({ N: 7, H: 5, W: 6, C, Cout: 5, k: 3, stride: 1, pad: 1 });
+});
+
+async function slabsMatch(c: { N: number; H: number; W: number; C: number; Cout: number; k: number; stride: number; pad: number }) {
   const xShape = [c.N, c.H, c.W, c.C], wShape = [c.Cout, c.k, c.k, c.C];
   const g = convGeometry(xShape, wShape, { stride: c.stride, padding: c.pad });
   const x = uniformArray(c.N * c.H * c.W * c.C, 8, 1, -1, 1), w = uniformArray(c.Cout * g.K, 8, 2, -1, 1);
@@ -85,14 +89,14 @@ test('outputs and input-gradient patches larger than one binding run in slabs of
       const tx = Tensor.upload(rt, x, xShape), tw = Tensor.upload(rt, w, wShape), tdy = Tensor.upload(rt, dy, [g.N, g.Ho, g.Wo, g.Cout]);
       const y = conv2d(tx, tw, null, opts), dx = conv2dBackwardInput(tdy, tw, xShape, opts);
       const tol = { atol: 1e-5, rtol: 1e-5 };
-      assert.ok(compare(await y.download(), convForwardReference(x, w, null, g), tol).pass, `${variant} forward`);
-      assert.ok(compare(await dx.download(), convBackwardInputReference(dy, w, g), tol).pass, `${variant} dx`);
+      assert.ok(compare(await y.download(), convForwardReference(x, w, null, g), tol).pass, `${variant} forward, C=${c.C}`);
+      assert.ok(compare(await dx.download(), convBackwardInputReference(dy, w, g), tol).pass, `${variant} dx, C=${c.C}`);
       for (const t of [tx, tw, tdy, y, dx]) t.dispose();
     }
   } finally {
     delete rt.hooks.maxStorageBinding;
   }
-});
+}
 
 test('taps that only meet padding are cropped to the box the outputs use, only where one padding serves it', () => {
   const live = (H: number, W: number, k: number, stride: number, pad: number) => liveTaps(convGeometry([1, H, W, 4], [4, k, k, 4], { stride, padding: pad }));

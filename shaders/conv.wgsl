@@ -94,42 +94,11 @@ fn im2col_buffer(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wor
   cols[i] = patchValue(i / conv.K, i % conv.K);
 }
 
-// dX[n, h, w, ci] = sum over taps (kh, kw) whose output pixel (oh, ow) exists of dP[(n, oh, ow), (kh, kw, ci)].
-// A gather, not a scatter: each input element is written once, in a fixed order, without atomics. Runs on a slab
-// of whole images (conv.N of them here), whose dP rows start at 0 and whose dx starts at element m0.
-// Invocation (ci, w, n * H + h). The taps that reach an output pixel are kh = (h + pad) % stride, then every
-// stride-th; their oh falls by one each step, so the loops divide only once per invocation (llvmpipe runs each
-// integer division as eight scalar ones).
-@compute @workgroup_size(64)
-fn col2im(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let ci = gid.x;
-  let w = gid.y;
-  if (ci >= conv.C || w >= conv.W || gid.z >= conv.N * conv.H) { return; }
-  let n = gid.z / conv.H;
-  let h = gid.z % conv.H;
-  let hp = h + conv.pad;
-  let wp = w + conv.pad;
-  var sum = 0.0;
-  var kh = hp % conv.stride;
-  var oh = i32(hp / conv.stride);
-  while (kh < conv.KH) {
-    if (oh >= 0 && u32(oh) < conv.Ho) {
-      var kw = wp % conv.stride;
-      var ow = i32(wp / conv.stride);
-      while (kw < conv.KW) {
-        if (ow >= 0 && u32(ow) < conv.Wo) {
-          let row = (n * conv.Ho + u32(oh)) * conv.Wo + u32(ow);
-          sum += dcols[row * conv.K + (kh * conv.KW + kw) * conv.C + ci];
-        }
-        kw += conv.stride;
-        ow -= 1;
-      }
-    }
-    kh += conv.stride;
-    oh -= 1;
-  }
-  dx[conv.m0 + (gid.z * conv.W + w) * conv.C + ci] = sum;
-}
+@group(0) @binding(12) var<storage, read> dcols4: array<vec4<f32>>;
+@group(0) @binding(13) var<storage, read_write> dx4: array<vec4<f32>>;
+#import col2im(T=f32, S=)
+alias F4 = vec4<f32>;
+#import col2im(T=F4, S=4)
 
 // ---- implicit GEMM operands (shaders/conv_subgroup.wgsl) ----------------------------------------------------
 

@@ -428,10 +428,12 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly numb
       product.dispose();
       if (dySlab !== dyRows) dySlab.dispose();
     }
-    const slab = { ...g, N: images };
+    // Channels as vec4s when they come in fours: C, K and the first dx element are then counted in vec4s.
+    const w = widthFor(g.C % 4 === 0);
+    const slab = { ...g, N: images, C: g.C / w.width, K: g.K / w.width };
     rt.launch({
-      shader: 'conv', entry: 'col2im', bindings: { dcols: dP, dx }, needs: { dcols: dP.size, dx: dx.size },
-      uniforms: convUniforms(slab, { total: images * g.H * g.W * g.C, m0: n0 * g.H * g.W * g.C }), invocations: [g.C, g.W, images * g.H],
+      shader: 'conv', entry: `col2im${w.suffix}`, ...widthBindings(w, { dcols: [dP, dP.size], dx: [dx, dx.size] }),
+      uniforms: convUniforms(slab, { total: images * g.H * g.W * g.C, m0: n0 * g.H * g.W * g.C / w.width }), invocations: [slab.C, g.W, images * g.H],
     });
     dP.dispose();
   }
