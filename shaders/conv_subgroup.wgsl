@@ -10,11 +10,8 @@
 //   conv_fwd: Y[M, Cout] = P . W^T          (A = patches, B = packed weights)
 //   conv_dw:  dW[Cout, K'] = dY^T . P       (A = packed dY^T, B = patches; conv_dw_row4 where Wo % 4 == 0)
 enable subgroups;
-// A spare subgroup (its block index past the last block, in the grid's last workgroup) returns before the loop.
-// The uniformity analysis cannot see that this is subgroup-uniform: the block index is lidx / 8, the same for a
-// subgroup's 8 lanes, which these kernels already rely on (a lane's rows and columns come from `lane`, its block
-// from lidx / 8). Recomputing the last block instead, as before, cost up to a third of a dispatch: 18 blocks in
-// 24 slots for the 32x32x64 weight gradient (conv_dw/conv_fwd kernel time 1.50-1.66 -> 1.22, paired).
+// Spare subgroups return before the loop, which the uniformity analysis cannot prove safe: see 'spare' in
+// src/gpu/subgroup-gemm.ts.
 diagnostic(off, subgroup_uniformity);
 
 // Lanes per workgroup, a multiple of 8: small problems use fewer so that no subgroup idles through a block.
@@ -58,23 +55,20 @@ fn walkOrigin(w: vec4<u32>) -> vec2<u32> {
   return vec2<u32>(w.x * dims.stride * dims.C4, w.z * dims.Hp + w.y * dims.stride);
 }
 
-fn walkNext(w: vec4<u32>) -> vec4<u32> {
-  if (w.w + 1u >= dims.patches) { return vec4<u32>(w.x, w.y, w.z, w.w + 1u); }
-  var next = vec4<u32>(w.x + 1u, w.y, w.z, w.w + 1u);
+// The walker `rows` patch rows on: one, or 4 where Wo is a multiple of 4 and the walk starts at a multiple of 4
+// (every group of 4 rows then shares an output row). Past the end it keeps the last row (group), whose A values
+// are zero.
+fn walkBy(w: vec4<u32>, rows: u32) -> vec4<u32> {
+  if (w.w + rows >= dims.patches) { return vec4<u32>(w.x, w.y, w.z, w.w + rows); }
+  var next = vec4<u32>(w.x + rows, w.y, w.z, w.w + rows);
   if (next.x == dims.Wo) { next.x = 0u; next.y += 1u; }
   if (next.y == dims.Ho) { next.y = 0u; next.z += 1u; }
   return next;
 }
 
-// The walker 4 rows on, when Wo is a multiple of 4 and the walk starts at a multiple of 4 (every group of 4 rows
-// then shares an output row). The last group is kept past the end, as walkNext keeps the last row.
-fn walkNext4(w: vec4<u32>) -> vec4<u32> {
-  if (w.w + 4u >= dims.patches) { return vec4<u32>(w.x, w.y, w.z, w.w + 4u); }
-  var next = vec4<u32>(w.x + 4u, w.y, w.z, w.w + 4u);
-  if (next.x == dims.Wo) { next.x = 0u; next.y += 1u; }
-  if (next.y == dims.Ho) { next.y = 0u; next.z += 1u; }
-  return next;
-}
+fn walkNext(w: vec4<u32>) -> vec4<u32> { return walkBy(w, 1u); }
+
+fn walkNext4(w: vec4<u32>) -> vec4<u32> { return walkBy(w, 4u); }
 
 fn tapOffset(k4: u32) -> vec2<u32> {
   let perRow = dims.KW * dims.C4;

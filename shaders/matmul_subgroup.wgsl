@@ -12,11 +12,8 @@
 // zero-padded, so only the stores are guarded. Kept out of matmul.wgsl: 'enable subgroups' would stop that
 // whole module compiling on adapters without the feature.
 enable subgroups;
-// A spare subgroup (its block index past the last block, in the grid's last workgroup) returns before the loop.
-// The uniformity analysis cannot see that this is subgroup-uniform: the block index is lidx / 8, the same for a
-// subgroup's 8 lanes, which these kernels already rely on (a lane's rows and columns come from `lane`, its block
-// from lidx / 8). Recomputing the last block instead, as before, cost up to a third of a dispatch: 18 blocks in
-// 24 slots for the 32x32x64 weight gradient (conv_dw/conv_fwd kernel time 1.50-1.66 -> 1.22, paired).
+// Spare subgroups return before the loop, which the uniformity analysis cannot prove safe: see 'spare' in
+// src/gpu/subgroup-gemm.ts.
 diagnostic(off, subgroup_uniformity);
 
 // Lanes per workgroup, a multiple of 8: small problems use fewer so that no subgroup idles through a block.

@@ -5,8 +5,8 @@
 //
 // Why at load time, not a committed generated .wgsl: the kernels (matmul 64x4 and 32x4, conv forward, the two
 // weight gradients) are one recipe with different tile sizes, operand readers and block orders. Committed, their
-// unrolled text stood once per kernel (some 400 lines alike), beside the generator that wrote it and a test that kept the two in
-// step. Now the .wgsl files keep only what is written by hand (the header: bindings, uniforms, the conv patch
+// unrolled text stood once per kernel (some 400 lines alike), beside the generator that wrote it and a test that
+// kept the two in step. Now the .wgsl files keep only what is written by hand (the header: bindings, uniforms, the conv patch
 // walkers) and name each kernel's recipe; test/shader-directives.test.ts pins the text the compiler gets.
 //
 // The operands are read-only storage textures, not sampled ones: on lavapipe a sampled texel fetch calls a
@@ -60,8 +60,13 @@ export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = '
   L.push(`fn ${name}(@builtin(local_invocation_index) lidx: u32, @builtin(workgroup_id) wid: vec3<u32>,`);
   L.push(`    @builtin(num_workgroups) groups: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {`);
   L.push(`  let g = (wid.x + wid.y * groups.x) * (WG_LANES / ${SG}u) + lidx / ${SG}u;   // this subgroup's block`);
-  // A spare subgroup returns (see the module's diagnostic line). The clamp after it changes no result, but without
-  // it llvmpipe's code for the weight gradient ran 1.1-1.3x slower (paired, on all four CIFAR layers).
+  // A spare subgroup (its block index past the last block, in the grid's last workgroup) returns before the loop.
+  // The modules turn off the subgroup_uniformity diagnostic for it: the analysis cannot see that the block index,
+  // lidx / 8, is the same for a subgroup's 8 lanes, which these kernels already rely on (a lane's rows and columns
+  // come from `lane`, its block from lidx / 8). Recomputing the last block instead, as before, cost up to a third
+  // of a dispatch: 18 blocks in 24 slots for the 32x32x64 weight gradient (its kernel time 1.62 -> 1.20 times the
+  // forward's, paired). The clamp after the test changes no result, but without it llvmpipe's code for the weight
+  // gradient ran 1.1-1.3x slower (paired, on all four CIFAR layers).
   if (order === 'cols') {
     L.push(`  let rowBlock = g % dims.tilesM;`);
     L.push(`  let live = g / dims.tilesM < dims.tilesN;`);
