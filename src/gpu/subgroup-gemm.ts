@@ -6,8 +6,9 @@
 // Why at load time, not a committed generated .wgsl: the kernels (matmul 64x4 and 32x4, conv forward, the two
 // weight gradients) are one recipe with different tile sizes, operand readers and block orders. Committed, their
 // unrolled text stood once per kernel (some 400 lines alike), beside the generator that wrote it and a test that
-// kept the two in step. Now the .wgsl files keep only what is written by hand (the header: bindings, uniforms, the conv patch
-// walkers) and name each kernel's recipe; test/shader-directives.test.ts pins the text the compiler gets.
+// kept the two in step. Now the .wgsl files keep only what is written by hand (the header: bindings, uniforms, the
+// conv patch walkers) and name each kernel's recipe; test/shader-directives.test.ts pins the text the compiler
+// gets.
 //
 // The operands are read-only storage textures, not sampled ones: on lavapipe a sampled texel fetch calls a
 // function that looks up the mip level of every lane (eight scalar loads for the row pitch, eight for the level
