@@ -7,7 +7,7 @@
 // (the input's channels rounded up to 4, zeros beyond). Patch row m = (n, oh, ow) starts at texel
 // (ow * stride * C4, n * Hp + oh * stride); tap texel k4 = (kh, kw, c4) adds (kw * C4 + c4, kh). The padding
 // makes every tap land inside the texture, so no load is guarded: 9x less operand traffic than im2col for 3x3.
-//   conv_fwd: Y[M, Cout] = P . W^T          (A = patches, B = packed weights)
+//   conv_fwd: Y[M, Cout] = P . W^T          (A = patches, B = packed weights; conv_fwd32x8 where Cout % 64 == 0)
 //   conv_dw:  dW[Cout, K'] = dY^T . P       (A = packed dY^T, B = patches; conv_dw_row4 where Wo % 4 == 0)
 enable subgroups;
 // Spare subgroups return before the loop, which the uniformity analysis cannot prove safe: see 'spare' in
@@ -78,6 +78,10 @@ fn tapOffset(k4: u32) -> vec2<u32> {
 #import store4
 
 #generate subgroup_gemm(TM=64, TN=4, name=conv_fwd, aKind=patch, order=cols)
+
+// Output channels in 64s: 32 rows x 64 columns a subgroup. The same 12 loads and 1024 lane-FMAs per 4-wide k step
+// as 64 x 32, but half the broadcasts (one per row).
+#generate subgroup_gemm(TM=32, TN=8, name=conv_fwd32x8, aKind=patch, order=cols)
 
 // The weight gradient's A (dY^T) is packed with 8 rows side by side (see 'lanes' in src/gpu/subgroup-gemm.ts).
 #generate subgroup_gemm(TM=64, TN=4, name=conv_dw, aKind=lanes, bKind=patch)

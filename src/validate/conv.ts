@@ -41,6 +41,10 @@ export const CONV_CASES: ConvCase[] = [
   { N: 3, H: 8, W: 12, C: 8, Cout: 8, k: 3, stride: 1, pad: 1, exact: true },
   { N: 2, H: 16, W: 15, C: 8, Cout: 16, k: 3, stride: 2, pad: 1 },
   { N: 5, H: 40, W: 44, C: 4, Cout: 4, k: 3, stride: 1, pad: 1, exact: true },
+  // Channels that round up to a multiple of 64 without being one (the subgroup forward's 32 x 64 tile, padded
+  // columns), for the forward and, through the flipped weights, the input gradient; 105 patch rows, not a
+  // multiple of the tile's 32.
+  { N: 3, H: 7, W: 5, C: 40, Cout: 40, k: 3, stride: 1, pad: 1, exact: true },
   { N: 2, H: 13, W: 11, C: 3, Cout: 8, k: 7, stride: 2, pad: 3, bias: true, exact: true },
 ];
 
