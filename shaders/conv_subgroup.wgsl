@@ -8,7 +8,8 @@
 // (ow * stride * C4, n * Hp + oh * stride); tap texel k4 = (kh, kw, c4) adds (kw * C4 + c4, kh). The padding
 // makes every tap land inside the texture, so no load is guarded: 9x less operand traffic than im2col for 3x3.
 //   conv_fwd: Y[M, Cout] = P . W^T          (A = patches, B = packed weights; conv_fwd32x8 where Cout % 64 == 0)
-//   conv_dw:  dW[Cout, K'] = dY^T . P       (A = packed dY^T, B = patches; conv_dw_row4 where Wo % 4 == 0)
+//   conv_dw:  dW[Cout, K'] = dY^T . P       (A = packed dY^T, B = patches; conv_dw_row4 where Wo % 4 == 0,
+//             conv_dw32x8 and conv_dw32x8_row4 where C % 64 == 0)
 enable subgroups;
 // Spare subgroups return before the loop, which the uniformity analysis cannot prove safe: see 'spare' in
 // src/gpu/subgroup-gemm.ts.
@@ -87,3 +88,8 @@ fn tapOffset(k4: u32) -> vec2<u32> {
 #generate subgroup_gemm(TM=64, TN=4, name=conv_dw, aKind=lanes, bKind=patch)
 
 #generate subgroup_gemm(TM=64, TN=4, name=conv_dw_row4, aKind=lanes, bKind=patch4)
+
+// C in 64s: the weight gradient on 32 x 64 tiles too (a lane's 8 columns are two tap texels).
+#generate subgroup_gemm(TM=32, TN=8, name=conv_dw32x8, aKind=lanes, bKind=patch)
+
+#generate subgroup_gemm(TM=32, TN=8, name=conv_dw32x8_row4, aKind=lanes, bKind=patch4)

@@ -92,6 +92,8 @@ export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = '
   L.push(`  let bCol = (colBlock * ${SG}u + lane) * ${nv}u;`);
   if (bKind === 'patch' || bKind === 'patch4') {
     L.push(`  let bTap = tapOffset(min(bCol, dims.N / 4u - 1u));   // this lane's column is one tap texel`);
+    // Wider lanes own several neighbouring tap texels (which may belong to neighbouring taps).
+    for (const j of range(nv).slice(1)) L.push(`  let bTap${j} = tapOffset(min(bCol + ${j}u, dims.N / 4u - 1u));`);
     // The patch rows of the reduction are walked with counters: a division per row would cost more than the
     // FMAs (llvmpipe has no vector integer division).
     L.push(`  var walk = patchStart(bRow);`);
@@ -112,10 +114,10 @@ export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = '
   if (bKind === 'dense') {
     for (const kk of range(4)) L.push('    ' + range(nv).map((j) => `let b${kk}_${j} = textureLoad(bTex, vec2<u32>(bCol + ${j}u, kr + ${kk}u));`).join(' '));
   } else if (bKind === 'patch') {
-    for (const kk of range(4)) L.push(`    let b${kk}_0 = textureLoad(bTex, walkOrigin(walk) + bTap); walk = walkNext(walk);`);
+    for (const kk of range(4)) L.push('    ' + range(nv).map((j) => `let b${kk}_${j} = textureLoad(bTex, walkOrigin(walk) + ${tapName(j)});`).join(' ') + ' walk = walkNext(walk);');
   } else {
-    L.push(`    let b0_0 = textureLoad(bTex, walkOrigin(walk) + bTap);`);
-    for (const kk of range(3)) L.push(`    let b${kk + 1}_0 = textureLoad(bTex, walkOrigin(walk) + bTap + vec2<u32>(${kk + 1}u * dims.stride * dims.C4, 0u));`);
+    L.push('    ' + range(nv).map((j) => `let b0_${j} = textureLoad(bTex, walkOrigin(walk) + ${tapName(j)});`).join(' '));
+    for (const kk of range(3)) L.push('    ' + range(nv).map((j) => `let b${kk + 1}_${j} = textureLoad(bTex, walkOrigin(walk) + ${tapName(j)} + vec2<u32>(${kk + 1}u * dims.stride * dims.C4, 0u));`).join(' '));
     L.push(`    walk = walkNext4(walk);`);
   }
   for (const i of range(TM)) {
@@ -129,6 +131,9 @@ export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = '
   L.push('}');
   return L.join('\n');
 }
+
+/** The variable holding the offset of a lane's j-th tap texel (patch B operands). */
+const tapName = (j: number) => (j === 0 ? 'bTap' : `bTap${j}`);
 
 const A_KINDS: readonly string[] = ['dense', 'lanes', 'patch'];
 const B_KINDS: readonly string[] = ['dense', 'patch', 'patch4'];

@@ -45,6 +45,9 @@ export const CONV_CASES: ConvCase[] = [
   // columns), for the forward and, through the flipped weights, the input gradient; 105 patch rows, not a
   // multiple of the tile's 32.
   { N: 3, H: 7, W: 5, C: 40, Cout: 40, k: 3, stride: 1, pad: 1, exact: true },
+  // 64 channels (the subgroup weight gradient's 32 x 64 tile) with Wo % 4 == 0, and 40 output channels: two row
+  // blocks of 32, the second mostly padding.
+  { N: 2, H: 8, W: 8, C: 64, Cout: 40, k: 3, stride: 1, pad: 1, exact: true },
   { N: 2, H: 13, W: 11, C: 3, Cout: 8, k: 7, stride: 2, pad: 3, bias: true, exact: true },
 ];
 
