@@ -82,6 +82,9 @@ export class Runtime {
   private compileChecks: Promise<void>[] = [];
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  /** A zero-filled buffer (WebGPU zeroes new buffers) that copies zero textures from; never written. */
+  private zeros: GPUBuffer | null = null;
+  private retired: GPUBuffer[] = [];
   private dispatches = 0;
   private uniformChunk: GPUBuffer | null = null;
   private uniformStaging = new ArrayBuffer(UNIFORM_CHUNK_BYTES);
@@ -340,6 +343,27 @@ export class Runtime {
     return this.encoder;
   }
 
+  /**
+   * Rows of a buffer into a region of an rgba32f texture: a copy command, not a kernel. On lavapipe a copy is a
+   * row memcpy, 7-12x faster than a kernel's texel stores (measured: a 32x32x64 batch-32 padded input 0.5 ms
+   * against 6.8-7.7 ms).
+   */
+  copyToTexture(source: { buffer: GPUBuffer; offset: number; bytesPerRow: number }, texture: GPUTexture, origin: [number, number], size: [number, number]): void {
+    this.commandEncoder().copyBufferToTexture(source, { texture, origin }, size);
+  }
+
+  /** Zeroes a region of an rgba32f texture by a copy from a buffer that is never written. */
+  zeroTexture(texture: GPUTexture, origin: [number, number], [width, height]: [number, number]): void {
+    const bytesPerRow = Math.ceil((width * 16) / 256) * 256;
+    const bytes = bytesPerRow * height;
+    if (!this.zeros || this.zeros.size < bytes) {
+      // The old one may be read by recorded copies: destroyed after the next submit.
+      if (this.zeros) this.retired.push(this.zeros);
+      this.zeros = this.device.createBuffer({ size: Math.max(bytes, 2 ** 20), usage: GPUBufferUsage.COPY_SRC, label: 'zeros' });
+    }
+    this.copyToTexture({ buffer: this.zeros, offset: 0, bytesPerRow }, texture, origin, [width, height]);
+  }
+
   /** Submits everything recorded so far. */
   flush(): void {
     if (this.pass) { this.pass.end(); this.pass = null; }
@@ -354,6 +378,7 @@ export class Runtime {
       this.encoder = null;
       this.counters.submits++;
     }
+    for (const buffer of this.retired.splice(0)) buffer.destroy();
     this.dispatches = 0;
     this.pool.afterSubmit();
     this.textures.afterSubmit();

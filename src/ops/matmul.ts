@@ -239,10 +239,7 @@ export function denseSource(src: Tensor, rows: number, cols: number, options: { 
       // 256-byte rows (copyBufferToTexture's rule). Rows past `count` keep stale texels: they only feed outputs
       // that are never stored.
       if (!trans && colOffset === 0 && ld === cols && cols === colsPadded && (cols * 4) % 256 === 0) {
-        rt.commandEncoder().copyBufferToTexture(
-          { buffer: src.buffer, offset: src.byteOffset + firstRow * cols * 4, bytesPerRow: cols * 4, rowsPerImage: count },
-          { texture }, [cols / 4, count],
-        );
+        rt.copyToTexture({ buffer: src.buffer, offset: src.byteOffset + firstRow * cols * 4, bytesPerRow: cols * 4 }, texture, [0, 0], [cols / 4, count]);
         return;
       }
       packStackToTexture(rt, texture, src, { rows: count, cols, rowsPadded, colsPadded, trans, ld, srcStride: 0, batch: 1, srcLimit: src.size, rowOffset: firstRow, colOffset });

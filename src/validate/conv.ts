@@ -49,6 +49,10 @@ export const CONV_CASES: ConvCase[] = [
   // blocks of 32, the second mostly padding.
   { N: 2, H: 8, W: 8, C: 64, Cout: 40, k: 3, stride: 1, pad: 1, exact: true },
   { N: 2, H: 13, W: 11, C: 3, Cout: 8, k: 7, stride: 2, pad: 3, bias: true, exact: true },
+  // W * C a multiple of 64: the subgroup design copies the input into its padded texture (one copy without padding;
+  // per image, with a border two pixels wide zeroed, for the 5x5; the input gradient pads dy the same way).
+  { N: 3, H: 4, W: 4, C: 16, Cout: 8, k: 1, stride: 2, pad: 0, exact: true },
+  { N: 3, H: 4, W: 8, C: 8, Cout: 16, k: 5, stride: 1, pad: 2, exact: true },
 ];
 
 const abs = (a: ArrayLike<number>) => Float64Array.from(a as ArrayLike<number>, Math.abs);
