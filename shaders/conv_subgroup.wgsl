@@ -84,6 +84,9 @@ fn tapOffset(k4: u32) -> vec2<u32> {
 // as 64 x 32, but half the broadcasts (one per row).
 #generate subgroup_gemm(TM=32, TN=8, name=conv_fwd32x8, aKind=patch, order=cols)
 
+// The forward with the OHWI weights copied into the texture as they are (B transposed).
+#generate subgroup_gemm(TM=32, TN=8, name=conv_fwdT32x8, aKind=patch, bKind=denseT, order=cols)
+
 // The weight gradient's A (dY^T) is packed with 8 rows side by side (see 'lanes' in src/gpu/subgroup-gemm.ts).
 #generate subgroup_gemm(TM=64, TN=4, name=conv_dw, aKind=lanes, bKind=patch)
 

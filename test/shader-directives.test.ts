@@ -18,14 +18,15 @@ const expand = (name: string, lines: string[]) => {
 // sha256 of each kernel's unrolled text. Its history: the text of the files committed generated before issue 14;
 // then, in issue 13, operands read as read-only storage textures (image loads: 1.1-1.3x on lavapipe), the weight
 // gradient's dY^T packed 8 rows side by side and walked 4 patch rows at a time, the 64-row matmul and the forward
-// conv taking their blocks in column order, spare subgroups returning before the loop, and the 32 x 64 forward
-// and weight-gradient convs. A change here changes what llvmpipe compiles: benchmark it (npm run bench) and
+// conv taking their blocks in column order, spare subgroups returning before the loop, the 32 x 64 forward
+// and weight-gradient convs, and the forward reading its OHWI weights as they are (B transposed). A change here changes what llvmpipe compiles: benchmark it (npm run bench) and
 // validate it (saln validate --kernel matmul, --kernel conv) before pinning the new hash.
 const PINNED: [string, Parameters<typeof subgroupGemm>[0], string][] = [
   ['matmul_subgroup', { TM: 64, TN: 4, order: 'cols' }, '477972cfdc55486c8302aaadf8e7ca006fed99ed31884e9fcca30269c7aac00e'],
   ['matmul_subgroup', { TM: 32, TN: 4 }, '12218e9f7d95220efaa6bdf4288a7351cbe2a5c2c6515e643023e7620f4ae58f'],
   ['conv_subgroup', { TM: 64, TN: 4, name: 'conv_fwd', aKind: 'patch', order: 'cols' }, 'eefc4ca7348fdf5e45d03a189b10fc99ff9f8efd13cb4bedc90414d1aa02d20e'],
   ['conv_subgroup', { TM: 32, TN: 8, name: 'conv_fwd32x8', aKind: 'patch', order: 'cols' }, 'd97382b7d33eead6264f8ebe9da2310dd931689c5f6aa95db7f30a2424c2ab49'],
+  ['conv_subgroup', { TM: 32, TN: 8, name: 'conv_fwdT32x8', aKind: 'patch', bKind: 'denseT', order: 'cols' }, '6f74748efe4ce968a29b58f0249270f2d617a4b51f6ea9ba099577593d53fed9'],
   ['conv_subgroup', { TM: 64, TN: 4, name: 'conv_dw', aKind: 'lanes', bKind: 'patch' }, 'c3bd8aabca3a476ad6e7b99c8f863ce07a170449453ac1fbbf0dcd16b02480f7'],
   ['conv_subgroup', { TM: 64, TN: 4, name: 'conv_dw_row4', aKind: 'lanes', bKind: 'patch4' }, 'bf5fe48799a1ffe82d0e1daa212f090cbf023faa9104cbaba44bde1644d1ff6d'],
   ['conv_subgroup', { TM: 32, TN: 8, name: 'conv_dw32x8', aKind: 'lanes', bKind: 'patch' }, '0c2fdac786e99c45b15c45bc5393367f5f72c5320985fa749a65dfb4662626f2'],
@@ -45,7 +46,7 @@ test('the subgroup GEMMs are unrolled to the pinned text, and the modules carry 
     for (const entry of source.entries.values()) assert.is(entry.workgroupOverride, 'WG_LANES');
   }
   assert.equal([...loadShader('matmul_subgroup').entries.keys()].sort(), ['texture_sg32x4', 'texture_sg64x4']);
-  assert.equal([...loadShader('conv_subgroup').entries.keys()].sort(), ['conv_dw', 'conv_dw32x8', 'conv_dw32x8_row4', 'conv_dw_row4', 'conv_fwd', 'conv_fwd32x8']);
+  assert.equal([...loadShader('conv_subgroup').entries.keys()].sort(), ['conv_dw', 'conv_dw32x8', 'conv_dw32x8_row4', 'conv_dw_row4', 'conv_fwd', 'conv_fwd32x8', 'conv_fwdT32x8']);
 });
 
 test('generated lines keep their origin: the directive and the line within the recipe text', () => {
@@ -74,7 +75,7 @@ test('directive mistakes name the file and line', () => {
     ['#import tree_sum_lanes(NAME=s, SCRATCH=p, LANES=64, EXTRA=1)', /bad_4:2: #import tree_sum_lanes: the piece has no \$EXTRA/],
     ['#import tree_sum_lanes(NAME s)', /bad_5:2: #import tree_sum_lanes: argument 'NAME s' is not KEY=VALUE/],
     ['#generate subgroup_gemm(TM=8, TN=4, order=diagonal)', /bad_6:2: #generate subgroup_gemm: order must be rows or cols/],
-    ['#generate subgroup_gemm(TM=8, TN=4, bKind=lanes)', /bad_7:2: #generate subgroup_gemm: bKind must be dense, patch, patch4/],
+    ['#generate subgroup_gemm(TM=8, TN=4, bKind=lanes)', /bad_7:2: #generate subgroup_gemm: bKind must be dense, patch, patch4, denseT/],
   ];
   cases.forEach(([line, expected], i) => {
     try {

@@ -28,9 +28,12 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
  * - 'patch': convolution patches straight from the padded input texture (implicit im2col): A = patches in the
  *   forward pass, B = patches in the weight gradient;
  * - 'patch4' (B only): patches when every 4 consecutive patch rows from a multiple of 4 share an output row (Wo a
- *   multiple of 4), so the row walker moves once per 4 rows and the 4 loads are a fixed stride apart.
+ *   multiple of 4), so the row walker moves once per 4 rows and the 4 loads are a fixed stride apart;
+ * - 'denseT' (B only): B stored transposed, texel (k4, col) holding B[4k4..4k4+3, col] (the forward conv's OHWI
+ *   weights as they are, so they reach the texture by a copy); a lane loads one texel per column and takes dot
+ *   products, the same loads and multiply-adds per k step as 'dense'.
  */
-export type OperandKind = 'dense' | 'lanes' | 'patch' | 'patch4';
+export type OperandKind = 'dense' | 'lanes' | 'patch' | 'patch4' | 'denseT';
 
 export interface SubgroupGemm {
   /** Rows per subgroup (a multiple of 8) and columns per lane (a multiple of 4). */
@@ -111,7 +114,9 @@ export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = '
     L.push(`    tap.x += 1u; if (tap.x == dims.KW * dims.C4) { tap = vec2<u32>(0u, tap.y + 1u); }`);
   }
   L.push(`    let kr = bRow + 4u * k;`);
-  if (bKind === 'dense') {
+  if (bKind === 'denseT') {
+    for (const jn of range(nv)) L.push('    ' + range(4).map((q) => `let b${jn}_${q} = textureLoad(bTex, vec2<u32>(kr / 4u, bCol * 4u + ${4 * jn + q}u));`).join(' '));
+  } else if (bKind === 'dense') {
     for (const kk of range(4)) L.push('    ' + range(nv).map((j) => `let b${kk}_${j} = textureLoad(bTex, vec2<u32>(bCol + ${j}u, kr + ${kk}u));`).join(' '));
   } else if (bKind === 'patch') {
     for (const kk of range(4)) L.push('    ' + range(nv).map((j) => `let b${kk}_${j} = textureLoad(bTex, walkOrigin(walk) + ${tapName(j)});`).join(' ') + ' walk = walkNext(walk);');
@@ -120,6 +125,12 @@ export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = '
     for (const kk of range(3)) L.push('    ' + range(nv).map((j) => `let b${kk + 1}_${j} = textureLoad(bTex, walkOrigin(walk) + ${tapName(j)} + vec2<u32>(${kk + 1}u * dims.stride * dims.C4, 0u));`).join(' '));
     L.push(`    walk = walkNext4(walk);`);
   }
+  if (bKind === 'denseT') {
+    for (const i of range(TM)) {
+      const j = Math.floor(i / SG), l = i % SG;
+      L.push(`    let r${i} = subgroupBroadcast(a${j}, ${l}u);` + range(nv).map((jn) => ` c${i}_${jn} += vec4(${range(4).map((q) => `dot(r${i}, b${jn}_${q})`).join(', ')});`).join(''));
+    }
+  } else
   for (const i of range(TM)) {
     const j = Math.floor(i / SG), l = i % SG;
     L.push(`    let r${i} = subgroupBroadcast(a${j}, ${l}u);` + range(nv).map((jn) => 'xyzw'.split('').map((comp, kk) => ` c${i}_${jn} = fma(vec4(r${i}.${comp}), b${kk}_${jn}, c${i}_${jn});`).join('')).join(''));
@@ -136,7 +147,7 @@ export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = '
 const tapName = (j: number) => (j === 0 ? 'bTap' : `bTap${j}`);
 
 const A_KINDS: readonly string[] = ['dense', 'lanes', 'patch'];
-const B_KINDS: readonly string[] = ['dense', 'patch', 'patch4'];
+const B_KINDS: readonly string[] = ['dense', 'patch', 'patch4', 'denseT'];
 
 /** `#generate subgroup_gemm(TM=64, TN=4, name=conv_fwd, aKind=patch)`: the arguments checked, then the text. */
 export function subgroupGemmRecipe(args: Record<string, string>): string {

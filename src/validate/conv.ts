@@ -53,6 +53,11 @@ export const CONV_CASES: ConvCase[] = [
   // per image, with a border two pixels wide zeroed, for the 5x5; the input gradient pads dy the same way).
   { N: 3, H: 4, W: 4, C: 16, Cout: 8, k: 1, stride: 2, pad: 0, exact: true },
   { N: 3, H: 4, W: 8, C: 8, Cout: 16, k: 5, stride: 1, pad: 2, exact: true },
+  // Output channels in 64s and KH * KW * C in 64s: the subgroup forward copies the OHWI weights into its texture
+  // as they are and reads them transposed (conv_fwdT32x8): two column blocks and 72 patch rows (a partial row
+  // block); a strided 1x1 with 50.
+  { N: 3, H: 5, W: 7, C: 16, Cout: 128, k: 2, stride: 1, pad: 0, exact: true },
+  { N: 2, H: 9, W: 9, C: 64, Cout: 64, k: 1, stride: 2, pad: 0 },
 ];
 
 const abs = (a: ArrayLike<number>) => Float64Array.from(a as ArrayLike<number>, Math.abs);
