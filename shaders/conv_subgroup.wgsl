@@ -7,7 +7,8 @@
 // (the input's channels rounded up to 4, zeros beyond). Patch row m = (n, oh, ow) starts at texel
 // (ow * stride * C4, n * Hp + oh * stride); tap texel k4 = (kh, kw, c4) adds (kw * C4 + c4, kh). The padding
 // makes every tap land inside the texture, so no load is guarded: 9x less operand traffic than im2col for 3x3.
-//   conv_fwd: Y[M, Cout] = P . W^T          (A = patches, B = packed weights; conv_fwd32x8 where Cout % 64 == 0)
+//   conv_fwd: Y[M, Cout] = P . W^T          (A = patches, B = packed weights; conv_fwd32x8 where Cout % 64 == 0,
+//             conv_fwdT32x8 where also KH*KW*C % 64 == 0: B = the OHWI weights copied as they are, read transposed)
 //   conv_dw:  dW[Cout, K'] = dY^T . P       (A = packed dY^T, B = patches; conv_dw_row4 where Wo % 4 == 0,
 //             conv_dw32x8 and conv_dw32x8_row4 where C % 64 == 0)
 enable subgroups;

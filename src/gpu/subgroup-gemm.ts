@@ -125,15 +125,13 @@ export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = '
     for (const kk of range(3)) L.push('    ' + range(nv).map((j) => `let b${kk + 1}_${j} = textureLoad(bTex, walkOrigin(walk) + ${tapName(j)} + vec2<u32>(${kk + 1}u * dims.stride * dims.C4, 0u));`).join(' '));
     L.push(`    walk = walkNext4(walk);`);
   }
-  if (bKind === 'denseT') {
-    for (const i of range(TM)) {
-      const j = Math.floor(i / SG), l = i % SG;
-      L.push(`    let r${i} = subgroupBroadcast(a${j}, ${l}u);` + range(nv).map((jn) => ` c${i}_${jn} += vec4(${range(4).map((q) => `dot(r${i}, b${jn}_${q})`).join(', ')});`).join(''));
-    }
-  } else
   for (const i of range(TM)) {
     const j = Math.floor(i / SG), l = i % SG;
-    L.push(`    let r${i} = subgroupBroadcast(a${j}, ${l}u);` + range(nv).map((jn) => 'xyzw'.split('').map((comp, kk) => ` c${i}_${jn} = fma(vec4(r${i}.${comp}), b${kk}_${jn}, c${i}_${jn});`).join('')).join(''));
+    // Row i's 4 k values times this lane's columns: outer products with B's rows, or dot products with B^T's.
+    const products = bKind === 'denseT'
+      ? range(nv).map((jn) => ` c${i}_${jn} += vec4(${range(4).map((q) => `dot(r${i}, b${jn}_${q})`).join(', ')});`)
+      : range(nv).map((jn) => 'xyzw'.split('').map((comp, kk) => ` c${i}_${jn} = fma(vec4(r${i}.${comp}), b${kk}_${jn}, c${i}_${jn});`).join(''));
+    L.push(`    let r${i} = subgroupBroadcast(a${j}, ${l}u);` + products.join(''));
   }
   L.push('  }');
   L.push(`  let cBase = batch * dims.strideC;`);
