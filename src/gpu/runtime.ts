@@ -352,6 +352,14 @@ export class Runtime {
     this.commandEncoder().copyBufferToTexture(source, { texture, origin }, size);
   }
 
+  /**
+   * Whether rows of a buffer can go into an rgba32f texture by copyToTexture: WebGPU wants each row a multiple of
+   * 256 bytes and the first one at whole texels (16 bytes).
+   */
+  static rowsCopyable(offset: number, bytesPerRow: number): boolean {
+    return bytesPerRow % 256 === 0 && offset % 16 === 0;
+  }
+
   /** Zeroes a region of an rgba32f texture by a copy from a buffer that is never written. */
   zeroTexture(texture: GPUTexture, origin: [number, number], [width, height]: [number, number]): void {
     const bytesPerRow = Math.ceil((width * 16) / 256) * 256;

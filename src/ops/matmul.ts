@@ -1,6 +1,6 @@
 // Batched matmul with optional transposes. Picks a kernel design per adapter (see shaders/matmul.wgsl).
 import { Tensor } from '../tensor.ts';
-import type { Grid, Runtime } from '../gpu/runtime.ts';
+import { Runtime, type Grid } from '../gpu/runtime.ts';
 import { fill } from './fill.ts';
 import { readTuning } from './tuning-cache.ts';
 import { settings } from '../util/settings.ts';
@@ -236,9 +236,9 @@ export function denseSource(src: Tensor, rows: number, cols: number, options: { 
     write(rt, texture, r0, count, rowsPadded, colsPadded) {
       const firstRow = rowOffset + r0;
       // A plain copy when rows are already laid out as texels: no transpose, no column window or padding, and
-      // 256-byte rows (copyBufferToTexture's rule). Rows past `count` keep stale texels: they only feed outputs
+      // rows a copy accepts (Runtime.rowsCopyable). Rows past `count` keep stale texels: they only feed outputs
       // that are never stored.
-      if (!trans && colOffset === 0 && ld === cols && cols === colsPadded && (cols * 4) % 256 === 0) {
+      if (!trans && colOffset === 0 && ld === cols && cols === colsPadded && Runtime.rowsCopyable(src.byteOffset, cols * 4)) {
         rt.copyToTexture({ buffer: src.buffer, offset: src.byteOffset + firstRow * cols * 4, bytesPerRow: cols * 4 }, texture, [0, 0], [cols / 4, count]);
         return;
       }
