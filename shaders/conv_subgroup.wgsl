@@ -11,6 +11,7 @@
 //             conv_fwdT32x8 where also KH*KW*C % 64 == 0: B = the OHWI weights copied as they are, read transposed)
 //   conv_dw:  dW[Cout, K'] = dY^T . P       (A = packed dY^T, B = patches; conv_dw_row4 where Wo % 4 == 0,
 //             conv_dw32x8 and conv_dw32x8_row4 where C % 64 == 0)
+//   _k2:      the same with two k steps per loop iteration, where this machine runs them faster
 enable subgroups;
 // Spare subgroups return before the loop, which the uniformity analysis cannot prove safe: see 'spare' in
 // src/gpu/subgroup-gemm.ts.
@@ -97,3 +98,12 @@ fn tapOffset(k4: u32) -> vec2<u32> {
 #generate subgroup_gemm(TM=32, TN=8, name=conv_dw32x8, aKind=lanes, bKind=patch)
 
 #generate subgroup_gemm(TM=32, TN=8, name=conv_dw32x8_row4, aKind=lanes, bKind=patch4)
+
+// Two k steps per loop iteration (see kSteps in src/gpu/subgroup-gemm.ts), where `saln tune` finds them faster on
+// this machine: the stride-1 input gradient (and the forward where B is not the copied weights), and the weight
+// gradients.
+#generate subgroup_gemm(TM=32, TN=8, name=conv_fwd32x8_k2, aKind=patch, order=cols, kSteps=2)
+
+#generate subgroup_gemm(TM=32, TN=8, name=conv_dw32x8_k2, aKind=lanes, bKind=patch, kSteps=2)
+
+#generate subgroup_gemm(TM=32, TN=8, name=conv_dw32x8_row4_k2, aKind=lanes, bKind=patch4, kSteps=2)

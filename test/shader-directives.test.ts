@@ -19,7 +19,7 @@ const expand = (name: string, lines: string[]) => {
 // then, in issue 13, operands read as read-only storage textures (image loads: 1.1-1.3x on lavapipe), the weight
 // gradient's dY^T packed 8 rows side by side and walked 4 patch rows at a time, the 64-row matmul and the forward
 // conv taking their blocks in column order, spare subgroups returning before the loop, the 32 x 64 forward
-// and weight-gradient convs, and the forward reading its OHWI weights as they are (B transposed). A change here changes what llvmpipe compiles: benchmark it (npm run bench) and
+// and weight-gradient convs, the forward reading its OHWI weights as they are (B transposed), and the convs' two-k-step variants. A change here changes what llvmpipe compiles: benchmark it (npm run bench) and
 // validate it (saln validate --kernel matmul, --kernel conv) before pinning the new hash.
 const PINNED: [string, Parameters<typeof subgroupGemm>[0], string][] = [
   ['matmul_subgroup', { TM: 64, TN: 4, order: 'cols' }, '477972cfdc55486c8302aaadf8e7ca006fed99ed31884e9fcca30269c7aac00e'],
@@ -31,6 +31,9 @@ const PINNED: [string, Parameters<typeof subgroupGemm>[0], string][] = [
   ['conv_subgroup', { TM: 64, TN: 4, name: 'conv_dw_row4', aKind: 'lanes', bKind: 'patch4' }, 'bf5fe48799a1ffe82d0e1daa212f090cbf023faa9104cbaba44bde1644d1ff6d'],
   ['conv_subgroup', { TM: 32, TN: 8, name: 'conv_dw32x8', aKind: 'lanes', bKind: 'patch' }, '0c2fdac786e99c45b15c45bc5393367f5f72c5320985fa749a65dfb4662626f2'],
   ['conv_subgroup', { TM: 32, TN: 8, name: 'conv_dw32x8_row4', aKind: 'lanes', bKind: 'patch4' }, '6ed54c848e197dd8274df814943f3cada774643a8244b8af5f40989022a7bef2'],
+  ['conv_subgroup', { TM: 32, TN: 8, name: 'conv_fwd32x8_k2', aKind: 'patch', order: 'cols', kSteps: 2 }, '999f3cccbb47e2ed25f53a3a89c63e64ca111bfa057d51450e4803ba1afd99fc'],
+  ['conv_subgroup', { TM: 32, TN: 8, name: 'conv_dw32x8_k2', aKind: 'lanes', bKind: 'patch', kSteps: 2 }, '9b933a8cdad456c87bb7bbaad4062eb6f1add46d9f88ec720beb2dff3e480937'],
+  ['conv_subgroup', { TM: 32, TN: 8, name: 'conv_dw32x8_row4_k2', aKind: 'lanes', bKind: 'patch4', kSteps: 2 }, 'd9b5b26bd006c29b9fde9c300b4d00f7b905af6bcebbe75380e74094dbbcbe2f'],
 ];
 
 test('the subgroup GEMMs are unrolled to the pinned text, and the modules carry them', () => {
@@ -46,7 +49,7 @@ test('the subgroup GEMMs are unrolled to the pinned text, and the modules carry 
     for (const entry of source.entries.values()) assert.is(entry.workgroupOverride, 'WG_LANES');
   }
   assert.equal([...loadShader('matmul_subgroup').entries.keys()].sort(), ['texture_sg32x4', 'texture_sg64x4']);
-  assert.equal([...loadShader('conv_subgroup').entries.keys()].sort(), ['conv_dw', 'conv_dw32x8', 'conv_dw32x8_row4', 'conv_dw_row4', 'conv_fwd', 'conv_fwd32x8', 'conv_fwdT32x8']);
+  assert.equal([...loadShader('conv_subgroup').entries.keys()].sort(), ['conv_dw', 'conv_dw32x8', 'conv_dw32x8_k2', 'conv_dw32x8_row4', 'conv_dw32x8_row4_k2', 'conv_dw_row4', 'conv_fwd', 'conv_fwd32x8', 'conv_fwd32x8_k2', 'conv_fwdT32x8']);
 });
 
 test('generated lines keep their origin: the directive and the line within the recipe text', () => {
@@ -76,6 +79,7 @@ test('directive mistakes name the file and line', () => {
     ['#import tree_sum_lanes(NAME s)', /bad_5:2: #import tree_sum_lanes: argument 'NAME s' is not KEY=VALUE/],
     ['#generate subgroup_gemm(TM=8, TN=4, order=diagonal)', /bad_6:2: #generate subgroup_gemm: order must be rows or cols/],
     ['#generate subgroup_gemm(TM=8, TN=4, bKind=lanes)', /bad_7:2: #generate subgroup_gemm: bKind must be dense, patch, patch4, denseT/],
+    ['#generate subgroup_gemm(TM=8, TN=4, kSteps=4)', /bad_8:2: #generate subgroup_gemm: kSteps must be 1 or 2, not '4'/],
   ];
   cases.forEach(([line, expected], i) => {
     try {

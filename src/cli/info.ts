@@ -2,7 +2,7 @@
 import { parse } from '../util/args.ts';
 import { getRuntime } from '../gpu/runtime.ts';
 import { listAdapters } from '../gpu/context.ts';
-import { defaultMatmulVariant } from '../ops/matmul.ts';
+import { convKSteps, defaultMatmulVariant } from '../ops/matmul.ts';
 import { loadTuning } from '../ops/tuning.ts';
 
 const HELP = `usage: saln info [--json] [--adapter NAME]
@@ -22,7 +22,7 @@ export async function run(argv: string[]): Promise<number> {
     adapter: info.description || info.device, vendor: info.vendor, architecture: info.architecture, device: info.device,
     backend: info.backend, driver: info.description, limits, features,
     adapters,
-    matmul: { variant: tuning?.variant ?? defaultMatmulVariant(rt), tuned: tuning !== null, gflops: tuning?.gflops ?? null },
+    matmul: { variant: tuning?.variant ?? defaultMatmulVariant(rt), tuned: tuning !== null, gflops: tuning?.gflops ?? null, convKSteps: convKSteps(rt) },
   };
   if (values.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -32,6 +32,7 @@ export async function run(argv: string[]): Promise<number> {
     ['adapter', report.adapter], ['vendor', info.vendor], ['architecture', info.architecture], ['backend', info.backend],
     ['driver', info.description], ['adapters seen', report.adapters.join('; ')],
     ['matmul design', `${report.matmul.variant}${report.matmul.tuned ? ' (tuned)' : ' (default; tuned at first training or bench run)'}`],
+    ...(report.matmul.variant === 'subgroup' ? [['conv k steps', `${report.matmul.convKSteps} per loop iteration${tuning?.kSteps ? ' (tuned)' : ''}`] as [string, string]] : []),
   ];
   for (const [k, v] of rows) process.stdout.write(`${k.padEnd(16)} ${v}\n`);
   process.stdout.write('limits:\n');

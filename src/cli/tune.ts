@@ -6,7 +6,9 @@ import { tuneMatmul, tuningFile } from '../ops/tuning.ts';
 const HELP = `usage: saln tune [--force] [--json] [--adapter NAME]
 
 Times each matmul design on a square and a conv-shaped problem and keeps the fastest for this adapter and
-driver (cached in ${tuningFile()}). Commands that train or benchmark tune on first use; --force measures again.
+driver (cached in ${tuningFile()}); on the subgroup design, also whether its convs run faster with one or two k
+steps per loop iteration (a conv layer's input and weight gradients, timed both ways). Commands that train or
+benchmark tune on first use; --force measures again.
 `;
 
 export async function run(argv: string[]): Promise<number> {
@@ -19,6 +21,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const [variant, gflops] of Object.entries(tuning.gflops)) {
     process.stdout.write(`${variant.padEnd(10)} ${gflops.toFixed(1).padStart(7)} GFLOP/s${variant === tuning.variant ? '  <- chosen' : ''}\n`);
   }
+  if (tuning.kSteps) process.stdout.write(`subgroup convs: ${tuning.kSteps} k step${tuning.kSteps === 2 ? 's' : ''} per loop iteration\n`);
   process.stdout.write(`measured ${tuning.measuredAt}\n`);
   return 0;
 }

@@ -50,15 +50,22 @@ export interface SubgroupGemm {
    * 4608 x 32 floats, 590 KB, at 4x4x512) and is neutral elsewhere.
    */
   order?: BlockOrder;
+  /**
+   * k steps (of 4) per loop iteration: 1, or 2 where Kp is a multiple of 8. gallivm gives every loop an execution
+   * mask and blends each accumulator with it once per iteration; two steps halve those blends, at the price of
+   * twice the operands live. Which wins depends on the CPU (on an Intel Xeon the input and weight gradients ran
+   * 7-12% faster with 2, on an AMD EPYC the forward 15-40% slower), so `saln tune` measures it per machine.
+   */
+  kSteps?: 1 | 2;
 }
 
 export type BlockOrder = 'rows' | 'cols';
 
 /** The WGSL of one subgroup GEMM entry point (no trailing newline). */
-export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = 'dense', bKind = 'dense', order = 'rows' }: SubgroupGemm): string {
+export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = 'dense', bKind = 'dense', order = 'rows', kSteps = 1 }: SubgroupGemm): string {
   const nv = TN / 4, na = TM / SG;
   const L: string[] = [];
-  L.push(`// ${TM} rows x ${SG * TN} columns per subgroup; Mp multiple of ${TM}, Np multiple of ${SG * TN}.`);
+  L.push(`// ${TM} rows x ${SG * TN} columns per subgroup; Mp multiple of ${TM}, Np multiple of ${SG * TN}${kSteps === 2 ? ', Kp of 8' : ''}.`);
   L.push(`// tilesM = Mp/${TM}, tilesN = Np/${SG * TN}; dispatch ceil(tilesM*tilesN/(WG_LANES/8)) workgroups (folded into x, y), batch in z.`);
   L.push(`@compute @workgroup_size(WG_LANES)`);
   L.push(`fn ${name}(@builtin(local_invocation_index) lidx: u32, @builtin(workgroup_id) wid: vec3<u32>,`);
@@ -104,34 +111,41 @@ export function subgroupGemm({ TM, TN, name = `texture_sg${TM}x${TN}`, aKind = '
   if (aKind === 'patch') L.push(`  var tap = vec2<u32>(0u, 0u);   // tap texel offset of k, advanced without divisions`);
   for (let i0 = 0; i0 < TM; i0 += 8) L.push('  ' + range(8).flatMap((d) => range(nv).map((j) => `var c${i0 + d}_${j} = vec4<f32>(0.0);`)).join(' '));
   L.push(`  let k4 = dims.Kp / 4u;`);
-  L.push(`  for (var k = 0u; k < k4; k++) {`);
-  if (aKind === 'dense') {
-    for (const j of range(na)) L.push(`    let a${j} = textureLoad(aTex, vec2<u32>(k, aRow + ${SG * j}u));`);
-  } else if (aKind === 'lanes') {
-    for (const j of range(na)) L.push(`    let a${j} = textureLoad(aTex, vec2<u32>(k * ${SG}u + lane, aRow + ${j}u));`);
-  } else {
-    for (const j of range(na)) L.push(`    let a${j} = textureLoad(aTex, a${j}Base + tap);`);
-    L.push(`    tap.x += 1u; if (tap.x == dims.KW * dims.C4) { tap = vec2<u32>(0u, tap.y + 1u); }`);
-  }
-  L.push(`    let kr = bRow + 4u * k;`);
-  if (bKind === 'denseT') {
-    for (const jn of range(nv)) L.push('    ' + range(4).map((q) => `let b${jn}_${q} = textureLoad(bTex, vec2<u32>(kr / 4u, bCol * 4u + ${4 * jn + q}u));`).join(' '));
-  } else if (bKind === 'dense') {
-    for (const kk of range(4)) L.push('    ' + range(nv).map((j) => `let b${kk}_${j} = textureLoad(bTex, vec2<u32>(bCol + ${j}u, kr + ${kk}u));`).join(' '));
-  } else if (bKind === 'patch') {
-    for (const kk of range(4)) L.push('    ' + range(nv).map((j) => `let b${kk}_${j} = textureLoad(bTex, walkOrigin(walk) + ${tapName(j)});`).join(' ') + ' walk = walkNext(walk);');
-  } else {
-    L.push('    ' + range(nv).map((j) => `let b0_${j} = textureLoad(bTex, walkOrigin(walk) + ${tapName(j)});`).join(' '));
-    for (const kk of range(3)) L.push('    ' + range(nv).map((j) => `let b${kk + 1}_${j} = textureLoad(bTex, walkOrigin(walk) + ${tapName(j)} + vec2<u32>(${kk + 1}u * dims.stride * dims.C4, 0u));`).join(' '));
-    L.push(`    walk = walkNext4(walk);`);
+  L.push(kSteps === 2 ? `  for (var k = 0u; k < k4; k += 2u) {` : `  for (var k = 0u; k < k4; k++) {`);
+  // The second step's operands carry the suffix s: as, bs, rs.
+  const steps = range(kSteps).map((st) => ({ sx: st === 0 ? '' : 's', kx: st === 0 ? 'k' : '(k + 1u)' }));
+  for (const { sx, kx } of steps) {
+    if (aKind === 'dense') {
+      for (const j of range(na)) L.push(`    let a${sx}${j} = textureLoad(aTex, vec2<u32>(${kx}, aRow + ${SG * j}u));`);
+    } else if (aKind === 'lanes') {
+      for (const j of range(na)) L.push(`    let a${sx}${j} = textureLoad(aTex, vec2<u32>(${kx} * ${SG}u + lane, aRow + ${j}u));`);
+    } else {
+      for (const j of range(na)) L.push(`    let a${sx}${j} = textureLoad(aTex, a${j}Base + tap);`);
+      L.push(`    tap.x += 1u; if (tap.x == dims.KW * dims.C4) { tap = vec2<u32>(0u, tap.y + 1u); }`);
+    }
+    L.push(`    let kr${sx} = bRow + 4u * ${kx};`);
+    if (bKind === 'denseT') {
+      for (const jn of range(nv)) L.push('    ' + range(4).map((q) => `let b${sx}${jn}_${q} = textureLoad(bTex, vec2<u32>(kr${sx} / 4u, bCol * 4u + ${4 * jn + q}u));`).join(' '));
+    } else if (bKind === 'dense') {
+      for (const kk of range(4)) L.push('    ' + range(nv).map((j) => `let b${sx}${kk}_${j} = textureLoad(bTex, vec2<u32>(bCol + ${j}u, kr${sx} + ${kk}u));`).join(' '));
+    } else if (bKind === 'patch') {
+      for (const kk of range(4)) L.push('    ' + range(nv).map((j) => `let b${sx}${kk}_${j} = textureLoad(bTex, walkOrigin(walk) + ${tapName(j)});`).join(' ') + ' walk = walkNext(walk);');
+    } else {
+      L.push('    ' + range(nv).map((j) => `let b${sx}0_${j} = textureLoad(bTex, walkOrigin(walk) + ${tapName(j)});`).join(' '));
+      for (const kk of range(3)) L.push('    ' + range(nv).map((j) => `let b${sx}${kk + 1}_${j} = textureLoad(bTex, walkOrigin(walk) + ${tapName(j)} + vec2<u32>(${kk + 1}u * dims.stride * dims.C4, 0u));`).join(' '));
+      L.push(`    walk = walkNext4(walk);`);
+    }
   }
   for (const i of range(TM)) {
     const j = Math.floor(i / SG), l = i % SG;
-    // Row i's 4 k values times this lane's columns: outer products with B's rows, or dot products with B^T's.
-    const products = bKind === 'denseT'
-      ? range(nv).map((jn) => ` c${i}_${jn} += vec4(${range(4).map((q) => `dot(r${i}, b${jn}_${q})`).join(', ')});`)
-      : range(nv).map((jn) => 'xyzw'.split('').map((comp, kk) => ` c${i}_${jn} = fma(vec4(r${i}.${comp}), b${kk}_${jn}, c${i}_${jn});`).join(''));
-    L.push(`    let r${i} = subgroupBroadcast(a${j}, ${l}u);` + products.join(''));
+    // Row i's 4 k values (per step) times this lane's columns: outer products with B's rows, or dot products with
+    // B^T's; an accumulator takes its products in k order, so both step counts give the same bits.
+    L.push('   ' + steps.map(({ sx }) => {
+      const products = bKind === 'denseT'
+        ? range(nv).map((jn) => ` c${i}_${jn} += vec4(${range(4).map((q) => `dot(r${sx}${i}, b${sx}${jn}_${q})`).join(', ')});`)
+        : range(nv).map((jn) => 'xyzw'.split('').map((comp, kk) => ` c${i}_${jn} = fma(vec4(r${sx}${i}.${comp}), b${sx}${kk}_${jn}, c${i}_${jn});`).join(''));
+      return ` let r${sx}${i} = subgroupBroadcast(a${sx}${j}, ${l}u);` + products.join('');
+    }).join(''));
   }
   L.push('  }');
   L.push(`  let cBase = batch * dims.strideC;`);
@@ -149,7 +163,7 @@ const B_KINDS: readonly string[] = ['dense', 'patch', 'patch4', 'denseT'];
 
 /** `#generate subgroup_gemm(TM=64, TN=4, name=conv_fwd, aKind=patch)`: the arguments checked, then the text. */
 export function subgroupGemmRecipe(args: Record<string, string>): string {
-  const known = new Set(['TM', 'TN', 'name', 'aKind', 'bKind', 'order']);
+  const known = new Set(['TM', 'TN', 'name', 'aKind', 'bKind', 'order', 'kSteps']);
   for (const key of Object.keys(args)) if (!known.has(key)) throw new Error(`unknown argument '${key}' (takes ${[...known].join(', ')})`);
   const TM = Number(args.TM), TN = Number(args.TN);
   if (!Number.isInteger(TM) || TM <= 0 || TM % SG !== 0) throw new Error(`TM must be a positive multiple of ${SG}, not '${args.TM}'`);
@@ -158,5 +172,6 @@ export function subgroupGemmRecipe(args: Record<string, string>): string {
     if (args[key] !== undefined && !kinds.includes(args[key])) throw new Error(`${key} must be ${kinds.join(', ')}, not '${args[key]}'`);
   }
   if (args.order !== undefined && args.order !== 'rows' && args.order !== 'cols') throw new Error(`order must be rows or cols, not '${args.order}'`);
-  return subgroupGemm({ TM, TN, name: args.name, aKind: args.aKind as OperandKind | undefined, bKind: args.bKind as OperandKind | undefined, order: args.order as BlockOrder | undefined });
+  if (args.kSteps !== undefined && args.kSteps !== '1' && args.kSteps !== '2') throw new Error(`kSteps must be 1 or 2, not '${args.kSteps}'`);
+  return subgroupGemm({ TM, TN, name: args.name, aKind: args.aKind as OperandKind | undefined, bKind: args.bKind as OperandKind | undefined, order: args.order as BlockOrder | undefined, kSteps: args.kSteps === '2' ? 2 : 1 });
 }

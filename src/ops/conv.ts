@@ -10,13 +10,15 @@ import { add } from './elementwise.ts';
 import { copy, fill } from './fill.ts';
 import { sum } from './reduce.ts';
 import { widthBindings, widthFor } from './vec4-twin.ts';
-import { defaultMatmulVariant, denseSource, matmul, packStackToTexture, SLAB_ALIGN, subgroupGrid, textureGemm, type MatmulVariant, type TextureSource } from './matmul.ts';
+import { convKSteps, defaultMatmulVariant, denseSource, type KSteps, matmul, packStackToTexture, SLAB_ALIGN, subgroupGrid, textureGemm, type MatmulVariant, type TextureSource } from './matmul.ts';
 
 export interface ConvOptions {
   stride?: number;
   padding?: number;
   /** Force a GEMM design (tests, benchmarks); default: the one tuned for this adapter. */
   variant?: MatmulVariant;
+  /** Force the subgroup convs' k steps per loop iteration (tests, tuning); default: the one tuned here. */
+  kSteps?: KSteps;
 }
 
 export interface ConvGeometry {
@@ -177,7 +179,7 @@ function subgroupTile(wide: boolean): { rows: number; cols: number; suffix: '' |
  * y = conv(x, w) as one implicit GEMM. `flipped`: w is a forward weight [C', KH, KW, Cout'] whose flipped,
  * channel-transposed version is wanted (the input gradient of a stride-1 conv, with g its transposed geometry).
  */
-function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry, flipped = false, keepInput = false): PaddedInput | null {
+function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry, kSteps: KSteps, flipped = false, keepInput = false): PaddedInput | null {
   const rt = x.rt;
   const { Kq } = paddedExtent(g);
   const Np = roundUp(g.Cout, 32);
@@ -186,6 +188,9 @@ function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry, f
   const tile = subgroupTile(Np % 64 === 0);
   const copyT = !flipped && tile.cols === 64 && Np === g.Cout && Kq === g.K && Runtime.rowsCopyable(w.byteOffset, g.K * 4);
   const weights = copyT ? rt.textures.acquire(Kq / 4, g.Cout) : rt.textures.acquire(Np / 4, Kq);
+  // Two k steps per iteration take Kq in 8s (not the RGB stem's 36); the transposed-weights kernel has no such
+  // variant (no gain measured).
+  const k2 = kSteps === 2 && !copyT && tile.cols === 64 && Kq % 8 === 0 ? '_k2' : '';
   if (copyT) {
     rt.copyToTexture({ buffer: w.buffer, offset: w.byteOffset, bytesPerRow: g.K * 4 }, weights, [0, 0], [Kq / 4, g.Cout]);
   } else if (!(flipped && copyFlippedWeights(w, g, weights, Np))) {
@@ -206,7 +211,7 @@ function convForwardImplicit(x: Tensor, w: Tensor, y: Tensor, g: ConvGeometry, f
     const tilesM = Math.ceil(rows / tile.rows);
     const grid = subgroupGrid(tilesM * (Np / tile.cols));
     rt.launch({
-      shader: 'conv_subgroup', entry: `conv_fwd${copyT ? 'T' : ''}${tile.suffix}`, overrides: grid.overrides,
+      shader: 'conv_subgroup', entry: `conv_fwd${copyT ? 'T' : ''}${tile.suffix}${k2}`, overrides: grid.overrides,
       bindings: { aTex: input, bTex: weights, c: { buffer: target.buffer, offset: target.byteOffset + (direct ? offset : 0), size: rows * g.Cout * 4 } },
       uniforms: implicitDims(g, rows, g.Cout, Kq, Kq, Np, tilesM, n0 * perImage, tile.cols),
       invocations: grid.lanes,
@@ -274,7 +279,7 @@ function weightGradChunks(workgroupsPerChunk: number, patchRows: number): number
  * are then summed in chunk order: a layer with few weights (the stem: 64 x 36) still fills the device, and the
  * result does not depend on scheduling.
  */
-function convWeightGradImplicit(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: readonly number[], padded: PaddedInput | null): Tensor {
+function convWeightGradImplicit(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: readonly number[], padded: PaddedInput | null, kSteps: KSteps): Tensor {
   const rt = x.rt;
   const max = rt.ctx.limits.maxTextureDimension2D ?? 8192;
   const { C4, Kq } = paddedExtent(g);
@@ -293,8 +298,9 @@ function convWeightGradImplicit(dy: Tensor, x: Tensor, g: ConvGeometry, wShape: 
   const perDispatch = Math.max(1, Math.floor(max / (Mp / 8)));
   const input = padded?.texture ?? paddedInput(x, g);
   const dyRows = flatView(dy, g.M, g.Cout);
-  // Chunks start at multiples of 64 patch rows, so with Wo % 4 == 0 every 4 rows of a k step share an output row.
-  const entry = `conv_dw${tile.suffix}${g.Wo % 4 === 0 ? '_row4' : ''}`;
+  // Chunks start at multiples of 64 patch rows, so with Wo % 4 == 0 every 4 rows of a k step share an output row,
+  // and two k steps per iteration always fit a chunk.
+  const entry = `conv_dw${tile.suffix}${g.Wo % 4 === 0 ? '_row4' : ''}${kSteps === 2 && tile.cols === 64 ? '_k2' : ''}`;
   let total: Tensor | null = null;
   for (let first = 0; first < chunks; first += perDispatch) {
     const count = Math.min(perDispatch, chunks - first);
@@ -417,7 +423,7 @@ export function conv2dKeepingInput(x: Tensor, w: Tensor, bias: Tensor | null = n
   const weight = flatView(w, g.Cout, g.K);
   let padded: PaddedInput | null = null;
   if (variant === 'subgroup' && implicitFits(rt, g)) {
-    padded = convForwardImplicit(x, w, y, g, false, keep);
+    padded = convForwardImplicit(x, w, y, g, options.kSteps ?? convKSteps(rt), false, keep);
   } else if (variant === 'tiled' && tiledFits(rt, x, w, y)) {
     tiledConv(rt, 'conv_fwd_tiled', x, w, y, tiledDims(g, g.M, g.Cout, g.K));
   } else if (isTextureDesign(variant)) {
@@ -466,7 +472,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: readonly numb
     // the implicit GEMM like a forward pass: no dP matrix, no col2im.
     const transposed = convGeometry(dy.shape, [g.C, g.KH, g.KW, g.Cout], { stride: 1, padding: g.KH - 1 - g.pad });
     if (implicitFits(rt, transposed)) {
-      convForwardImplicit(dy, w, dx, transposed, true);
+      convForwardImplicit(dy, w, dx, transposed, options.kSteps ?? convKSteps(rt), true);
       return dx;
     }
   }
@@ -516,7 +522,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: readonly num
   // The cropped taps' gradient, then the dead taps' zeros around it.
   if (live) return rt.scope(() => tapBox(conv2dBackwardWeight(dy, x, [g.Cout, live.KH, live.KW, g.C], { ...options, padding: live.pad }, padded), wShape, live, true));
   const variant = options.variant ?? defaultMatmulVariant(rt);
-  if (variant === 'subgroup' && implicitFits(rt, g)) return convWeightGradImplicit(dy, x, g, wShape, padded);
+  if (variant === 'subgroup' && implicitFits(rt, g)) return convWeightGradImplicit(dy, x, g, wShape, padded, options.kSteps ?? convKSteps(rt));
   if (variant === 'tiled' && tiledFits(rt, dy, x, Math.min(TARGET_WORKGROUPS, g.M) * g.Cout * g.K)) return convWeightGradTiled(dy, x, g, wShape);
   const dyRows = flatView(dy, g.M, g.Cout);
   const chunk = weightGradChunk(rt, variant, g);

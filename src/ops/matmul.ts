@@ -40,6 +40,30 @@ export function defaultMatmulVariant(rt: Runtime): MatmulVariant {
   return variant;
 }
 
+/** k steps (of 4) per loop iteration in the subgroup convs: see kSteps in src/gpu/subgroup-gemm.ts. */
+export type KSteps = 1 | 2;
+
+const chosenKSteps = new WeakMap<Runtime, KSteps>();
+
+/** Sets the subgroup convs' k steps per iteration on this runtime (the tuner calls it). */
+export function setConvKSteps(rt: Runtime, kSteps: KSteps): void {
+  chosenKSteps.set(rt, kSteps);
+}
+
+/** SALN_KSTEPS, else what the tuner set or cached for this adapter, else 1. */
+export function convKSteps(rt: Runtime): KSteps {
+  if (settings.kSteps) {
+    if (settings.kSteps !== '1' && settings.kSteps !== '2') throw new Error(`SALN_KSTEPS=${settings.kSteps} is not 1 or 2`);
+    return settings.kSteps === '2' ? 2 : 1;
+  }
+  let kSteps = chosenKSteps.get(rt);
+  if (!kSteps) {
+    kSteps = readTuning()[rt.ctx.adapterKey]?.kSteps === 2 ? 2 : 1;
+    chosenKSteps.set(rt, kSteps);
+  }
+  return kSteps;
+}
+
 /** The subgroup design hard-codes 8-lane subgroups (llvmpipe at 256 bits). */
 export function hasSubgroupsOf8(rt: Runtime): boolean {
   const [min, max] = rt.ctx.subgroupSizes;

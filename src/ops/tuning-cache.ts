@@ -10,6 +10,10 @@ export interface TuningRecord {
   /** GFLOP/s of each design on the tuning shapes (geometric mean). */
   gflops: Record<string, number>;
   measuredAt: string;
+  /** The subgroup convs' k steps per loop iteration, where the subgroup design was chosen and this was measured. */
+  kSteps?: 1 | 2;
+  /** Seconds of the k-steps benchmark (a conv layer's input and weight gradients) at 1 and 2 steps. */
+  kStepsSeconds?: Record<string, number>;
 }
 
 export function tuningFile(): string {

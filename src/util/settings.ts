@@ -7,6 +7,8 @@ export interface Settings {
   adapter?: string;
   /** SALN_MATMUL: a matmul design forced instead of the tuned one. */
   matmul?: string;
+  /** SALN_KSTEPS=1|2: the subgroup convs' k steps per loop iteration forced instead of the tuned ones. */
+  kSteps?: string;
   /** SALN_CACHE: the directory of the per-adapter tuning cache (default ~/.cache/saln, or under XDG_CACHE_HOME). */
   cache?: string;
   /** SALN_POOL=0: create and destroy every buffer (debug the buffer pool). */
@@ -25,6 +27,7 @@ export interface Settings {
 export const ENVIRONMENT: readonly (readonly [string, string])[] = [
   ['SALN_ADAPTER=NAME', 'use the WebGPU adapter whose name contains NAME (like --adapter)'],
   ['SALN_MATMUL=tiled|regtile|naive|texture|subgroup', 'force a matmul design instead of the tuned one'],
+  ['SALN_KSTEPS=1|2', "force the subgroup convs' k steps per loop iteration instead of the tuned ones"],
   ['SALN_DATA=DIR', 'the data directory (default: datasets/data in the package)'],
   ['SALN_DOWNLOAD_BASE=URL', 'fetch every data file from URL/NAME/FILE (a local mirror)'],
   ['SALN_CACHE=DIR', 'where the per-adapter tuning is cached (default: ~/.cache/saln)'],
@@ -42,6 +45,7 @@ export function readSettings(env: Record<string, string | undefined> = process.e
   return {
     adapter: env.SALN_ADAPTER || undefined,
     matmul: env.SALN_MATMUL || undefined,
+    kSteps: env.SALN_KSTEPS || undefined,
     cache: env.SALN_CACHE || undefined,
     pool: env.SALN_POOL !== '0',
     throttle: env.SALN_NO_THROTTLE !== '1',

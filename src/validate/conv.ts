@@ -8,7 +8,7 @@ import { Tensor } from '../tensor.ts';
 import { F32_EPS } from '../reference/compare.ts';
 import { conv2d, conv2dBackwardBias, conv2dBackwardInput, conv2dBackwardWeight, convGeometry, type ConvGeometry } from '../ops/conv.ts';
 import { convBackwardBiasReference, convBackwardInputReference, convBackwardWeightReference, convForwardReference } from '../reference/conv.ts';
-import type { MatmulVariant } from '../ops/matmul.ts';
+import type { KSteps, MatmulVariant } from '../ops/matmul.ts';
 import { define, inputs, joinOutputs, take, withinBounds, type ValidationCase } from './define.ts';
 
 export interface ConvCase { N: number; H: number; W: number; C: number; Cout: number; k: number; stride: number; pad: number; bias?: boolean; exact?: boolean }
@@ -58,6 +58,9 @@ export const CONV_CASES: ConvCase[] = [
   // block); a strided 1x1 with 50.
   { N: 3, H: 5, W: 7, C: 16, Cout: 128, k: 2, stride: 1, pad: 0, exact: true },
   { N: 2, H: 9, W: 9, C: 64, Cout: 64, k: 1, stride: 2, pad: 0 },
+  // The CIFAR stem: RGB in, 64 channels out, KH * KW * C4 = 9 texel columns, odd, so the forward keeps one k step
+  // per iteration wherever two are tuned.
+  { N: 2, H: 8, W: 8, C: 3, Cout: 64, k: 3, stride: 1, pad: 1, exact: true },
 ];
 
 const abs = (a: ArrayLike<number>) => Float64Array.from(a as ArrayLike<number>, Math.abs);
@@ -83,12 +86,27 @@ function setup(c: ConvCase): { g: ConvGeometry; x: Float32Array; w: Float32Array
   return { g, x: values(c, c.N * c.H * c.W * c.C), w: values(c, c.Cout * c.k * c.k * c.C), dy: values(c, g.M * g.Cout) };
 }
 
+/**
+ * Every design; the subgroup one twice, with 1 and 2 k steps per loop iteration (`saln tune` picks one per machine,
+ * so both are checked wherever they run), the second on the cases whose kernels have a 2-step variant (the 32 x 64
+ * tiles: 64-column blocks of output or weight-gradient columns).
+ */
+function designs(variants: readonly MatmulVariant[]): { variant: MatmulVariant; kSteps: KSteps; name: string }[] {
+  return variants.flatMap((variant): { variant: MatmulVariant; kSteps: KSteps; name: string }[] => variant === 'subgroup'
+    ? [{ variant, kSteps: 1, name: 'subgroup' }, { variant, kSteps: 2, name: 'subgroup k2' }]
+    : [{ variant, kSteps: 1, name: variant }]);
+}
+
+/** Whether a case reaches a 32 x 64 subgroup tile: output channels (forward, input gradient) or C (weight gradient) in 64s. */
+const wideTile = (c: ConvCase) => Math.ceil(c.Cout / 32) % 2 === 0 || Math.ceil(c.C / 32) % 2 === 0 || (c.k * c.k * Math.ceil(c.C / 4) * 4) % 64 === 0;
+
 export function convCases(variants: readonly MatmulVariant[]): ValidationCase[] {
   const cases: ValidationCase[] = [];
-  for (const variant of variants) {
+  for (const { variant, kSteps, name } of designs(variants)) {
     for (const c of CONV_CASES) {
-      const opts = { stride: c.stride, padding: c.pad, variant };
-      cases.push(define('conv2d.forward', `${variant} ${label(c)}`, async (rt) => {
+      if (kSteps === 2 && !wideTile(c)) continue;
+      const opts = { stride: c.stride, padding: c.pad, variant, kSteps };
+      cases.push(define('conv2d.forward', `${name} ${label(c)}`, async (rt) => {
         const { g, x, w } = setup(c);
         const bias = c.bias ? values(c, c.Cout) : null;
         const tx = Tensor.upload(rt, x, [c.N, c.H, c.W, c.C]), tw = Tensor.upload(rt, w, [c.Cout, c.k, c.k, c.C]);
@@ -98,7 +116,7 @@ export function convCases(variants: readonly MatmulVariant[]): ValidationCase[] 
         const bound = bounded(c, scaled(convForwardReference(abs(x), abs(w), bias ? abs(bias) : null, g), (g.K + 1) * F32_EPS));
         return withinBounds(got, convForwardReference(x, w, bias, g), bound);
       }));
-      cases.push(define('conv2d.dx', `${variant} ${label(c)}`, async (rt) => {
+      cases.push(define('conv2d.dx', `${name} ${label(c)}`, async (rt) => {
         const { g, w, dy } = setup(c);
         const tdy = Tensor.upload(rt, dy, [g.N, g.Ho, g.Wo, g.Cout]), tw = Tensor.upload(rt, w, [c.Cout, c.k, c.k, c.C]);
         const got = await take(conv2dBackwardInput(tdy, tw, [c.N, c.H, c.W, c.C], opts));
@@ -108,7 +126,7 @@ export function convCases(variants: readonly MatmulVariant[]): ValidationCase[] 
         const bound = bounded(c, scaled(convBackwardInputReference(abs(dy), abs(w), g), chain * F32_EPS));
         return withinBounds(got, convBackwardInputReference(dy, w, g), bound);
       }));
-      cases.push(define('conv2d.dw', `${variant} ${label(c)}`, async (rt) => {
+      cases.push(define('conv2d.dw', `${name} ${label(c)}`, async (rt) => {
         const { g, x, dy } = setup(c);
         const tdy = Tensor.upload(rt, dy, [g.N, g.Ho, g.Wo, g.Cout]), tx = Tensor.upload(rt, x, [c.N, c.H, c.W, c.C]);
         const got = await take(conv2dBackwardWeight(tdy, tx, [c.Cout, c.k, c.k, c.C], opts));
