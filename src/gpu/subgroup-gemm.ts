@@ -54,7 +54,7 @@ export interface SubgroupGemm {
    * k steps (of 4) per loop iteration: 1, or 2 where Kp is a multiple of 8. gallivm gives every loop an execution
    * mask and blends each accumulator with it once per iteration; two steps halve those blends, at the price of
    * twice the operands live. Which wins depends on the CPU (on an Intel Xeon the input and weight gradients ran
-   * 7-12% faster with 2, on an AMD EPYC the forward 15-40% slower), so `saln tune` measures it per machine.
+   * 7-12% faster with 2, on an AMD EPYC the forward 13-41% slower), so `saln tune` measures it per machine.
    */
   kSteps?: 1 | 2;
 }
