@@ -91,13 +91,18 @@ function setup(c: ConvCase): { g: ConvGeometry; x: Float32Array; w: Float32Array
  * so both are checked wherever they run), the second on the cases whose kernels have a 2-step variant (the 32 x 64
  * tiles: 64-column blocks of output or weight-gradient columns).
  */
-function designs(variants: readonly MatmulVariant[]): { variant: MatmulVariant; kSteps: KSteps; name: string }[] {
-  return variants.flatMap((variant): { variant: MatmulVariant; kSteps: KSteps; name: string }[] => variant === 'subgroup'
+interface Design { variant: MatmulVariant; kSteps: KSteps; name: string }
+
+function designs(variants: readonly MatmulVariant[]): Design[] {
+  return variants.flatMap((variant): Design[] => variant === 'subgroup'
     ? [{ variant, kSteps: 1, name: 'subgroup' }, { variant, kSteps: 2, name: 'subgroup k2' }]
     : [{ variant, kSteps: 1, name: variant }]);
 }
 
-/** Whether a case reaches a 32 x 64 subgroup tile: output channels (forward, input gradient) or C (weight gradient) in 64s. */
+/**
+ * Whether a case reaches a 32 x 64 subgroup tile: the forward's Cout or the input gradient's C (each rounded up to 32)
+ * in 64s, or the weight gradient's KH * KW * C (C rounded up to 4) in 64s.
+ */
 const wideTile = (c: ConvCase) => Math.ceil(c.Cout / 32) % 2 === 0 || Math.ceil(c.C / 32) % 2 === 0 || (c.k * c.k * Math.ceil(c.C / 4) * 4) % 64 === 0;
 
 export function convCases(variants: readonly MatmulVariant[]): ValidationCase[] {
