@@ -20,6 +20,8 @@ export function loadTuning(rt: Runtime): MatmulTuning | null {
   return entry && (MATMUL_VARIANTS as readonly string[]).includes(entry.variant) ? entry as MatmulTuning : null;
 }
 
+const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[values.length >> 1];
+
 /** Median seconds of `runs` timed launches after one warm-up. */
 export async function timeIt(rt: Runtime, runs: number, body: () => void): Promise<number> {
   body();
@@ -31,8 +33,7 @@ export async function timeIt(rt: Runtime, runs: number, body: () => void): Promi
     await rt.sync('timing');
     times.push((performance.now() - t0) / 1000);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return median(times);
 }
 
 /** Measures every design and keeps the fastest (geometric mean over the tuning shapes). */
@@ -71,14 +72,13 @@ export async function measureConvKSteps(rt: Runtime, rounds = 5): Promise<Record
           const t0 = performance.now();
           part().dispose();
           await rt.sync('tuning');
-          if (round > 0) times[kSteps][i].push(performance.now() - t0);   // round 0 compiles the kernels
+          if (round > 0) times[kSteps][i].push((performance.now() - t0) / 1000);   // round 0 compiles the kernels
         }
       }
     }
   } finally {
     x.dispose(); dy.dispose(); w.dispose();
   }
-  const median = (a: number[]) => [...a].sort((p, q) => p - q)[a.length >> 1] / 1000;
   return { 1: median(times[1][0]) + median(times[1][1]), 2: median(times[2][0]) + median(times[2][1]) };
 }
 
